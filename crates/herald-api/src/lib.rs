@@ -1,0 +1,33 @@
+//! Herald's custom resource types (`herald.dev/v1alpha1`), their defaults, validation and CRD
+//! generation. This crate does no IO: the CLI, the local engine and the operator all share it.
+
+mod action;
+mod common;
+mod crds;
+mod run;
+mod source;
+mod trigger;
+pub mod validate;
+
+pub use action::{Action, ActionJob, ActionSpec, ActionStatus, ClusterAction, ClusterActionSpec};
+pub use common::{
+    ActionKind, ActionRef, Conditions, ObjectRef, SecretKeyRef, SecretRef, SourceKind, SourceRef,
+    TriggerKind, TriggerRef,
+};
+pub use crds::{all_crds, crds_yaml};
+pub use run::{Run, RunCause, RunPhase, RunSpec, RunStatus, RunStep, RunTransition};
+pub use source::{
+    AuthKeys, AuthType, ClusterGitRepo, ClusterGitRepoSpec, GitAuth, GitRepo, GitRepoSpec,
+    GitRepoStatus, TlsConfig,
+};
+pub use trigger::{
+    CheckedSource, GitReference, Schedule, ScheduleTrigger, ScheduleTriggerSpec, TriggerSources,
+    TriggerStatus, WatchOn, WebhookAuth, WebhookConfig, WebhookTrigger, WebhookTriggerSpec,
+};
+
+/// The API group of every Herald kind.
+pub const GROUP: &str = "herald.dev";
+/// The served and stored version.
+pub const VERSION: &str = "v1alpha1";
+/// `apiVersion` as written in manifests.
+pub const API_VERSION: &str = "herald.dev/v1alpha1";

@@ -1,0 +1,175 @@
+//! Triggers: when to act, on which refs of which sources.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common::{ActionRef, Conditions, SourceKind};
+
+/// Runs an action on a schedule, optionally only when a watched ref has moved.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "herald.dev",
+    version = "v1alpha1",
+    kind = "ScheduleTrigger",
+    namespaced,
+    status = "TriggerStatus",
+    shortname = "strig",
+    category = "herald",
+    printcolumn = r#"{"name":"Interval","type":"string","jsonPath":".spec.schedule.interval"}"#,
+    printcolumn = r#"{"name":"Cron","type":"string","jsonPath":".spec.schedule.cron"}"#,
+    printcolumn = r#"{"name":"Action","type":"string","jsonPath":".spec.action.name"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[kube(derive = "PartialEq")]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleTriggerSpec {
+    pub sources: TriggerSources,
+    pub schedule: Schedule,
+    pub action: ActionRef,
+}
+
+/// Runs an action when a hook is delivered.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "herald.dev",
+    version = "v1alpha1",
+    kind = "WebhookTrigger",
+    namespaced,
+    status = "TriggerStatus",
+    shortname = "wtrig",
+    category = "herald",
+    printcolumn = r#"{"name":"Action","type":"string","jsonPath":".spec.action.name"}"#,
+    printcolumn = r#"{"name":"Hook","type":"string","jsonPath":".status.hookPath"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[kube(derive = "PartialEq")]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookTriggerSpec {
+    pub sources: TriggerSources,
+    pub webhook: WebhookConfig,
+    pub action: ActionRef,
+}
+
+/// Which sources a trigger watches and what it looks at in each.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerSources {
+    pub kind: SourceKind,
+    /// Names of sources of `kind` (in the trigger's namespace for `GitRepo`).
+    pub names: Vec<String>,
+    pub watch_on: WatchOn,
+}
+
+/// What counts as a change.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchOn {
+    /// Fire only when the watched ref points at a revision not seen before for this source.
+    #[serde(default)]
+    pub on_change_only: bool,
+    pub reference: GitReference,
+    /// Glob patterns; when set, a change must touch a matching file (hooks that report files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+}
+
+/// Exactly one of `branch`, `tag` or `commit`.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GitReference {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+/// Either `interval` or `cron` (with an optional IANA `timeZone`, UTC by default).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Schedule {
+    /// A duration such as `30s`, `5m` or `1h 30m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// A cron expression: 5 fields, or 6 with seconds first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+/// Hook settings.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookConfig {
+    /// Allow `POST /hooks/{namespace}/{trigger}` to fire every source at once; otherwise a
+    /// source must be named in the path.
+    #[serde(default)]
+    pub multi_source: bool,
+    /// A shared token the caller must present. Hooks without auth are refused unless this is
+    /// set, so a trigger is never open by accident.
+    pub auth_config: WebhookAuth,
+}
+
+/// A token compared in constant time against a request header.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookAuth {
+    pub secret_ref: crate::common::SecretRef,
+    #[serde(default = "default_token_key")]
+    pub key: String,
+    #[serde(default = "default_header")]
+    pub header: String,
+}
+
+fn default_token_key() -> String {
+    "token".into()
+}
+fn default_header() -> String {
+    "x-trigger-auth".into()
+}
+
+/// Observed state of a trigger.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerStatus {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Conditions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The last revision a run was created for, per source name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checked_sources: BTreeMap<String, CheckedSource>,
+    /// Webhook triggers: the path to configure at the Git host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_path: Option<String>,
+}
+
+/// What a trigger last saw in one source.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckedSource {
+    pub revision: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<Time>,
+}
+
+impl GitReference {
+    /// The full ref name to look for in `git ls-remote`, or `None` for a commit.
+    pub fn full_ref(&self) -> Option<String> {
+        match (&self.branch, &self.tag) {
+            (Some(b), _) => Some(format!("refs/heads/{b}")),
+            (None, Some(t)) => Some(format!("refs/tags/{t}")),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! `https://` URLs against a small Python server running `git http-backend` with
+//! basic auth and a throwaway CA made by the `openssl` CLI.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use herald_git::{Auth, GitError, Remote, SecretString, Tls, checkout, list_refs};
+use support::{ChildGuard, Fixture, assert_checked_out, find_program, free_port, run};
+
+const USER: &str = "alice";
+const PASSWORD: &str = "correct-horse-battery";
+const MUST_FINISH_WITHIN: Duration = Duration::from_secs(60);
+
+/// A CA and a server certificate it signed.
+struct Pki {
+    ca_pem: String,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl Pki {
+    /// Make a CA and a server certificate for `subject_alt_name` (e.g. `IP:127.0.0.1`).
+    fn generate(dir: &Path, subject_alt_name: &str) -> Self {
+        fs::create_dir_all(dir).unwrap();
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let mut ca_args = vec!["req", "-x509"];
+        ca_args.extend(ec);
+        ca_args.extend([
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Herald Test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        run("openssl", &ca_args, dir);
+        let mut csr_args = vec!["req"];
+        csr_args.extend(ec);
+        csr_args.extend([
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=herald-test-server",
+        ]);
+        run("openssl", &csr_args, dir);
+        fs::write(
+            dir.join("server.ext"),
+            format!(
+                "subjectAltName={subject_alt_name}\n\
+                 basicConstraints=CA:FALSE\n\
+                 keyUsage=digitalSignature\n\
+                 extendedKeyUsage=serverAuth\n"
+            ),
+        )
+        .unwrap();
+        run(
+            "openssl",
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ],
+            dir,
+        );
+        Self {
+            ca_pem: fs::read_to_string(dir.join("ca.pem")).unwrap(),
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+        }
+    }
+}
+
+/// The HTTPS test server; killed on drop.
+struct HttpsServer {
+    guard: ChildGuard,
+    port: u16,
+    pki: Pki,
+}
+
+impl HttpsServer {
+    fn start(fixture: &Fixture, name: &str, subject_alt_name: &str) -> Option<Self> {
+        let tools_present = support::require_tool("python3", find_program("python3").is_some())
+            && support::require_tool("openssl", find_program("openssl").is_some())
+            && support::require_tool(
+                "git http-backend",
+                support::git_helper("http-backend").is_some(),
+            );
+        if !tools_present {
+            return None;
+        }
+        let dir = fixture.dir.path().join(name);
+        let pki = Pki::generate(&dir, subject_alt_name);
+        let port = free_port();
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/test-git-https-server.py");
+        let mut command = Command::new("python3");
+        command
+            .arg(script)
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--cert")
+            .arg(&pki.cert)
+            .arg("--key")
+            .arg(&pki.key)
+            .arg("--project-root")
+            .arg(&fixture.root)
+            .args(["--user", USER])
+            // The password travels in the environment, never in arguments.
+            .env("HERALD_TEST_HTTP_PASSWORD", PASSWORD);
+        let mut guard =
+            ChildGuard::spawn("https git server", &mut command, &dir.join("server.log"));
+        support::wait_for_port(&mut guard, port);
+        Some(Self { guard, port, pki })
+    }
+
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/project.git", self.port)
+    }
+
+    fn remote(&self, auth: Auth, ca_pem: Option<String>) -> Remote {
+        Remote {
+            url: self.url(),
+            auth,
+            tls: Tls {
+                ca_pem,
+                insecure_skip_verify: false,
+            },
+        }
+    }
+
+    fn trusted(&self, auth: Auth) -> Remote {
+        self.remote(auth, Some(self.pki.ca_pem.clone()))
+    }
+}
+
+fn basic(password: &str) -> Auth {
+    Auth::Basic {
+        username: USER.into(),
+        password: SecretString::from(password),
+    }
+}
+
+fn finishes<T: Send + 'static>(operation: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(operation());
+    });
+    receiver
+        .recv_timeout(MUST_FINISH_WITHIN)
+        .expect("the operation did not finish (retrying forever?)")
+}
+
+#[test]
+fn lists_and_checks_out_with_custom_ca_and_basic_auth() {
+    let fixture = Fixture::new();
+    let Some(server) = HttpsServer::start(&fixture, "https-ok", "IP:127.0.0.1") else {
+        return;
+    };
+    let remote = server.trusted(basic(PASSWORD));
+    let refs = list_refs(&remote).unwrap_or_else(|e| panic!("{e}\n{}", server.guard.log()));
+    let pairs: Vec<(&str, &str)> = refs
+        .iter()
+        .map(|r| (r.name.as_str(), r.commit.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("refs/heads/feature", fixture.f1.as_str()),
+            ("refs/heads/main", fixture.c3.as_str()),
+            ("refs/tags/light", fixture.c1.as_str()),
+            ("refs/tags/v1", fixture.c2.as_str()),
+        ]
+    );
+
+    let dest = fixture.dest("https-tip");
+    checkout(&remote, Some("refs/heads/main"), &fixture.c3, &dest)
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.guard.log()));
+    assert_checked_out(&dest, &fixture.c3);
+    assert!(
+        dest.join(".git/shallow").exists(),
+        "tip checkout should be shallow"
+    );
+
+    let dest = fixture.dest("https-older");
+    checkout(&remote, Some("refs/heads/main"), &fixture.c1, &dest)
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.guard.log()));
+    assert_checked_out(&dest, &fixture.c1);
+}
+
+#[test]
+fn token_is_sent_as_basic_auth_password() {
+    let fixture = Fixture::new();
+    let Some(server) = HttpsServer::start(&fixture, "https-token", "IP:127.0.0.1") else {
+        return;
+    };
+    let auth = Auth::Token {
+        username: USER.into(),
+        token: SecretString::from(PASSWORD),
+    };
+    let refs = list_refs(&server.trusted(auth)).unwrap();
+    assert_eq!(refs.len(), 4);
+}
+
+#[test]
+fn without_the_ca_the_certificate_is_rejected() {
+    let fixture = Fixture::new();
+    let Some(server) = HttpsServer::start(&fixture, "https-no-ca", "IP:127.0.0.1") else {
+        return;
+    };
+    let err = list_refs(&server.remote(basic(PASSWORD), None)).unwrap_err();
+    assert!(matches!(err, GitError::Tls { .. }), "{err:?}");
+    assert_eq!(err.category(), "tls");
+
+    let unrelated = Pki::generate(&fixture.dir.path().join("unrelated-ca"), "IP:127.0.0.1");
+    let err = list_refs(&server.remote(basic(PASSWORD), Some(unrelated.ca_pem))).unwrap_err();
+    assert!(matches!(err, GitError::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("CA bundle"), "{err}");
+}
+
+#[test]
+fn certificate_for_another_host_is_rejected_despite_a_trusted_ca() {
+    let fixture = Fixture::new();
+    let Some(server) = HttpsServer::start(&fixture, "https-wrong-name", "DNS:git.example.invalid")
+    else {
+        return;
+    };
+    let err = list_refs(&server.trusted(basic(PASSWORD))).unwrap_err();
+    assert!(matches!(err, GitError::Tls { .. }), "{err:?}");
+}
+
+#[test]
+fn insecure_skip_verify_accepts_any_certificate() {
+    let fixture = Fixture::new();
+    let Some(server) = HttpsServer::start(&fixture, "https-insecure", "IP:127.0.0.1") else {
+        return;
+    };
+    let mut remote = server.remote(basic(PASSWORD), None);
+    remote.tls.insecure_skip_verify = true;
+    assert_eq!(list_refs(&remote).unwrap().len(), 4);
+}
+
+#[test]
+fn wrong_password_fails_with_auth_error_and_terminates() {
+    let fixture = Fixture::new();
+    let Some(server) = HttpsServer::start(&fixture, "https-bad-pw", "IP:127.0.0.1") else {
+        return;
+    };
+    let remote = server.trusted(basic("not-the-password"));
+    let list_remote = remote.clone();
+    let err = finishes(move || list_refs(&list_remote)).unwrap_err();
+    assert!(matches!(err, GitError::Auth { .. }), "{err:?}");
+    assert_eq!(err.category(), "auth");
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("not-the-password"), "{text}");
+
+    let dest = fixture.dest("https-denied");
+    let c3 = fixture.c3.clone();
+    let err = finishes(move || checkout(&remote, Some("refs/heads/main"), &c3, &dest)).unwrap_err();
+    assert!(matches!(err, GitError::Auth { .. }), "{err:?}");
+}
+
+#[test]
+fn missing_credentials_fail_with_auth_error() {
+    let fixture = Fixture::new();
+    let Some(server) = HttpsServer::start(&fixture, "https-anon", "IP:127.0.0.1") else {
+        return;
+    };
+    let err = finishes(move || list_refs(&server.trusted(Auth::None))).unwrap_err();
+    assert!(matches!(err, GitError::Auth { .. }), "{err:?}");
+}
+
+#[test]
+fn invalid_ca_bundle_is_a_tls_error() {
+    let remote = Remote {
+        url: format!("https://127.0.0.1:{}/project.git", free_port()),
+        auth: Auth::None,
+        tls: Tls {
+            ca_pem: Some("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n".into()),
+            insecure_skip_verify: false,
+        },
+    };
+    let err = list_refs(&remote).unwrap_err();
+    assert_eq!(err.category(), "tls", "{err:?}");
+}
+
+#[test]
+fn password_in_url_is_rejected_without_echoing_it() {
+    let remote = Remote::anonymous("https://alice:hunter2@127.0.0.1/project.git");
+    let err = list_refs(&remote).unwrap_err();
+    assert!(matches!(err, GitError::InvalidUrl { .. }), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("hunter2"), "{err:?}");
+}
