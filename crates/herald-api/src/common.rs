@@ -12,8 +12,12 @@ pub type Conditions = Vec<Condition>;
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretRef {
+    /// The Secret's name.
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::validate::patterns::DNS1123_SUBDOMAIN))]
     pub name: String,
+    /// The Secret's namespace (cluster-scoped kinds only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = crate::validate::patterns::DNS1123_LABEL))]
     pub namespace: Option<String>,
 }
 
@@ -22,6 +26,8 @@ pub struct SecretRef {
 #[serde(rename_all = "camelCase")]
 pub struct SecretKeyRef {
     pub secret_ref: SecretRef,
+    /// The key in the Secret's `data`.
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::validate::patterns::SECRET_KEY))]
     pub key: String,
 }
 
@@ -57,6 +63,7 @@ pub enum TriggerKind {
 #[serde(rename_all = "camelCase")]
 pub struct ObjectRef<K> {
     pub kind: K,
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::validate::patterns::DNS1123_SUBDOMAIN))]
     pub name: String,
 }
 

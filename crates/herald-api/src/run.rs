@@ -13,6 +13,7 @@ use crate::common::{ActionRef, Conditions, SourceRef, TriggerRef};
     group = "herald.dev",
     version = "v1alpha1",
     kind = "Run",
+    doc = "One firing of a trigger for one revision of one source.",
     namespaced,
     status = "RunStatus",
     shortname = "hrun",
@@ -28,13 +29,18 @@ use crate::common::{ActionRef, Conditions, SourceRef, TriggerRef};
 #[serde(rename_all = "camelCase")]
 pub struct RunSpec {
     pub cause: RunCause,
+    /// The trigger that fired.
     pub trigger: TriggerRef,
+    /// The source whose revision this run is for.
     pub source: SourceRef,
     /// The full ref that was watched or pushed (`refs/heads/main`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::validate::patterns::FULL_REF))]
     pub git_ref: Option<String>,
-    /// The commit to check out.
+    /// The commit to check out: 40 lower-case hex digits.
+    #[schemars(regex(pattern = crate::validate::patterns::COMMIT))]
     pub revision: String,
+    /// The action to run.
     pub action: ActionRef,
 }
 

@@ -12,6 +12,7 @@ use crate::common::{Conditions, SecretKeyRef, SecretRef};
     group = "herald.dev",
     version = "v1alpha1",
     kind = "GitRepo",
+    doc = "A Git repository in one namespace. Its secrets are read from that namespace only.",
     namespaced,
     status = "GitRepoStatus",
     shortname = "grepo",
@@ -24,6 +25,7 @@ use crate::common::{Conditions, SecretKeyRef, SecretRef};
 #[serde(rename_all = "camelCase")]
 pub struct GitRepoSpec {
     /// Clone URL: `https://`, `http://`, `ssh://`, `git@host:path`, `git://` or `file://`.
+    #[schemars(length(min = 1))]
     pub repo_uri: String,
     /// TLS settings for `https://` URIs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,6 +41,7 @@ pub struct GitRepoSpec {
     group = "herald.dev",
     version = "v1alpha1",
     kind = "ClusterGitRepo",
+    doc = "A Git repository for the whole cluster: its secret references may name a namespace.",
     status = "GitRepoStatus",
     shortname = "cgrepo",
     category = "herald",
@@ -50,6 +53,7 @@ pub struct GitRepoSpec {
 #[serde(rename_all = "camelCase")]
 pub struct ClusterGitRepoSpec {
     /// Clone URL: `https://`, `http://`, `ssh://`, `git@host:path`, `git://` or `file://`.
+    #[schemars(length(min = 1))]
     pub repo_uri: String,
     /// TLS settings for `https://` URIs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,14 +111,19 @@ pub struct GitAuth {
 #[serde(rename_all = "camelCase")]
 pub struct AuthKeys {
     #[serde(default = "default_username_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::validate::patterns::SECRET_KEY))]
     pub username: String,
     #[serde(default = "default_password_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::validate::patterns::SECRET_KEY))]
     pub password: String,
     #[serde(default = "default_token_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::validate::patterns::SECRET_KEY))]
     pub token: String,
     #[serde(default = "default_private_key_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::validate::patterns::SECRET_KEY))]
     pub private_key: String,
     #[serde(default = "default_known_hosts_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::validate::patterns::SECRET_KEY))]
     pub known_hosts: String,
 }
 

@@ -15,6 +15,7 @@ use crate::common::{ActionRef, Conditions, SourceKind};
     group = "herald.dev",
     version = "v1alpha1",
     kind = "ScheduleTrigger",
+    doc = "Runs an action on a schedule, optionally only when a watched ref has moved.",
     namespaced,
     status = "TriggerStatus",
     shortname = "strig",
@@ -28,8 +29,11 @@ use crate::common::{ActionRef, Conditions, SourceKind};
 #[kube(derive = "PartialEq")]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleTriggerSpec {
+    /// The sources to watch and what to look at in them.
     pub sources: TriggerSources,
+    /// When to check: an interval or a cron expression.
     pub schedule: Schedule,
+    /// The Action (in this namespace) or ClusterAction to run.
     pub action: ActionRef,
 }
 
@@ -39,6 +43,7 @@ pub struct ScheduleTriggerSpec {
     group = "herald.dev",
     version = "v1alpha1",
     kind = "WebhookTrigger",
+    doc = "Runs an action when a hook is delivered.",
     namespaced,
     status = "TriggerStatus",
     shortname = "wtrig",
@@ -51,8 +56,11 @@ pub struct ScheduleTriggerSpec {
 #[kube(derive = "PartialEq")]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookTriggerSpec {
+    /// The sources the hook may fire for and what to look at in them.
     pub sources: TriggerSources,
+    /// How hooks are accepted.
     pub webhook: WebhookConfig,
+    /// The Action (in this namespace) or ClusterAction to run.
     pub action: ActionRef,
 }
 
@@ -62,6 +70,10 @@ pub struct WebhookTriggerSpec {
 pub struct TriggerSources {
     pub kind: SourceKind,
     /// Names of sources of `kind` (in the trigger's namespace for `GitRepo`).
+    #[schemars(
+        length(min = 1),
+        inner(length(min = 1, max = 253), regex(pattern = crate::validate::patterns::DNS1123_SUBDOMAIN))
+    )]
     pub names: Vec<String>,
     pub watch_on: WatchOn,
 }
@@ -76,32 +88,49 @@ pub struct WatchOn {
     pub reference: GitReference,
     /// Glob patterns; when set, a change must touch a matching file (hooks that report files).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 1)))]
     pub files: Vec<String>,
 }
 
 /// Exactly one of `branch`, `tag` or `commit`.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("oneOf" = [
+    { "required": ["branch"] },
+    { "required": ["tag"] },
+    { "required": ["commit"] }
+]))]
 pub struct GitReference {
+    /// A branch name such as `main` (without `refs/heads/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub branch: Option<String>,
+    /// A tag name such as `v1.2.0` (without `refs/tags/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub tag: Option<String>,
+    /// A full commit id: 40 lower-case hex digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::validate::patterns::COMMIT))]
     pub commit: Option<String>,
 }
 
 /// Either `interval` or `cron` (with an optional IANA `timeZone`, UTC by default).
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("oneOf" = [{ "required": ["interval"] }, { "required": ["cron"] }]))]
 pub struct Schedule {
-    /// A duration such as `30s`, `5m` or `1h 30m`.
+    /// A duration such as `30s`, `5m` or `1h 30m`; at least `1s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub interval: Option<String>,
     /// A cron expression: 5 fields, or 6 with seconds first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub cron: Option<String>,
+    /// IANA time zone of `cron`, e.g. `Europe/Berlin`; UTC when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub time_zone: Option<String>,
 }
 
@@ -123,9 +152,13 @@ pub struct WebhookConfig {
 #[serde(rename_all = "camelCase")]
 pub struct WebhookAuth {
     pub secret_ref: crate::common::SecretRef,
+    /// The key in the Secret that holds the token.
     #[serde(default = "default_token_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::validate::patterns::SECRET_KEY))]
     pub key: String,
+    /// The request header that carries the token.
     #[serde(default = "default_header")]
+    #[schemars(length(min = 1), regex(pattern = crate::validate::patterns::HTTP_HEADER))]
     pub header: String,
 }
 

@@ -1,1 +1,15 @@
-//! herald-core
+//! Herald's pure logic, shared by local and cluster mode: which revision a trigger looks at,
+//! whether it fires, how a run is named, what environment an action gets, when a schedule is
+//! due, and how hook tokens are checked. No IO here, so most unit tests live in this crate.
+
+mod decide;
+mod env;
+mod naming;
+mod schedule;
+mod token;
+
+pub use decide::{Decision, RefTip, SelectError, Selected, decide, files_match, select_revision};
+pub use env::{RunContext, WORKDIR_ENV, run_env};
+pub use naming::run_name;
+pub use schedule::{Ticker, TickerError};
+pub use token::tokens_equal;

@@ -1,1 +1,115 @@
-//! herald-local
+//! Local mode, Herald's embedded default: definitions from a folder of manifests, actions as
+//! processes in fresh checkouts, runs in an embedded SQLite file. No cluster needed.
+
+mod catalog;
+mod engine;
+mod executor;
+mod hooks;
+mod manifests;
+mod report;
+mod resolve;
+mod scheduler;
+mod watcher;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub use catalog::{Catalog, Key};
+pub use engine::{Engine, EngineConfig, FireError, FireRequest, Firing, SourceOutcome};
+pub use executor::{DEFAULT_DEADLINE, OUTPUT_LIMIT};
+pub use manifests::{DEFAULT_NAMESPACE, LoadError, Loaded, load_dir};
+pub use watcher::load_and_report;
+
+use herald_server::ServerConfig;
+use herald_store::Store;
+use tokio::sync::watch;
+
+/// Settings of `herald local`.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// The manifest folder.
+    pub dir: PathBuf,
+    /// The SQLite file.
+    pub db: PathBuf,
+    /// Where temporary checkouts are made.
+    pub work_root: PathBuf,
+    /// Address of the hook endpoints.
+    pub listen: SocketAddr,
+    pub max_parallel: usize,
+    /// How often the folder is checked for changes.
+    pub reload_every: Duration,
+}
+
+/// Why local mode could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("cannot read the manifest folder {dir}: {source}")]
+    Manifests {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the store: {0}")]
+    Store(#[from] herald_store::StoreError),
+    #[error("cannot serve hooks on {listen}: {source}")]
+    Serve {
+        listen: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Run local mode until `shutdown` resolves: watch the folder, run schedules, serve hooks.
+pub async fn run(
+    config: LocalConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), LocalError> {
+    let (catalog, _) = load_and_report(&config.dir).map_err(|source| LocalError::Manifests {
+        dir: config.dir.clone(),
+        source,
+    })?;
+    let store = Store::open(&config.db).await?;
+    let (sender, receiver) = watch::channel(Arc::new(catalog));
+    let engine = Engine::new(store, receiver.clone(), engine_config(&config));
+    let resumed = engine.recover().await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resuming runs stored before the last stop");
+    }
+    let watcher = tokio::spawn(watcher::watch_dir(
+        config.dir.clone(),
+        config.reload_every,
+        sender,
+    ));
+    let schedules = tokio::spawn(scheduler::run_schedules(engine.clone(), receiver));
+    let server = ServerConfig {
+        listen: config.listen,
+        ..ServerConfig::default()
+    };
+    let served = herald_server::serve(Arc::new(engine), &server, shutdown).await;
+    watcher.abort();
+    schedules.abort();
+    served.map_err(|source| LocalError::Serve {
+        listen: config.listen,
+        source,
+    })
+}
+
+/// The engine settings `herald local` and `herald trigger` share.
+pub fn engine_config(config: &LocalConfig) -> EngineConfig {
+    EngineConfig {
+        work_root: config.work_root.clone(),
+        max_parallel: config.max_parallel,
+    }
+}
+
+/// A process-unique id for firings that must never collide (hook deliveries, manual runs).
+pub fn unique_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{}-{}-{n}",
+        jiff::Timestamp::now().as_nanosecond(),
+        std::process::id()
+    )
+}

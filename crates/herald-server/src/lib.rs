@@ -1,1 +1,8 @@
-//! herald-server
+//! Herald's HTTP surface: hook endpoints and health. The same router serves local and cluster
+//! mode; what a hook fires is behind the [`Hooks`] trait.
+
+mod hooks;
+mod router;
+
+pub use hooks::{FireError, FiredRun, HookAuth, Hooks, LookupError};
+pub use router::{ServerConfig, router, serve};

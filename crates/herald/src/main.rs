@@ -1,1 +1,20 @@
-fn main() {}
+//! The `herald` command. Parsing lives in `cli`, each subcommand in `commands`.
+
+mod cli;
+mod commands;
+mod output;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    commands::init_tracing(&cli.log_format);
+    match commands::dispatch(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Trigger decisions: which revision a reference points at and whether it is worth a run.
+
+use globset::{Glob, GlobSetBuilder};
+use herald_api::{GitReference, RunCause};
+
+/// One ref as listed by the remote: full name and the commit it points at (tags peeled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefTip {
+    pub name: String,
+    pub commit: String,
+}
+
+/// The revision a trigger's reference resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selected {
+    /// The full ref name (`refs/heads/main`); `None` for a pinned commit.
+    pub git_ref: Option<String>,
+    pub revision: String,
+}
+
+/// Why a reference could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    #[error("the remote has no ref {0}")]
+    RefNotFound(String),
+    #[error("the reference names none of branch, tag or commit")]
+    Empty,
+}
+
+/// Resolve a trigger's reference against the remote's refs. A commit needs no lookup.
+pub fn select_revision(reference: &GitReference, refs: &[RefTip]) -> Result<Selected, SelectError> {
+    if let Some(commit) = &reference.commit {
+        return Ok(Selected {
+            git_ref: None,
+            revision: commit.to_ascii_lowercase(),
+        });
+    }
+    let wanted = reference.full_ref().ok_or(SelectError::Empty)?;
+    refs.iter()
+        .find(|tip| tip.name == wanted)
+        .map(|tip| Selected {
+            git_ref: Some(wanted.clone()),
+            revision: tip.commit.clone(),
+        })
+        .ok_or(SelectError::RefNotFound(wanted))
+}
+
+/// What a trigger does with a revision it has looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Create a run with this cause.
+    Fire(RunCause),
+    /// Nothing to do, and why.
+    Skip(String),
+}
+
+/// Decide whether a scheduled check fires. With `onChangeOnly`, a revision already seen for
+/// this (trigger, source) is skipped and a new one fires as a `Change`; without it every tick
+/// fires as a `Schedule`.
+pub fn decide(on_change_only: bool, last_seen: Option<&str>, revision: &str) -> Decision {
+    match (on_change_only, last_seen) {
+        (false, _) => Decision::Fire(RunCause::Schedule),
+        (true, Some(seen)) if seen.eq_ignore_ascii_case(revision) => {
+            Decision::Skip(format!("revision {revision} already seen"))
+        }
+        (true, _) => Decision::Fire(RunCause::Change),
+    }
+}
+
+/// Whether any changed file matches any of the globs. No globs means every change matches;
+/// an unknown file list (`None`) matches too, since we cannot tell.
+pub fn files_match(globs: &[String], changed: Option<&[String]>) -> Result<bool, globset::Error> {
+    let Some(changed) = changed else {
+        return Ok(true);
+    };
+    if globs.is_empty() {
+        return Ok(true);
+    }
+    let mut builder = GlobSetBuilder::new();
+    for glob in globs {
+        builder.add(Glob::new(glob)?);
+    }
+    let set = builder.build()?;
+    Ok(changed.iter().any(|file| set.is_match(file)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tips() -> Vec<RefTip> {
+        vec![
+            RefTip {
+                name: "refs/heads/main".into(),
+                commit: "a".repeat(40),
+            },
+            RefTip {
+                name: "refs/tags/v1".into(),
+                commit: "b".repeat(40),
+            },
+        ]
+    }
+
+    fn reference(branch: Option<&str>, tag: Option<&str>, commit: Option<&str>) -> GitReference {
+        GitReference {
+            branch: branch.map(Into::into),
+            tag: tag.map(Into::into),
+            commit: commit.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn branch_and_tag_resolve_to_their_commits() {
+        let main = select_revision(&reference(Some("main"), None, None), &tips()).unwrap();
+        assert_eq!(main.git_ref.as_deref(), Some("refs/heads/main"));
+        assert_eq!(main.revision, "a".repeat(40));
+        let tag = select_revision(&reference(None, Some("v1"), None), &tips()).unwrap();
+        assert_eq!(tag.revision, "b".repeat(40));
+    }
+
+    #[test]
+    fn commit_needs_no_lookup_and_is_lowercased() {
+        let sel = select_revision(&reference(None, None, Some(&"C".repeat(40))), &[]).unwrap();
+        assert_eq!(
+            sel,
+            Selected {
+                git_ref: None,
+                revision: "c".repeat(40)
+            }
+        );
+    }
+
+    #[test]
+    fn missing_ref_is_an_error_naming_it() {
+        let err = select_revision(&reference(Some("dev"), None, None), &tips()).unwrap_err();
+        assert_eq!(err.to_string(), "the remote has no ref refs/heads/dev");
+        assert_eq!(
+            select_revision(&GitReference::default(), &tips()),
+            Err(SelectError::Empty)
+        );
+    }
+
+    #[test]
+    fn on_change_only_skips_seen_revisions() {
+        let rev = "a".repeat(40);
+        assert!(matches!(decide(true, Some(&rev), &rev), Decision::Skip(_)));
+        assert_eq!(
+            decide(true, Some(&"b".repeat(40)), &rev),
+            Decision::Fire(RunCause::Change)
+        );
+        assert_eq!(decide(true, None, &rev), Decision::Fire(RunCause::Change));
+        assert_eq!(
+            decide(false, Some(&rev), &rev),
+            Decision::Fire(RunCause::Schedule)
+        );
+    }
+
+    #[test]
+    fn file_globs_filter_changes() {
+        let globs = vec!["src/**/*.rs".to_string()];
+        let rs = vec!["src/a/b.rs".to_string()];
+        let md = vec!["README.md".to_string()];
+        assert!(files_match(&globs, Some(&rs)).unwrap());
+        assert!(!files_match(&globs, Some(&md)).unwrap());
+        assert!(files_match(&globs, None).unwrap());
+        assert!(files_match(&[], Some(&md)).unwrap());
+        assert!(files_match(&["[".to_string()], Some(&md)).is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! The definitions local mode works from: every object read from the manifest folder.
+
+use std::collections::BTreeMap;
+
+use herald_api::{
+    Action, ActionKind, ClusterAction, ClusterGitRepo, GitRepo, ScheduleTrigger, TriggerKind,
+    WebhookTrigger,
+};
+use k8s_openapi::api::core::v1::Secret;
+
+/// `(namespace, name)` of a namespaced object.
+pub type Key = (String, String);
+
+/// A snapshot of the manifest folder. Replaced whole on every reload.
+#[derive(Debug, Default, Clone)]
+pub struct Catalog {
+    pub git_repos: BTreeMap<Key, GitRepo>,
+    pub cluster_git_repos: BTreeMap<String, ClusterGitRepo>,
+    pub schedule_triggers: BTreeMap<Key, ScheduleTrigger>,
+    pub webhook_triggers: BTreeMap<Key, WebhookTrigger>,
+    pub actions: BTreeMap<Key, Action>,
+    pub cluster_actions: BTreeMap<String, ClusterAction>,
+    pub secrets: BTreeMap<Key, Secret>,
+}
+
+/// The parts of a trigger that firing needs, whatever its kind.
+#[derive(Debug, Clone)]
+pub struct TriggerView<'a> {
+    pub kind: TriggerKind,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub sources: &'a herald_api::TriggerSources,
+    pub action: &'a herald_api::ActionRef,
+}
+
+impl Catalog {
+    /// A trigger of `kind` by namespace and name.
+    pub fn trigger(
+        &self,
+        kind: TriggerKind,
+        namespace: &str,
+        name: &str,
+    ) -> Option<TriggerView<'_>> {
+        let key = (namespace.to_owned(), name.to_owned());
+        match kind {
+            TriggerKind::ScheduleTrigger => {
+                self.schedule_triggers
+                    .get_key_value(&key)
+                    .map(|(k, t)| TriggerView {
+                        kind,
+                        namespace: &k.0,
+                        name: &k.1,
+                        sources: &t.spec.sources,
+                        action: &t.spec.action,
+                    })
+            }
+            TriggerKind::WebhookTrigger => {
+                self.webhook_triggers
+                    .get_key_value(&key)
+                    .map(|(k, t)| TriggerView {
+                        kind,
+                        namespace: &k.0,
+                        name: &k.1,
+                        sources: &t.spec.sources,
+                        action: &t.spec.action,
+                    })
+            }
+        }
+    }
+
+    /// The kinds of trigger named `namespace/name`, for commands that take a bare name.
+    pub fn trigger_kinds_named(&self, namespace: &str, name: &str) -> Vec<TriggerKind> {
+        [TriggerKind::ScheduleTrigger, TriggerKind::WebhookTrigger]
+            .into_iter()
+            .filter(|kind| self.trigger(*kind, namespace, name).is_some())
+            .collect()
+    }
+
+    /// The job of the action a trigger in `namespace` names.
+    pub fn action_job(
+        &self,
+        namespace: &str,
+        action: &herald_api::ActionRef,
+    ) -> Option<&herald_api::ActionJob> {
+        match action.kind {
+            ActionKind::Action => self
+                .actions
+                .get(&(namespace.to_owned(), action.name.clone()))
+                .map(|a| &a.spec.action_job),
+            ActionKind::ClusterAction => self
+                .cluster_actions
+                .get(&action.name)
+                .map(|a| &a.spec.action_job),
+        }
+    }
+
+    /// One key of a Secret, as bytes.
+    pub fn secret_value(&self, namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, String> {
+        let secret = self
+            .secrets
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .ok_or_else(|| format!("secret {namespace}/{name} not found"))?;
+        if let Some(value) = secret.string_data.as_ref().and_then(|d| d.get(key)) {
+            return Ok(value.as_bytes().to_vec());
+        }
+        secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|v| v.0.clone())
+            .ok_or_else(|| format!("secret {namespace}/{name} has no key {key:?}"))
+    }
+
+    /// How many objects of each kind were loaded, for a start-up summary.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} GitRepo, {} ClusterGitRepo, {} ScheduleTrigger, {} WebhookTrigger, {} Action, {} ClusterAction, {} Secret",
+            self.git_repos.len(),
+            self.cluster_git_repos.len(),
+            self.schedule_triggers.len(),
+            self.webhook_triggers.len(),
+            self.actions.len(),
+            self.cluster_actions.len(),
+            self.secrets.len()
+        )
+    }
+}

@@ -1,0 +1,143 @@
+//! Shared fixtures: real Git repositories made with the `git` CLI, manifest folders, waiting
+//! for conditions with deadlines.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A Git repository in a temp folder, built with the real `git` CLI.
+pub struct TestRepo {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestRepo {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Self { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.commit("README.md", "hello\n", "first");
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn url(&self) -> String {
+        format!("file://{}", self.path().display())
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args(args)
+            .current_dir(self.path())
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// Write a file, commit it, and return the new commit id.
+    pub fn commit(&self, file: &str, content: &str, message: &str) -> String {
+        std::fs::write(self.path().join(file), content).unwrap();
+        self.git(&["add", file]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.head()
+    }
+
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
+
+/// A folder of manifests.
+pub struct Manifests {
+    pub dir: tempfile::TempDir,
+}
+
+impl Manifests {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    pub fn write(&self, name: &str, yaml: &str) {
+        std::fs::write(self.dir.path().join(name), yaml).unwrap();
+    }
+}
+
+/// Manifests for one repo, one action running `script` with `sh -c`, and one schedule trigger.
+pub fn schedule_setup(
+    repo_url: &str,
+    script: &str,
+    on_change_only: bool,
+    interval: &str,
+) -> String {
+    format!(
+        r#"apiVersion: herald.dev/v1alpha1
+kind: GitRepo
+metadata: {{name: repo}}
+spec: {{repoUri: "{repo_url}"}}
+---
+apiVersion: herald.dev/v1alpha1
+kind: Action
+metadata: {{name: act}}
+spec:
+  actionJob:
+    command: [sh, -c, {script:?}]
+    activeDeadlineSeconds: 20
+---
+apiVersion: herald.dev/v1alpha1
+kind: ScheduleTrigger
+metadata: {{name: every}}
+spec:
+  sources:
+    kind: GitRepo
+    names: [repo]
+    watchOn:
+      onChangeOnly: {on_change_only}
+      reference: {{branch: main}}
+  schedule: {{interval: {interval}}}
+  action: {{kind: Action, name: act}}
+"#
+    )
+}
+
+/// Poll `check` until it returns `Some`, failing the test after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

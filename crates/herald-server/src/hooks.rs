@@ -1,0 +1,72 @@
+//! The seam between the HTTP layer and whatever runs triggers.
+
+use std::future::Future;
+
+use serde::Serialize;
+
+/// How a webhook trigger wants callers to authenticate: a token in a header.
+#[derive(Clone)]
+pub struct HookAuth {
+    /// Lower-case header name, e.g. `x-trigger-auth`.
+    pub header: String,
+    /// The expected token (never logged).
+    pub token: Vec<u8>,
+}
+
+impl std::fmt::Debug for HookAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookAuth")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a trigger's hook settings could not be found.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("no webhook trigger {0}")]
+    NotFound(String),
+    /// The trigger exists but cannot verify callers (e.g. its secret is missing).
+    #[error("{0}")]
+    Misconfigured(String),
+}
+
+/// Why firing failed after the caller was verified.
+#[derive(Debug, thiserror::Error)]
+pub enum FireError {
+    /// The request names something the trigger does not have (e.g. an unknown source).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A source could not be read (unreachable, bad credentials, missing ref).
+    #[error("{0}")]
+    Source(String),
+    /// Storing the run failed; nothing was accepted.
+    #[error("{0}")]
+    Store(String),
+}
+
+/// One run a hook created or found already created.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FiredRun {
+    pub id: i64,
+    pub name: String,
+    pub source: String,
+    pub revision: String,
+    /// False when the same change had already created this run.
+    pub created: bool,
+}
+
+/// What the router needs from an engine. Implemented by local mode (and cluster mode later).
+pub trait Hooks: Send + Sync + 'static {
+    /// The auth settings of webhook trigger `namespace/trigger`.
+    fn hook_auth(&self, namespace: &str, trigger: &str) -> Result<HookAuth, LookupError>;
+
+    /// Fire a verified hook for one source, or for every source when `source` is `None`.
+    /// Must return only once the runs are durably stored.
+    fn fire_hook(
+        &self,
+        namespace: &str,
+        trigger: &str,
+        source: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<FiredRun>, FireError>> + Send;
+}

@@ -1,0 +1,119 @@
+//! The axum router and server.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::hooks::{FireError, Hooks, LookupError};
+
+/// Settings of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Largest accepted request body in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// The router Herald serves: `POST /hooks/{namespace}/{trigger}[/{source}]`, `GET /healthz`.
+pub fn router<H: Hooks>(hooks: Arc<H>, config: &ServerConfig) -> Router {
+    Router::new()
+        .route("/hooks/{namespace}/{trigger}", post(hook_all::<H>))
+        .route("/hooks/{namespace}/{trigger}/{source}", post(hook_one::<H>))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .with_state(hooks)
+}
+
+/// Bind and serve until `shutdown` resolves.
+pub async fn serve<H: Hooks>(
+    hooks: Arc<H>,
+    config: &ServerConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = TcpListener::bind(config.listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, "serving hooks");
+    axum::serve(listener, router(hooks, config))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn hook_all<H: Hooks>(
+    State(hooks): State<Arc<H>>,
+    Path((namespace, trigger)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    handle(&*hooks, &namespace, &trigger, None, &headers).await
+}
+
+async fn hook_one<H: Hooks>(
+    State(hooks): State<Arc<H>>,
+    Path((namespace, trigger, source)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    handle(&*hooks, &namespace, &trigger, Some(&source), &headers).await
+}
+
+async fn handle<H: Hooks>(
+    hooks: &H,
+    namespace: &str,
+    trigger: &str,
+    source: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
+    let auth = match hooks.hook_auth(namespace, trigger) {
+        Ok(auth) => auth,
+        Err(LookupError::NotFound(what)) => return error(StatusCode::NOT_FOUND, &what),
+        Err(LookupError::Misconfigured(why)) => {
+            tracing::warn!(namespace, trigger, reason = %why, "hook refused: trigger misconfigured");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "trigger is not ready to accept hooks",
+            );
+        }
+    };
+    let presented = headers
+        .get(auth.header.as_str())
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !herald_core::tokens_equal(presented, &auth.token) {
+        // No detail: telling a caller which part was wrong helps only an attacker.
+        return error(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    match hooks.fire_hook(namespace, trigger, source).await {
+        Ok(runs) => (StatusCode::ACCEPTED, Json(json!({ "runs": runs }))).into_response(),
+        Err(FireError::BadRequest(why)) => error(StatusCode::BAD_REQUEST, &why),
+        Err(FireError::Source(why)) => error(StatusCode::BAD_GATEWAY, &why),
+        Err(FireError::Store(why)) => {
+            tracing::error!(namespace, trigger, error = %why, "hook not stored");
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "could not store the run; retry later",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+        }
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}

@@ -1,0 +1,80 @@
+//! The store's error type.
+
+use std::path::PathBuf;
+
+use herald_api::RunPhase;
+
+use crate::types::RunId;
+
+/// Everything that can go wrong in the store. Each variant names the step that failed.
+#[derive(thiserror::Error, Debug)]
+pub enum StoreError {
+    /// The database file (or its directory) could not be created or opened.
+    #[error("cannot open the store at {}", path.display())]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The schema could not be brought up to date.
+    #[error("cannot migrate the store's schema")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// A statement failed.
+    #[error("store query failed while {op}")]
+    Query {
+        /// What the store was doing (`creating a run`, `listing runs`, ...).
+        op: &'static str,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The run is in a terminal phase, which it cannot leave.
+    #[error("run {id} cannot go from {from} to {to}")]
+    InvalidTransition {
+        /// The run.
+        id: RunId,
+        /// Its current phase.
+        from: RunPhase,
+        /// The phase asked for.
+        to: RunPhase,
+    },
+    /// A run was asked to finish in a phase that is not terminal.
+    #[error("run {id} cannot finish in non-terminal phase {phase}")]
+    NotTerminal {
+        /// The run.
+        id: RunId,
+        /// The phase asked for.
+        phase: RunPhase,
+    },
+    /// No run has this id.
+    #[error("run {0} not found")]
+    NotFound(RunId),
+    /// A stored value could not be read back.
+    #[error("corrupt data in the store: {what}")]
+    Corrupt {
+        /// Which value, and what was found.
+        what: String,
+    },
+}
+
+impl StoreError {
+    /// A short, bounded label for metrics and event reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Open { .. } => "open",
+            Self::Migrate(_) => "migrate",
+            Self::Query { .. } => "query",
+            Self::InvalidTransition { .. } => "invalid_transition",
+            Self::NotTerminal { .. } => "not_terminal",
+            Self::NotFound(_) => "not_found",
+            Self::Corrupt { .. } => "corrupt",
+        }
+    }
+
+    /// Wraps a statement's error with what the store was doing.
+    pub(crate) fn query(op: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |source| Self::Query { op, source }
+    }
+}

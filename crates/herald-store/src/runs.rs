@@ -1,0 +1,402 @@
+//! Creating runs, moving them through their phases, and reading them back.
+//!
+//! Every writing transaction starts with its write, never with a read: SQLite then waits for
+//! the write lock (busy timeout) instead of failing when another connection committed first.
+
+use herald_api::RunPhase;
+use sqlx::sqlite::{Sqlite, SqliteRow};
+use sqlx::{QueryBuilder, Row, SqliteConnection};
+
+use crate::Store;
+use crate::error::StoreError;
+use crate::rows::{self, enum_text, micros};
+use crate::types::{Created, NewRun, RunDetail, RunFilter, RunId, RunOutcome, RunRecord};
+
+/// The `runs` columns a [`RunRecord`] is read from, as a literal for `concat!`.
+macro_rules! run_columns {
+    () => {
+        "id, name, namespace, trigger_kind, trigger_name, source_kind, source_name, git_ref, \
+         revision, action_kind, action_name, cause, phase, created_at, started_at, finished_at, \
+         exit_code, message"
+    };
+}
+
+/// The reason recorded with a run's first (`Pending`) transition.
+pub const CREATED_REASON: &str = "Created";
+
+/// The phases a run never leaves.
+const TERMINAL: [RunPhase; 3] = [RunPhase::Succeeded, RunPhase::Failed, RunPhase::Skipped];
+
+/// What a phase change writes besides the phase.
+struct Change<'a> {
+    to: RunPhase,
+    reason: &'a str,
+    message: Option<&'a str>,
+    exit_code: Option<i32>,
+    output: Option<&'a str>,
+}
+
+/// How a single run is looked up.
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Id(RunId),
+    Name(&'a str),
+}
+
+impl Store {
+    /// Inserts a run in phase `Pending` with its first transition and, when
+    /// `new.record_last_seen`, records `new.revision` as the last revision `new.trigger` saw
+    /// for `new.source` — all in one transaction. Idempotent on `new.name`: if a run of that
+    /// name exists, nothing changes and it is returned as [`Created::Existing`].
+    pub async fn create_run(&self, new: &NewRun) -> Result<Created, StoreError> {
+        let op = "creating a run";
+        let now = micros(rows::now());
+        let mut tx = self.pool.begin().await.map_err(StoreError::query(op))?;
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO runs (name, namespace, trigger_kind, trigger_name, source_kind, \
+             source_name, git_ref, revision, action_kind, action_name, cause, phase, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (name) DO NOTHING RETURNING ",
+            run_columns!()
+        ))
+        .bind(&new.name)
+        .bind(&new.namespace)
+        .bind(enum_text(new.trigger.kind))
+        .bind(&new.trigger.name)
+        .bind(enum_text(new.source_kind))
+        .bind(&new.source)
+        .bind(&new.git_ref)
+        .bind(&new.revision)
+        .bind(enum_text(new.action_kind))
+        .bind(&new.action)
+        .bind(enum_text(new.cause))
+        .bind(enum_text(RunPhase::Pending))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::query(op))?;
+
+        let Some(row) = inserted else {
+            let existing = fetch_run(&mut tx, Key::Name(&new.name), op).await?;
+            tx.rollback().await.map_err(StoreError::query(op))?;
+            let (record, _) = existing.ok_or_else(|| StoreError::Corrupt {
+                what: format!(
+                    "run {:?} conflicts on its name but cannot be read",
+                    new.name
+                ),
+            })?;
+            tracing::debug!(run = %new.name, id = record.id, "run already exists");
+            return Ok(Created::Existing(record));
+        };
+        let record = rows::run_record(&row)?;
+        insert_transition(
+            &mut tx,
+            record.id,
+            RunPhase::Pending,
+            now,
+            CREATED_REASON,
+            None,
+            op,
+        )
+        .await?;
+        if new.record_last_seen {
+            record_last_seen(&mut tx, new, now, op).await?;
+        }
+        tx.commit().await.map_err(StoreError::query(op))?;
+        tracing::debug!(run = %record.name, id = record.id, "run created");
+        Ok(Created::New(record))
+    }
+
+    /// Moves run `id` to phase `to`, appending a history row. Entering `Running` sets
+    /// `started_at` (the first time only); entering a terminal phase sets `finished_at`. A run
+    /// in a terminal phase cannot leave it ([`StoreError::InvalidTransition`]).
+    pub async fn transition(
+        &self,
+        id: RunId,
+        to: RunPhase,
+        reason: &str,
+        message: Option<&str>,
+    ) -> Result<RunRecord, StoreError> {
+        let change = Change {
+            to,
+            reason,
+            message,
+            exit_code: None,
+            output: None,
+        };
+        self.change_phase(id, &change, "recording a run transition")
+            .await
+    }
+
+    /// Moves run `id` to the terminal phase of `outcome` and stores its exit code and output,
+    /// in one transaction. A non-terminal `outcome.phase` is refused with
+    /// [`StoreError::NotTerminal`].
+    pub async fn finish_run(
+        &self,
+        id: RunId,
+        outcome: &RunOutcome,
+    ) -> Result<RunRecord, StoreError> {
+        if !outcome.phase.is_terminal() {
+            return Err(StoreError::NotTerminal {
+                id,
+                phase: outcome.phase,
+            });
+        }
+        let change = Change {
+            to: outcome.phase,
+            reason: &outcome.reason,
+            message: outcome.message.as_deref(),
+            exit_code: outcome.exit_code,
+            output: outcome.output.as_deref(),
+        };
+        self.change_phase(id, &change, "finishing a run").await
+    }
+
+    /// Runs matching `filter`, newest first, at most `filter.limit` (default 50).
+    pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+        let mut query: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new(concat!("SELECT ", run_columns!(), " FROM runs WHERE 1 = 1"));
+        if let Some(namespace) = &filter.namespace {
+            query
+                .push(" AND namespace = ")
+                .push_bind(namespace.as_str());
+        }
+        if let Some(trigger) = &filter.trigger {
+            query
+                .push(" AND trigger_name = ")
+                .push_bind(trigger.as_str());
+        }
+        if let Some(phase) = filter.phase {
+            query.push(" AND phase = ").push_bind(enum_text(phase));
+        }
+        let limit = filter.limit.unwrap_or(RunFilter::DEFAULT_LIMIT);
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let found = query.build().fetch_all(&self.pool).await;
+        records(found.map_err(StoreError::query("listing runs"))?)
+    }
+
+    /// The run with this id, its history and output.
+    pub async fn get_run(&self, id: RunId) -> Result<Option<RunDetail>, StoreError> {
+        self.detail(Key::Id(id)).await
+    }
+
+    /// The run with this name, its history and output.
+    pub async fn get_run_by_name(&self, name: &str) -> Result<Option<RunDetail>, StoreError> {
+        self.detail(Key::Name(name)).await
+    }
+
+    /// Runs in any of `phases`, oldest first (used at start-up to resume `Pending` runs and
+    /// fail interrupted `Running` ones).
+    pub async fn runs_in_phases(&self, phases: &[RunPhase]) -> Result<Vec<RunRecord>, StoreError> {
+        if phases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE phase IN ("
+        ));
+        let mut list = query.separated(", ");
+        for phase in phases {
+            list.push_bind(enum_text(phase));
+        }
+        query.push(") ORDER BY id ASC");
+        let found = query.build().fetch_all(&self.pool).await;
+        records(found.map_err(StoreError::query("listing runs by phase"))?)
+    }
+
+    async fn change_phase(
+        &self,
+        id: RunId,
+        change: &Change<'_>,
+        op: &'static str,
+    ) -> Result<RunRecord, StoreError> {
+        let now = micros(rows::now());
+        let started = (change.to == RunPhase::Running).then_some(now);
+        let finished = change.to.is_terminal().then_some(now);
+        let mut tx = self.pool.begin().await.map_err(StoreError::query(op))?;
+        let updated = sqlx::query(concat!(
+            "UPDATE runs SET phase = ?, message = ?, started_at = COALESCE(started_at, ?), \
+             finished_at = COALESCE(?, finished_at), exit_code = COALESCE(?, exit_code), \
+             output = COALESCE(?, output) WHERE id = ? AND phase NOT IN (?, ?, ?) RETURNING ",
+            run_columns!()
+        ))
+        .bind(enum_text(change.to))
+        .bind(change.message)
+        .bind(started)
+        .bind(finished)
+        .bind(change.exit_code)
+        .bind(change.output)
+        .bind(id)
+        .bind(enum_text(TERMINAL[0]))
+        .bind(enum_text(TERMINAL[1]))
+        .bind(enum_text(TERMINAL[2]))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::query(op))?;
+
+        let Some(row) = updated else {
+            tx.rollback().await.map_err(StoreError::query(op))?;
+            return Err(self.refusal(id, change.to, op).await);
+        };
+        let record = rows::run_record(&row)?;
+        insert_transition(
+            &mut tx,
+            id,
+            change.to,
+            now,
+            change.reason,
+            change.message,
+            op,
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::query(op))?;
+        tracing::debug!(run = %record.name, id, phase = %change.to, reason = change.reason, "run transition");
+        Ok(record)
+    }
+
+    /// Why an update matched no row: the run is missing, or already terminal.
+    async fn refusal(&self, id: RunId, to: RunPhase, op: &'static str) -> StoreError {
+        let row = sqlx::query("SELECT phase FROM runs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await;
+        match row {
+            Err(source) => StoreError::Query { op, source },
+            Ok(None) => StoreError::NotFound(id),
+            Ok(Some(row)) => match rows::phase(&row) {
+                Ok(from) => StoreError::InvalidTransition { id, from, to },
+                Err(e) => e,
+            },
+        }
+    }
+
+    async fn detail(&self, key: Key<'_>) -> Result<Option<RunDetail>, StoreError> {
+        let op = "reading a run";
+        // One read transaction, so the record and its history are one snapshot.
+        let mut tx = self.pool.begin().await.map_err(StoreError::query(op))?;
+        let Some((run, output)) = fetch_run(&mut tx, key, op).await? else {
+            return Ok(None);
+        };
+        let history = sqlx::query(
+            "SELECT phase, at, reason, message FROM run_transitions WHERE run_id = ? ORDER BY id",
+        )
+        .bind(run.id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::query(op))?
+        .iter()
+        .map(rows::transition)
+        .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await.map_err(StoreError::query(op))?;
+        Ok(Some(RunDetail {
+            run,
+            history,
+            output,
+        }))
+    }
+}
+
+/// Reads one run and its output.
+async fn fetch_run(
+    conn: &mut SqliteConnection,
+    key: Key<'_>,
+    op: &'static str,
+) -> Result<Option<(RunRecord, Option<String>)>, StoreError> {
+    let query = match key {
+        Key::Id(id) => sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            ", output FROM runs WHERE id = ?"
+        ))
+        .bind(id),
+        Key::Name(name) => sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            ", output FROM runs WHERE name = ?"
+        ))
+        .bind(name),
+    };
+    let Some(row) = query
+        .fetch_optional(conn)
+        .await
+        .map_err(StoreError::query(op))?
+    else {
+        return Ok(None);
+    };
+    let output = row.try_get("output").map_err(|e| StoreError::Corrupt {
+        what: format!("column output: {e}"),
+    })?;
+    Ok(Some((rows::run_record(&row)?, output)))
+}
+
+async fn insert_transition(
+    conn: &mut SqliteConnection,
+    id: RunId,
+    phase: RunPhase,
+    at: i64,
+    reason: &str,
+    message: Option<&str>,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO run_transitions (run_id, phase, at, reason, message) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(enum_text(phase))
+    .bind(at)
+    .bind(reason)
+    .bind(message)
+    .execute(conn)
+    .await
+    .map_err(StoreError::query(op))?;
+    Ok(())
+}
+
+async fn record_last_seen(
+    conn: &mut SqliteConnection,
+    new: &NewRun,
+    at: i64,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO last_seen (trigger_kind, trigger_namespace, trigger_name, source_name, \
+         revision, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (trigger_kind, trigger_namespace, trigger_name, source_name) \
+         DO UPDATE SET revision = excluded.revision, updated_at = excluded.updated_at",
+    )
+    .bind(enum_text(new.trigger.kind))
+    .bind(&new.trigger.namespace)
+    .bind(&new.trigger.name)
+    .bind(&new.source)
+    .bind(&new.revision)
+    .bind(at)
+    .execute(conn)
+    .await
+    .map_err(StoreError::query(op))?;
+    Ok(())
+}
+
+fn records(rows: Vec<SqliteRow>) -> Result<Vec<RunRecord>, StoreError> {
+    rows.iter().map(rows::run_record).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_list_matches_the_api() {
+        for phase in [
+            RunPhase::Pending,
+            RunPhase::Running,
+            RunPhase::Succeeded,
+            RunPhase::Failed,
+            RunPhase::Skipped,
+        ] {
+            assert_eq!(TERMINAL.contains(&phase), phase.is_terminal(), "{phase}");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Command-line arguments.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Herald treats Git changes as events and runs work in response.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "HERALD_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Local mode: watch a folder of manifests, run actions as processes, keep runs in SQLite.
+    Local(LocalArgs),
+    /// Print the CustomResourceDefinitions as YAML.
+    Crds,
+    /// List runs, or show one with `runs show ID`.
+    Runs(RunsArgs),
+    /// Fire a trigger by hand (local mode) and wait for its runs to finish.
+    Trigger(TriggerArgs),
+}
+
+/// Where the embedded store lives.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The SQLite file with runs and their history.
+    #[arg(long, env = "HERALD_DB", default_value = ".herald/herald.db")]
+    pub db: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    /// The folder of manifests (multi-document YAML files allowed).
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address for the hook endpoints.
+    #[arg(long, env = "HERALD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Folder for temporary checkouts (default: `work` beside the database).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// How many runs may execute at once.
+    #[arg(long, default_value_t = 4)]
+    pub max_parallel: usize,
+    /// How often the folder is checked for changed manifests.
+    #[arg(long, default_value = "2s", value_parser = humantime_duration)]
+    pub reload_every: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub show: Option<RunsCommand>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Only runs in this namespace.
+    #[arg(long, short)]
+    pub namespace: Option<String>,
+    /// Only runs of this trigger.
+    #[arg(long, short)]
+    pub trigger: Option<String>,
+    /// Only runs in this phase (Pending, Running, Succeeded, Failed, Skipped).
+    #[arg(long)]
+    pub phase: Option<String>,
+    /// At most this many runs, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Show one run with its history and output.
+    Show {
+        /// The run's number or name.
+        run: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, short, value_enum, default_value = "text")]
+        output: ShowFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ShowFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// The trigger as NAMESPACE/NAME (or NAME in the `default` namespace).
+    pub trigger: String,
+    /// The folder of manifests.
+    #[arg(long, short, env = "HERALD_DIR", default_value = ".")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Fire only this source.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Which kind, when a schedule and a webhook trigger share the name.
+    #[arg(long, value_enum)]
+    pub kind: Option<TriggerKindArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TriggerKindArg {
+    Schedule,
+    Webhook,
+}
+
+fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| e.to_string())
+}
