@@ -124,7 +124,7 @@ fn each_bad_input_has_a_clear_reason() {
             "created by Herald",
         ),
         (
-            "apiVersion: herald.dev/v1alpha1\nkind: ClusterAction\nmetadata: {name: a, namespace: x}\nspec: {actionJob: {command: [true]}}\n",
+            "apiVersion: herald.dev/v1alpha1\nkind: ClusterAction\nmetadata: {name: a, namespace: x}\nspec: {actionJob: {command: [\"true\"]}}\n",
             "take no metadata.namespace",
         ),
         ("a: [unclosed\n", "invalid YAML"),

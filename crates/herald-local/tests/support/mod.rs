@@ -73,7 +73,9 @@ impl Manifests {
     }
 
     pub fn write(&self, name: &str, yaml: &str) {
-        std::fs::write(self.dir.path().join(name), yaml).unwrap();
+        let path = self.dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, yaml).unwrap();
     }
 }
 

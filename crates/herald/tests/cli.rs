@@ -1,0 +1,156 @@
+//! The `herald` binary as a user runs it: real Git repository, real SQLite file.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn herald(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// A folder with a Git repository `repo/` and manifests `m/` whose action runs `script`.
+fn setup(script: &str) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let repo = root.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("file.txt"), "content\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "init"]);
+    std::fs::create_dir_all(root.path().join("m")).unwrap();
+    let manifests = format!(
+        r#"apiVersion: herald.dev/v1alpha1
+kind: GitRepo
+metadata: {{name: repo, namespace: ci}}
+spec: {{repoUri: ../repo}}
+---
+apiVersion: herald.dev/v1alpha1
+kind: Action
+metadata: {{name: act, namespace: ci}}
+spec: {{actionJob: {{command: [sh, -c, {script:?}]}}}}
+---
+apiVersion: herald.dev/v1alpha1
+kind: ScheduleTrigger
+metadata: {{name: nightly, namespace: ci}}
+spec:
+  sources: {{kind: GitRepo, names: [repo], watchOn: {{onChangeOnly: true, reference: {{branch: main}}}}}}
+  schedule: {{cron: "0 3 * * *", timeZone: Europe/Paris}}
+  action: {{kind: Action, name: act}}
+"#
+    );
+    std::fs::write(root.path().join("m/herald.yaml"), manifests).unwrap();
+    root
+}
+
+#[test]
+fn trigger_then_list_and_show_runs() {
+    let root = setup("echo from-the-action; cat file.txt");
+    let fired = herald(&["trigger", "ci/nightly", "--dir", "m"], root.path());
+    assert!(fired.status.success(), "{}", text(&fired.stderr));
+    let shown = text(&fired.stdout);
+    assert!(
+        shown.contains("Phase:     Succeeded") && shown.contains("from-the-action"),
+        "{shown}"
+    );
+
+    let listed = herald(&["runs", "-o", "json"], root.path());
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let runs: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["phase"], "Succeeded");
+    assert_eq!(runs[0]["cause"], "Manual");
+    assert_eq!(runs[0]["trigger"], "nightly");
+
+    let table = text(&herald(&["runs", "--trigger", "nightly"], root.path()).stdout);
+    assert!(
+        table.starts_with("ID") && table.contains("ci/nightly"),
+        "{table}"
+    );
+    let none = text(&herald(&["runs", "--phase", "Failed"], root.path()).stdout);
+    assert!(none.contains("(no runs)"), "{none}");
+
+    let show = herald(&["runs", "show", "1"], root.path());
+    let show = text(&show.stdout);
+    for expected in ["History:", "Pending", "Running", "Succeeded", "| content"] {
+        assert!(show.contains(expected), "{expected:?} in {show}");
+    }
+    let by_name = herald(
+        &["runs", "show", runs[0]["name"].as_str().unwrap()],
+        root.path(),
+    );
+    assert!(by_name.status.success());
+}
+
+#[test]
+fn a_failing_action_makes_trigger_exit_non_zero() {
+    let root = setup("echo broken >&2; exit 7");
+    let fired = herald(&["trigger", "ci/nightly", "--dir", "m"], root.path());
+    assert!(!fired.status.success());
+    assert!(
+        text(&fired.stdout).contains("Exit code: 7"),
+        "{}",
+        text(&fired.stdout)
+    );
+}
+
+#[test]
+fn unknown_things_are_clear_errors() {
+    let root = setup("true");
+    let missing = herald(&["trigger", "ci/nope", "--dir", "m"], root.path());
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("no ScheduleTrigger or WebhookTrigger ci/nope"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let no_run = herald(&["runs", "show", "42"], root.path());
+    assert!(!no_run.status.success());
+    assert!(text(&no_run.stderr).contains("no run \"42\""));
+    let bad_phase = herald(&["runs", "--phase", "Done"], root.path());
+    assert!(text(&bad_phase.stderr).contains("unknown phase \"Done\""));
+}
+
+#[test]
+fn crds_command_prints_the_committed_crds() {
+    let out = herald(&["crds"], Path::new(env!("CARGO_MANIFEST_DIR")));
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds/herald.dev.yaml"),
+    )
+    .unwrap();
+    assert_eq!(
+        text(&out.stdout),
+        committed,
+        "regenerate with: cargo run -p herald -- crds > deploy/crds/herald.dev.yaml"
+    );
+    for kind in [
+        "GitRepo",
+        "ClusterGitRepo",
+        "ScheduleTrigger",
+        "WebhookTrigger",
+        "Action",
+        "ClusterAction",
+        "Run",
+    ] {
+        assert!(committed.contains(&format!("kind: {kind}\n")), "{kind}");
+    }
+}
