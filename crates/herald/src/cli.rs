@@ -38,6 +38,9 @@ pub enum Command {
     Runs(RunsArgs),
     /// Fire a trigger by hand (local mode) and wait for its runs to finish.
     Trigger(TriggerArgs),
+    /// Check out one revision (the init container of a cluster-mode Job). Credentials are read
+    /// from files, never from arguments.
+    Clone(CloneArgs),
 }
 
 /// Where the embedded store lives.
@@ -137,6 +140,52 @@ pub struct TriggerArgs {
 pub enum TriggerKindArg {
     Schedule,
     Webhook,
+}
+
+#[derive(Debug, Args)]
+pub struct CloneArgs {
+    /// The repository URL (holds no credentials).
+    #[arg(long, env = "HERALD_CLONE_URL")]
+    pub url: String,
+    /// The commit to check out (40 hex characters).
+    #[arg(long, env = "HERALD_CLONE_REVISION")]
+    pub revision: String,
+    /// The full ref to fetch it from (`refs/heads/main`), if known.
+    #[arg(long = "ref", env = "HERALD_CLONE_REF")]
+    pub git_ref: Option<String>,
+    /// An empty or missing folder to check out into.
+    #[arg(long, env = "HERALD_CLONE_DEST")]
+    pub dest: PathBuf,
+    /// How to authenticate; the secrets are files in `--credentials-dir`.
+    #[arg(long, value_enum, env = "HERALD_CLONE_AUTH")]
+    pub auth: Option<CloneAuth>,
+    /// Folder with the credential files: `username`, `password`, `token`, `ssh-privatekey`,
+    /// `known_hosts`, `ca.crt` (a mounted Secret).
+    #[arg(
+        long,
+        env = "HERALD_CLONE_CREDENTIALS_DIR",
+        default_value = "/var/run/herald/credentials"
+    )]
+    pub credentials_dir: PathBuf,
+    /// User name for `ssh` (default `git`) and `token` (default `x-access-token`) auth.
+    #[arg(long, env = "HERALD_CLONE_USERNAME")]
+    pub username: Option<String>,
+    /// OpenSSH `known_hosts` text; overrides the `known_hosts` file.
+    #[arg(long, env = "HERALD_CLONE_KNOWN_HOSTS", hide_env_values = true)]
+    pub known_hosts: Option<String>,
+    /// Connect even when the SSH host key is not in `known_hosts`.
+    #[arg(long, env = "HERALD_CLONE_ALLOW_UNKNOWN_HOST_KEYS")]
+    pub allow_unknown_host_keys: bool,
+    /// Skip TLS certificate verification (tests only).
+    #[arg(long, env = "HERALD_CLONE_INSECURE_SKIP_TLS_VERIFY")]
+    pub insecure_skip_tls_verify: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CloneAuth {
+    Basic,
+    Token,
+    Ssh,
 }
 
 fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -154,3 +154,63 @@ fn crds_command_prints_the_committed_crds() {
         assert!(committed.contains(&format!("kind: {kind}\n")), "{kind}");
     }
 }
+
+#[test]
+fn clone_checks_out_one_revision_with_credentials_from_files() {
+    let root = setup("true");
+    let repo = root.path().join("repo");
+    let first = String::from_utf8(
+        Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(&repo)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::write(repo.join("file.txt"), "changed\n").unwrap();
+    git(&repo, &["commit", "-q", "-am", "second"]);
+    let url = format!("file://{}", repo.display());
+    let out = herald(
+        &[
+            "clone",
+            "--url",
+            &url,
+            "--revision",
+            first.trim(),
+            "--ref",
+            "refs/heads/main",
+            "--dest",
+            "checkout",
+        ],
+        root.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("checkout/file.txt")).unwrap(),
+        "content\n"
+    );
+
+    let missing = herald(
+        &[
+            "clone",
+            "--url",
+            &url,
+            "--revision",
+            first.trim(),
+            "--dest",
+            "c2",
+            "--auth",
+            "basic",
+            "--credentials-dir",
+            "nowhere",
+        ],
+        root.path(),
+    );
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("credential file nowhere/username is missing"),
+        "{}",
+        text(&missing.stderr)
+    );
+}

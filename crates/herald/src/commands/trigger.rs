@@ -1,0 +1,97 @@
+//! `herald trigger`: fire one trigger by hand and wait for its runs.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use herald_api::{RunPhase, TriggerKind};
+use herald_local::{Engine, FireRequest, Firing, SourceOutcome};
+use tokio::sync::watch;
+
+use super::open_store;
+use crate::cli::{TriggerArgs, TriggerKindArg};
+use crate::output;
+
+pub async fn trigger(args: TriggerArgs) -> anyhow::Result<ExitCode> {
+    let (namespace, name) = match args.trigger.split_once('/') {
+        Some((ns, name)) => (ns.to_owned(), name.to_owned()),
+        None => (
+            herald_local::DEFAULT_NAMESPACE.to_owned(),
+            args.trigger.clone(),
+        ),
+    };
+    let (catalog, _) = herald_local::load_and_report(&args.dir)
+        .with_context(|| format!("reading manifests in {}", args.dir.display()))?;
+    let kind = trigger_kind(&catalog, &namespace, &name, args.kind)?;
+    let store = open_store(&args.store.db).await?;
+    let work_root = super::default_work_root(&args.store.db);
+    let (_sender, receiver) = watch::channel(std::sync::Arc::new(catalog));
+    let engine = Engine::new(
+        store,
+        receiver,
+        herald_local::EngineConfig {
+            work_root,
+            max_parallel: 4,
+        },
+    );
+    let request = FireRequest {
+        kind,
+        namespace,
+        name,
+        source: args.source,
+        firing: Firing::Manual(herald_local::unique_id()),
+    };
+    let outcomes = engine.fire(&request).await?;
+    let mut all_succeeded = true;
+    for outcome in outcomes {
+        match outcome {
+            SourceOutcome::Created(run) | SourceOutcome::Existing(run) => {
+                eprintln!(
+                    "run {} ({}) created for {}@{}",
+                    run.id, run.name, run.source, run.revision
+                );
+                let done = engine.execute(run).await?;
+                all_succeeded &= done.phase == RunPhase::Succeeded;
+                let detail = engine
+                    .store()
+                    .get_run(done.id)
+                    .await?
+                    .context("run vanished")?;
+                output::print_run(&detail, crate::cli::ShowFormat::Text)?;
+            }
+            SourceOutcome::Skipped { source, reason } => eprintln!("{source}: skipped: {reason}"),
+            SourceOutcome::Failed { source, error } => {
+                all_succeeded = false;
+                eprintln!("{source}: {error}");
+            }
+        }
+    }
+    Ok(if all_succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn trigger_kind(
+    catalog: &herald_local::Catalog,
+    namespace: &str,
+    name: &str,
+    wanted: Option<TriggerKindArg>,
+) -> anyhow::Result<TriggerKind> {
+    let found = catalog.trigger_kinds_named(namespace, name);
+    let wanted = wanted.map(|k| match k {
+        TriggerKindArg::Schedule => TriggerKind::ScheduleTrigger,
+        TriggerKindArg::Webhook => TriggerKind::WebhookTrigger,
+    });
+    match (found.as_slice(), wanted) {
+        ([], _) => {
+            bail!("no ScheduleTrigger or WebhookTrigger {namespace}/{name} in the manifests")
+        }
+        (_, Some(kind)) if found.contains(&kind) => Ok(kind),
+        (_, Some(kind)) => bail!("no {kind} {namespace}/{name} in the manifests"),
+        ([only], None) => Ok(*only),
+        (_, None) => bail!(
+            "both a ScheduleTrigger and a WebhookTrigger are named {namespace}/{name}; pass --kind"
+        ),
+    }
+}
