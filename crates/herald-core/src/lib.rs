@@ -2,12 +2,17 @@
 //! whether it fires, how a run is named, what environment an action gets, when a schedule is
 //! due, and how hook tokens are checked. No IO here, so most unit tests live in this crate.
 
+mod credentials;
 mod decide;
 mod env;
 mod naming;
 mod schedule;
 mod token;
 
+pub use credentials::{
+    CredentialItem, CredentialPlan, FILE_CA, FILE_KNOWN_HOSTS, FILE_PASSWORD, FILE_SSH_PRIVATE_KEY,
+    FILE_TOKEN, FILE_USERNAME, credential_plan,
+};
 pub use decide::{Decision, RefTip, SelectError, Selected, decide, files_match, select_revision};
 pub use env::{RunContext, WORKDIR_ENV, run_env};
 pub use naming::run_name;

@@ -1,8 +1,9 @@
 //! Turning definitions into what the engine acts on: a reachable remote with its credentials,
 //! and an action's environment, all read from the catalog's Secrets.
 
-use herald_api::{AuthType, GitAuth, GitRepoSpec, SourceKind};
-use herald_git::{Auth, Remote, SecretString, Tls};
+use herald_api::{GitRepoSpec, SourceKind};
+use herald_core::credential_plan;
+use herald_git::{CredentialFiles, Remote, remote_from_plan};
 use k8s_openapi::api::core::v1::EnvVar;
 
 use crate::catalog::Catalog;
@@ -43,89 +44,25 @@ pub fn source(
             (repo.spec.clone().into(), None)
         }
     };
-    let secrets = SecretReader {
-        catalog,
-        forced_namespace: secret_namespace,
-    };
-    let remote = Remote {
-        url: spec.repo_uri.clone(),
-        auth: spec
-            .auth
-            .as_ref()
-            .map(|a| auth(&secrets, a))
-            .transpose()?
-            .unwrap_or(Auth::None),
-        tls: tls(&secrets, &spec)?,
-    };
+    let plan = credential_plan(&spec, |reference| {
+        let named = reference.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+        secret_namespace.unwrap_or(named).to_owned()
+    });
+    let mut files = CredentialFiles::new();
+    for item in &plan.items {
+        match catalog.secret_value(&item.namespace, &item.secret, &item.key) {
+            Ok(value) => {
+                files.insert(item.file, value);
+            }
+            Err(e) if item.required => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let remote = remote_from_plan(&plan, &files)?;
     Ok(ResolvedSource {
         kind,
         name: name.to_owned(),
         remote,
-    })
-}
-
-/// Reads secrets for one source, enforcing which namespace it may read from.
-struct SecretReader<'a> {
-    catalog: &'a Catalog,
-    /// Namespaced sources may only read their own namespace.
-    forced_namespace: Option<&'a str>,
-}
-
-impl SecretReader<'_> {
-    fn read(&self, reference: &herald_api::SecretRef, key: &str) -> Result<Vec<u8>, String> {
-        let namespace = self
-            .forced_namespace
-            .or(reference.namespace.as_deref())
-            .unwrap_or(DEFAULT_NAMESPACE);
-        self.catalog.secret_value(namespace, &reference.name, key)
-    }
-
-    fn read_string(&self, reference: &herald_api::SecretRef, key: &str) -> Result<String, String> {
-        String::from_utf8(self.read(reference, key)?)
-            .map_err(|_| format!("secret {} key {key:?} is not UTF-8", reference.name))
-    }
-}
-
-fn auth(secrets: &SecretReader<'_>, auth: &GitAuth) -> Result<Auth, String> {
-    let secret = &auth.secret_ref;
-    let keys = &auth.keys;
-    Ok(match auth.auth_type {
-        AuthType::Basic => Auth::Basic {
-            username: secrets.read_string(secret, &keys.username)?,
-            password: secrets.read_string(secret, &keys.password)?.into(),
-        },
-        AuthType::Token => Auth::Token {
-            username: auth
-                .username
-                .clone()
-                .unwrap_or_else(|| "x-access-token".into()),
-            token: SecretString::from(secrets.read_string(secret, &keys.token)?),
-        },
-        AuthType::Ssh => Auth::Ssh {
-            username: auth.username.clone().unwrap_or_else(|| "git".into()),
-            private_key: secrets.read_string(secret, &keys.private_key)?.into(),
-            passphrase: None,
-            known_hosts: match &auth.known_hosts {
-                Some(inline) => Some(inline.clone()),
-                None => secrets.read_string(secret, &keys.known_hosts).ok(),
-            },
-            allow_unknown_host: auth.allow_unknown_host_keys,
-        },
-    })
-}
-
-fn tls(secrets: &SecretReader<'_>, spec: &GitRepoSpec) -> Result<Tls, String> {
-    let Some(config) = &spec.tls_config else {
-        return Ok(Tls::default());
-    };
-    let ca_pem = config
-        .ca_cert
-        .as_ref()
-        .map(|ca| secrets.read_string(&ca.secret_ref, &ca.key))
-        .transpose()?;
-    Ok(Tls {
-        ca_pem,
-        insecure_skip_verify: config.no_verify_ssl,
     })
 }
 

@@ -209,7 +209,7 @@ fn clone_checks_out_one_revision_with_credentials_from_files() {
     );
     assert!(!missing.status.success());
     assert!(
-        text(&missing.stderr).contains("credential file nowhere/username is missing"),
+        text(&missing.stderr).contains("credential username is missing (looked in nowhere)"),
         "{}",
         text(&missing.stderr)
     );

@@ -3,17 +3,19 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use herald_git::{Auth, Remote, SecretString, Tls};
+use anyhow::{Context, anyhow};
+use herald_api::AuthType;
+use herald_core::{
+    CredentialPlan, FILE_CA, FILE_KNOWN_HOSTS, FILE_PASSWORD, FILE_SSH_PRIVATE_KEY, FILE_TOKEN,
+    FILE_USERNAME,
+};
+use herald_git::CredentialFiles;
 
 use crate::cli::{CloneArgs, CloneAuth};
 
 pub async fn clone(args: CloneArgs) -> anyhow::Result<ExitCode> {
-    let remote = Remote {
-        url: args.url.clone(),
-        auth: auth(&args)?,
-        tls: tls(&args)?,
-    };
+    let remote = herald_git::remote_from_plan(&plan(&args), &read_files(&args.credentials_dir)?)
+        .map_err(|e| anyhow!("{e} (looked in {})", args.credentials_dir.display()))?;
     let (revision, git_ref, dest) = (
         args.revision.clone(),
         args.git_ref.clone(),
@@ -35,55 +37,51 @@ pub async fn clone(args: CloneArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn auth(args: &CloneArgs) -> anyhow::Result<Auth> {
-    let dir = &args.credentials_dir;
-    Ok(match args.auth {
-        None => Auth::None,
-        Some(CloneAuth::Basic) => Auth::Basic {
-            username: read_value(dir, "username")?,
-            password: SecretString::from(read_value(dir, "password")?),
-        },
-        Some(CloneAuth::Token) => Auth::Token {
-            username: args
-                .username
-                .clone()
-                .unwrap_or_else(|| "x-access-token".into()),
-            token: SecretString::from(read_value(dir, "token")?),
-        },
-        Some(CloneAuth::Ssh) => Auth::Ssh {
-            username: args.username.clone().unwrap_or_else(|| "git".into()),
-            private_key: SecretString::from(read(dir, "ssh-privatekey")?),
-            passphrase: None,
-            known_hosts: match &args.known_hosts {
-                Some(text) => Some(text.clone()),
-                None => read_optional(dir, "known_hosts")?,
-            },
-            allow_unknown_host: args.allow_unknown_host_keys,
-        },
-    })
-}
-
-fn tls(args: &CloneArgs) -> anyhow::Result<Tls> {
-    Ok(Tls {
-        ca_pem: read_optional(&args.credentials_dir, "ca.crt")?,
-        insecure_skip_verify: args.insecure_skip_tls_verify,
-    })
-}
-
-fn read(dir: &Path, name: &str) -> anyhow::Result<String> {
-    read_optional(dir, name)?
-        .with_context(|| format!("credential file {} is missing", dir.join(name).display()))
-}
-
-/// A one-line value: the newline editors and `echo` add is not part of it.
-fn read_value(dir: &Path, name: &str) -> anyhow::Result<String> {
-    Ok(read(dir, name)?.trim_end_matches(['\r', '\n']).to_owned())
-}
-
-fn read_optional(dir: &Path, name: &str) -> anyhow::Result<Option<String>> {
-    match std::fs::read_to_string(dir.join(name)) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", dir.join(name).display())),
+fn plan(args: &CloneArgs) -> CredentialPlan {
+    let auth = args.auth.map(|a| match a {
+        CloneAuth::Basic => AuthType::Basic,
+        CloneAuth::Token => AuthType::Token,
+        CloneAuth::Ssh => AuthType::Ssh,
+    });
+    let default_user = if matches!(auth, Some(AuthType::Token)) {
+        "x-access-token"
+    } else {
+        "git"
+    };
+    CredentialPlan {
+        url: args.url.clone(),
+        auth,
+        username: args
+            .username
+            .clone()
+            .unwrap_or_else(|| default_user.to_owned()),
+        known_hosts: args.known_hosts.clone(),
+        allow_unknown_host_keys: args.allow_unknown_host_keys,
+        insecure_skip_tls_verify: args.insecure_skip_tls_verify,
+        items: Vec::new(),
     }
+}
+
+/// Every credential file present in `dir` (a mounted Secret holds only those it needs).
+fn read_files(dir: &Path) -> anyhow::Result<CredentialFiles> {
+    let mut files = CredentialFiles::new();
+    for name in [
+        FILE_USERNAME,
+        FILE_PASSWORD,
+        FILE_TOKEN,
+        FILE_SSH_PRIVATE_KEY,
+        FILE_KNOWN_HOSTS,
+        FILE_CA,
+    ] {
+        match std::fs::read(dir.join(name)) {
+            Ok(bytes) => {
+                files.insert(name, bytes);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading {}", dir.join(name).display()));
+            }
+        }
+    }
+    Ok(files)
 }

@@ -1,0 +1,28 @@
+//! Test harness for Herald's cluster tests: a real Kubernetes control plane (etcd,
+//! kube-apiserver and kube-controller-manager v1.20.2) started once per test binary, plus the
+//! helpers a test needs because no kubelet runs.
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! let cluster = herald_testkit::shared().await?;
+//! let ns = cluster.namespace("my-test").await?;
+//! // ... create objects in `ns.name` with `ns.client` ...
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The binaries come from `scripts/control-plane.sh build` (cached; `HERALD_K8S_BIN` overrides
+//! where they are looked for). Nothing outlives the test process: the cluster is stopped and its
+//! files removed when the process exits, however it exits.
+
+mod cluster;
+mod crds;
+mod namespace;
+mod pods;
+mod wait;
+
+pub use cluster::{TestCluster, shared};
+pub use crds::apply_crds;
+pub use namespace::TestNamespace;
+pub use pods::complete_pod;
+pub use wait::wait_for;
