@@ -180,6 +180,9 @@ pub struct TriggerStatus {
     /// The last revision a run was created for, per source name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub checked_sources: BTreeMap<String, CheckedSource>,
+    /// When the sources were last looked at (schedule triggers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checked: Option<Time>,
     /// Webhook triggers: the path to configure at the Git host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook_path: Option<String>,

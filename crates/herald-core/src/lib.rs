@@ -5,6 +5,7 @@
 mod credentials;
 mod decide;
 mod env;
+mod firing;
 mod naming;
 mod schedule;
 mod token;
@@ -15,6 +16,7 @@ pub use credentials::{
 };
 pub use decide::{Decision, RefTip, SelectError, Selected, decide, files_match, select_revision};
 pub use env::{RunContext, WORKDIR_ENV, run_env};
+pub use firing::{Firing, RunPlan, plan_run};
 pub use naming::run_name;
 pub use schedule::{Ticker, TickerError};
 pub use token::tokens_equal;

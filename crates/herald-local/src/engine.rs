@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use herald_api::{RunCause, RunPhase, TriggerKind};
-use herald_core::{Decision, RefTip, RunContext, decide, run_env, run_name, select_revision};
+use herald_api::{RunPhase, TriggerKind};
+use herald_core::{
+    Firing, RefTip, RunContext, RunPlan, plan_run, run_env, run_name, select_revision,
+};
 use herald_store::{Created, NewRun, RunOutcome, RunRecord, Store, TriggerKey};
 use tokio::sync::{Semaphore, watch};
 
@@ -19,17 +21,6 @@ pub struct EngineConfig {
     pub work_root: PathBuf,
     /// How many runs may execute at once.
     pub max_parallel: usize,
-}
-
-/// What asks for a firing, and what sets it apart from other firings of the same revision.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Firing {
-    /// A schedule tick at this time (RFC 3339).
-    Tick(String),
-    /// A hook delivery with this id.
-    Delivery(String),
-    /// A request by hand with this id.
-    Manual(String),
 }
 
 /// A request to fire one trigger.
@@ -190,7 +181,7 @@ impl Engine {
             action_kind: trigger.action.kind,
             action: trigger.action.name.clone(),
             cause: plan.cause,
-            record_last_seen: plan.cause != RunCause::Manual,
+            record_last_seen: plan.records_last_seen,
         };
         match self.inner.store.create_run(&new).await {
             Ok(Created::New(run)) => SourceOutcome::Created(run),
@@ -199,7 +190,7 @@ impl Engine {
         }
     }
 
-    /// Decide the cause and identity of a run, or `None` to skip.
+    /// Plan a run for `revision`, reading the last seen revision only when it matters.
     async fn plan(
         &self,
         key: &TriggerKey,
@@ -207,44 +198,17 @@ impl Engine {
         on_change_only: bool,
         revision: &str,
         firing: &Firing,
-    ) -> Result<Option<Plan>, String> {
-        let (cause, occasion) = match firing {
-            Firing::Manual(id) => {
-                return Ok(Some(Plan {
-                    cause: RunCause::Manual,
-                    identity: RunCause::Manual,
-                    occasion: Some(id.clone()),
-                }));
-            }
-            Firing::Tick(at) => (RunCause::Schedule, at),
-            Firing::Delivery(id) => (RunCause::Webhook, id),
+    ) -> Result<Option<RunPlan>, String> {
+        let seen = match (on_change_only, firing) {
+            (true, Firing::Tick(_) | Firing::Delivery(_)) => self
+                .inner
+                .store
+                .last_seen(key, source)
+                .await
+                .map_err(|e| e.to_string())?,
+            _ => None,
         };
-        if !on_change_only {
-            return Ok(Some(Plan {
-                cause,
-                identity: cause,
-                occasion: Some(occasion.clone()),
-            }));
-        }
-        let seen = self
-            .inner
-            .store
-            .last_seen(key, source)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(match decide(true, seen.as_deref(), revision) {
-            Decision::Skip(_) => None,
-            // One name per change, whether a tick or a hook saw it first.
-            Decision::Fire(_) => Some(Plan {
-                cause: if cause == RunCause::Schedule {
-                    RunCause::Change
-                } else {
-                    cause
-                },
-                identity: RunCause::Change,
-                occasion: None,
-            }),
-        })
+        Ok(plan_run(firing, on_change_only, seen.as_deref(), revision))
     }
 
     /// Run a stored run to its end, recording each transition. Waits for a free slot first.
@@ -322,12 +286,6 @@ impl Engine {
         }
         Ok(resumed)
     }
-}
-
-struct Plan {
-    cause: RunCause,
-    identity: RunCause,
-    occasion: Option<String>,
 }
 
 fn trigger_key(trigger: &TriggerView<'_>) -> TriggerKey {

@@ -3,7 +3,9 @@
 use herald_api::TriggerKind;
 use herald_server::{FireError, FiredRun, HookAuth, Hooks, LookupError};
 
-use crate::engine::{self, Engine, FireRequest, Firing, SourceOutcome};
+use herald_core::Firing;
+
+use crate::engine::{self, Engine, FireRequest, SourceOutcome};
 
 impl Hooks for Engine {
     fn hook_auth(&self, namespace: &str, trigger: &str) -> Result<HookAuth, LookupError> {

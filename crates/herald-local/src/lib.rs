@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use catalog::{Catalog, Key};
-pub use engine::{Engine, EngineConfig, FireError, FireRequest, Firing, SourceOutcome};
+pub use engine::{Engine, EngineConfig, FireError, FireRequest, SourceOutcome};
 pub use executor::{DEFAULT_DEADLINE, OUTPUT_LIMIT};
+pub use herald_core::Firing;
 pub use manifests::{DEFAULT_NAMESPACE, LoadError, Loaded, load_dir};
 pub use watcher::load_and_report;
 

@@ -10,7 +10,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::catalog::{Catalog, Key};
-use crate::engine::{Engine, FireRequest, Firing};
+use herald_core::Firing;
+
+use crate::engine::{Engine, FireRequest};
 use crate::report::log_outcomes;
 
 /// Keep one task per schedule trigger in step with the catalog, until the catalog's sender

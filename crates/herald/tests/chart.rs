@@ -31,7 +31,8 @@ fn chart_crds_are_a_copy_of_deploy_crds() {
 /// The chart's appVersion (its default image tag) is the version of the `herald` binary.
 #[test]
 fn chart_app_version_is_the_crate_version() {
-    let text = std::fs::read_to_string(repo_path("deploy/chart/Chart.yaml")).expect("read Chart.yaml");
+    let text =
+        std::fs::read_to_string(repo_path("deploy/chart/Chart.yaml")).expect("read Chart.yaml");
     let chart: serde_yaml::Value = serde_yaml::from_str(&text).expect("Chart.yaml is YAML");
     assert_eq!(
         chart["appVersion"].as_str(),
