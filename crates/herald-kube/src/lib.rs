@@ -1,1 +1,31 @@
-//! herald-kube
+//! Cluster mode: Herald as a Kubernetes operator. Triggers create `Run` resources; each Run
+//! launches a Job (a cloner init container, then the Action's container) and follows it to
+//! the end. One replica holds a Lease and does the scheduling; every replica serves hooks.
+
+mod conditions;
+mod context;
+mod credentials;
+mod error;
+mod fire;
+mod history;
+mod hooks;
+mod job;
+mod labels;
+mod lease;
+mod operator;
+mod resource_controller;
+mod run_controller;
+mod run_status;
+mod sources;
+mod trigger_controller;
+
+pub use context::{Context, Leadership, OperatorConfig};
+pub use error::Error;
+pub use history::beyond_limits;
+pub use hooks::ClusterHooks;
+pub use job::{CREDENTIALS_DIR, JobInputs, WORKSPACE, build_job};
+pub use labels::{
+    FIELD_MANAGER, RUN as RUN_LABEL, SOURCE as SOURCE_LABEL, TRIGGER as TRIGGER_LABEL,
+};
+pub use lease::{LEASE_NAME, elect, try_hold};
+pub use operator::{controllers, run};

@@ -8,7 +8,7 @@ use herald_core::Firing;
 use crate::engine::{self, Engine, FireRequest, SourceOutcome};
 
 impl Hooks for Engine {
-    fn hook_auth(&self, namespace: &str, trigger: &str) -> Result<HookAuth, LookupError> {
+    async fn hook_auth(&self, namespace: &str, trigger: &str) -> Result<HookAuth, LookupError> {
         let catalog = self.catalog();
         let key = (namespace.to_owned(), trigger.to_owned());
         let found = catalog
@@ -80,7 +80,7 @@ fn fired_runs(engine: &Engine, outcomes: Vec<SourceOutcome>) -> Result<Vec<Fired
 
 fn fired(run: &herald_store::RunRecord, created: bool) -> FiredRun {
     FiredRun {
-        id: run.id,
+        id: Some(run.id),
         name: run.name.clone(),
         source: run.source.clone(),
         revision: run.revision.clone(),

@@ -24,7 +24,7 @@ pub use herald_core::Firing;
 pub use manifests::{DEFAULT_NAMESPACE, LoadError, Loaded, load_dir};
 pub use watcher::load_and_report;
 
-use herald_server::ServerConfig;
+use herald_server::{Health, ServerConfig};
 use herald_store::Store;
 use tokio::sync::watch;
 
@@ -77,14 +77,15 @@ pub async fn run(
     if resumed > 0 {
         tracing::info!(resumed, "resuming runs stored before the last stop");
     }
-    let watcher = tokio::spawn(watcher::watch_dir(
-        config.dir.clone(),
-        config.reload_every,
-        sender,
-    ));
-    let schedules = tokio::spawn(scheduler::run_schedules(engine.clone(), receiver));
+    let health = Health::default();
+    let watch = watcher::watch_dir(config.dir.clone(), config.reload_every, sender);
+    let watcher = tokio::spawn(health.clone().guard("manifest watcher", watch));
+    let schedule = scheduler::run_schedules(engine.clone(), receiver);
+    let schedules = tokio::spawn(health.clone().guard("scheduler", schedule));
+    health.set_ready();
     let server = ServerConfig {
         listen: config.listen,
+        health,
         ..ServerConfig::default()
     };
     let served = herald_server::serve(Arc::new(engine), &server, shutdown).await;

@@ -48,7 +48,9 @@ pub enum FireError {
 /// One run a hook created or found already created.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FiredRun {
-    pub id: i64,
+    /// The run's number in the local store (cluster Runs are known by name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
     pub name: String,
     pub source: String,
     pub revision: String,
@@ -59,7 +61,11 @@ pub struct FiredRun {
 /// What the router needs from an engine. Implemented by local mode (and cluster mode later).
 pub trait Hooks: Send + Sync + 'static {
     /// The auth settings of webhook trigger `namespace/trigger`.
-    fn hook_auth(&self, namespace: &str, trigger: &str) -> Result<HookAuth, LookupError>;
+    fn hook_auth(
+        &self,
+        namespace: &str,
+        trigger: &str,
+    ) -> impl Future<Output = Result<HookAuth, LookupError>> + Send;
 
     /// Fire a verified hook for one source, or for every source when `source` is `None`.
     /// Must return only once the runs are durably stored.

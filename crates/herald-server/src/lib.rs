@@ -1,8 +1,10 @@
 //! Herald's HTTP surface: hook endpoints and health. The same router serves local and cluster
 //! mode; what a hook fires is behind the [`Hooks`] trait.
 
+mod health;
 mod hooks;
 mod router;
 
+pub use health::Health;
 pub use hooks::{FireError, FiredRun, HookAuth, Hooks, LookupError};
 pub use router::{ServerConfig, router, serve};

@@ -12,6 +12,7 @@ use axum::{
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use crate::health::Health;
 use crate::hooks::{FireError, Hooks, LookupError};
 
 /// Settings of the HTTP server.
@@ -20,6 +21,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest accepted request body in bytes.
     pub body_limit: usize,
+    /// What `/healthz` and `/readyz` report.
+    pub health: Health,
 }
 
 impl Default for ServerConfig {
@@ -27,18 +30,36 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 1024 * 1024,
+            health: Health::default(),
         }
     }
 }
 
-/// The router Herald serves: `POST /hooks/{namespace}/{trigger}[/{source}]`, `GET /healthz`.
+/// The router Herald serves: `POST /hooks/{namespace}/{trigger}[/{source}]`, `GET /healthz`
+/// (alive: no work loop has died) and `GET /readyz` (every work loop is running).
 pub fn router<H: Hooks>(hooks: Arc<H>, config: &ServerConfig) -> Router {
+    let (alive, ready) = (config.health.clone(), config.health.clone());
     Router::new()
         .route("/hooks/{namespace}/{trigger}", post(hook_all::<H>))
         .route("/hooks/{namespace}/{trigger}/{source}", post(hook_one::<H>))
-        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/healthz",
+            get(move || async move { probe(alive.is_alive()) }),
+        )
+        .route(
+            "/readyz",
+            get(move || async move { probe(ready.is_ready()) }),
+        )
         .layer(DefaultBodyLimit::max(config.body_limit))
         .with_state(hooks)
+}
+
+fn probe(ok: bool) -> (StatusCode, &'static str) {
+    if ok {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ok")
+    }
 }
 
 /// Bind and serve until `shutdown` resolves.
@@ -77,7 +98,7 @@ async fn handle<H: Hooks>(
     source: Option<&str>,
     headers: &HeaderMap,
 ) -> Response {
-    let auth = match hooks.hook_auth(namespace, trigger) {
+    let auth = match hooks.hook_auth(namespace, trigger).await {
         Ok(auth) => auth,
         Err(LookupError::NotFound(what)) => return error(StatusCode::NOT_FOUND, &what),
         Err(LookupError::Misconfigured(why)) => {

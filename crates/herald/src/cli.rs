@@ -30,6 +30,8 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Cluster mode: run the operator against the current Kubernetes context.
+    Run(RunArgs),
     /// Local mode: watch a folder of manifests, run actions as processes, keep runs in SQLite.
     Local(LocalArgs),
     /// Print the CustomResourceDefinitions as YAML.
@@ -49,6 +51,44 @@ pub struct StoreArgs {
     /// The SQLite file with runs and their history.
     #[arg(long, env = "HERALD_DB", default_value = ".herald/herald.db")]
     pub db: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Herald's own namespace: the leader Lease, and ClusterGitRepo secrets that name none.
+    #[arg(long, env = "HERALD_NAMESPACE", default_value = "herald")]
+    pub namespace: String,
+    /// Address for hooks and health probes.
+    #[arg(long, env = "HERALD_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Image of the cloner init container (Herald's own image).
+    #[arg(
+        long,
+        env = "HERALD_CLONER_IMAGE",
+        default_value = "ghcr.io/herald-dev/herald:0.1.0"
+    )]
+    pub cloner_image: String,
+    /// Service account of Jobs whose Action names none (one with no permissions).
+    #[arg(
+        long,
+        env = "HERALD_ACTION_SERVICE_ACCOUNT",
+        default_value = "herald-action"
+    )]
+    pub action_service_account: String,
+    /// Finished Runs kept per trigger, succeeded and failed (older ones are deleted).
+    #[arg(long, default_value_t = 10)]
+    pub keep_succeeded: usize,
+    #[arg(long, default_value_t = 10)]
+    pub keep_failed: usize,
+    /// This replica's name in the leader Lease (default: the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// How long a leader's Lease lasts without renewal.
+    #[arg(long, default_value = "15s", value_parser = humantime_duration)]
+    pub lease_duration: std::time::Duration,
+    /// How often the Lease is renewed or contended for.
+    #[arg(long, default_value = "5s", value_parser = humantime_duration)]
+    pub lease_renew: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

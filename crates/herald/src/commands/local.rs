@@ -22,20 +22,6 @@ fn local_config(args: &LocalArgs) -> LocalConfig {
 pub async fn local(args: LocalArgs) -> anyhow::Result<ExitCode> {
     let config = local_config(&args);
     tracing::info!(dir = %config.dir.display(), db = %config.db.display(), listen = %config.listen, "herald local starting");
-    herald_local::run(config, shutdown_signal()).await?;
+    herald_local::run(config, super::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return std::future::pending().await,
-        };
-    tokio::select! {
-        _ = interrupt => {},
-        _ = terminate.recv() => {},
-    }
-    tracing::info!("shutting down");
 }

@@ -2,6 +2,7 @@
 
 mod clone;
 mod local;
+mod operator;
 mod runs;
 mod trigger;
 
@@ -26,6 +27,7 @@ pub fn init_tracing(format: &LogFormat) {
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run(args) => operator::run(args).await,
         Command::Local(args) => local::local(args).await,
         Command::Crds => {
             print!("{}", herald_api::crds_yaml().context("rendering the CRDs")?);
@@ -48,4 +50,19 @@ pub(crate) fn default_work_root(db: &std::path::Path) -> std::path::PathBuf {
     db.parent()
         .map(|p| p.join("work"))
         .unwrap_or_else(|| "work".into())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate.recv() => {},
+    }
+    tracing::info!("shutting down");
 }

@@ -1,0 +1,63 @@
+//! Standard conditions (`Ready`, `Reconciling`, `Stalled`) with transition times kept when the
+//! status does not change.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+pub const READY: &str = "Ready";
+pub const RECONCILING: &str = "Reconciling";
+pub const STALLED: &str = "Stalled";
+
+/// The conditions for one outcome: `Ready` with `ready`, `Stalled` when the spec is at fault
+/// (nothing happens until it changes), and `Reconciling` while neither holds. Transition times of conditions whose status did not change are kept from `previous`.
+pub fn conditions(
+    previous: &[Condition],
+    ready: bool,
+    stalled: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+) -> Vec<Condition> {
+    let make = |type_: &str, status: bool| {
+        let status = if status { "True" } else { "False" }.to_owned();
+        let kept = previous
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status);
+        Condition {
+            type_: type_.to_owned(),
+            status,
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+            observed_generation: generation,
+            last_transition_time: kept.map_or_else(now, |c| c.last_transition_time.clone()),
+        }
+    };
+    vec![
+        make(READY, ready),
+        make(RECONCILING, !ready && !stalled),
+        make(STALLED, stalled),
+    ]
+}
+
+/// The current time as an API timestamp.
+pub fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_time_is_kept_while_status_holds() {
+        let first = conditions(&[], true, false, "Ok", "fine", Some(1));
+        let again = conditions(&first, true, false, "Ok", "still fine", Some(2));
+        assert_eq!(first[0].last_transition_time, again[0].last_transition_time);
+        assert_eq!(again[0].message, "still fine");
+        let broken = conditions(&again, false, true, "InvalidSpec", "bad", Some(3));
+        assert_eq!(
+            (broken[0].status.as_str(), broken[1].status.as_str()),
+            ("False", "True")
+        );
+        assert_eq!(broken[1].reason, "InvalidSpec");
+    }
+}

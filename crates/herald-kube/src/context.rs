@@ -1,0 +1,93 @@
+//! What every reconciler is handed: the client, settings, the leader flag and the Event
+//! recorder. Injected, never global.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+
+/// Settings of the operator.
+#[derive(Debug, Clone)]
+pub struct OperatorConfig {
+    /// Namespace of Herald itself: the Lease, and ClusterGitRepo secrets that name none.
+    pub namespace: String,
+    /// The image of the cloner init container (Herald's own).
+    pub cloner_image: String,
+    /// Service account of Jobs whose Action names none.
+    pub default_service_account: String,
+    /// Finished Runs kept per trigger.
+    pub keep_succeeded: usize,
+    pub keep_failed: usize,
+    /// How often sources are re-checked for readiness.
+    pub source_interval: Duration,
+    /// Leader election timing.
+    pub lease_duration: Duration,
+    pub lease_renew: Duration,
+    /// This replica's identity in the Lease.
+    pub identity: String,
+}
+
+impl Default for OperatorConfig {
+    fn default() -> Self {
+        Self {
+            namespace: "herald".into(),
+            cloner_image: "ghcr.io/herald-dev/herald:0.1.0".into(),
+            default_service_account: "herald-action".into(),
+            keep_succeeded: 10,
+            keep_failed: 10,
+            source_interval: Duration::from_secs(300),
+            lease_duration: Duration::from_secs(15),
+            lease_renew: Duration::from_secs(5),
+            identity: "herald".into(),
+        }
+    }
+}
+
+/// Whether this replica currently holds the Lease.
+#[derive(Debug, Clone, Default)]
+pub struct Leadership(Arc<AtomicBool>);
+
+impl Leadership {
+    pub fn is_leader(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set(&self, leader: bool) {
+        self.0.store(leader, Ordering::Release);
+    }
+}
+
+/// Shared by all reconcilers.
+#[derive(Clone)]
+pub struct Context {
+    pub client: Client,
+    pub config: OperatorConfig,
+    pub leadership: Leadership,
+    pub recorder: Recorder,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    pub fn new(client: Client, config: OperatorConfig, leadership: Leadership) -> Arc<Self> {
+        let reporter = Reporter {
+            controller: "herald".into(),
+            instance: Some(config.identity.clone()),
+        };
+        let recorder = Recorder::new(client.clone(), reporter);
+        Arc::new(Self {
+            client,
+            config,
+            leadership,
+            recorder,
+        })
+    }
+}

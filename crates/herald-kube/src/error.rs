@@ -1,0 +1,56 @@
+//! Errors of the operator, each with the step it happened in and a short category used as the
+//! metric label and Event reason.
+
+/// What went wrong while reconciling.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A call to the API server failed; `step` says which.
+    #[error("{step}: {source}")]
+    Kube {
+        step: &'static str,
+        #[source]
+        source: kube::Error,
+    },
+    /// The object's spec is invalid; waiting for a change.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something the object names does not exist (yet).
+    #[error("{0}")]
+    Missing(String),
+    /// A source could not be reached or read.
+    #[error("{0}")]
+    Source(String),
+}
+
+impl Error {
+    /// A bounded label for metrics and Event reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Kube { .. } => "KubeApi",
+            Self::Invalid(_) => "InvalidSpec",
+            Self::Missing(_) => "Missing",
+            Self::Source(_) => "SourceUnavailable",
+        }
+    }
+}
+
+/// Attach the step to a failed API call.
+pub trait KubeContext<T> {
+    fn step(self, step: &'static str) -> Result<T, Error>;
+}
+
+impl<T> KubeContext<T> for Result<T, kube::Error> {
+    fn step(self, step: &'static str) -> Result<T, Error> {
+        self.map_err(|source| Error::Kube { step, source })
+    }
+}
+
+/// Whether an API error means "not found".
+pub fn is_not_found(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 404)
+}
+
+/// Whether an API error means "already exists".
+pub fn is_conflict(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 409)
+}

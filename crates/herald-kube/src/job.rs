@@ -1,0 +1,234 @@
+//! Building the Job for a Run: a cloner init container checks out the exact revision into a
+//! shared volume, then the Action's container works there. Pure: no client.
+
+use std::collections::BTreeMap;
+
+use herald_api::{ActionJob, Run, RunSpec};
+use herald_core::{CredentialPlan, RunContext, WORKDIR_ENV, run_env};
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Container, EmptyDirVolumeSource, EnvVar, PodSpec, PodTemplateSpec, SecretVolumeSource,
+    SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Resource;
+
+use crate::labels;
+
+/// Where the checkout lives in both containers.
+pub const WORKSPACE: &str = "/workspace";
+/// Where the cloner reads credentials (only the init container mounts them).
+pub const CREDENTIALS_DIR: &str = "/var/run/herald/credentials";
+
+/// What building a Job needs besides the Run.
+#[derive(Debug, Clone)]
+pub struct JobInputs<'a> {
+    pub action: &'a ActionJob,
+    pub plan: &'a CredentialPlan,
+    /// The per-run credentials Secret, when the source needs any.
+    pub credentials_secret: Option<&'a str>,
+    pub cloner_image: &'a str,
+    /// Used when the Action names no service account: one with no permissions.
+    pub default_service_account: &'a str,
+}
+
+/// The Job that carries out `run`, owned by it so it goes when the Run goes.
+pub fn build_job(run: &Run, inputs: &JobInputs<'_>) -> Job {
+    let name = run.metadata.name.clone().unwrap_or_default();
+    let labels = run_labels(&name, &run.spec);
+    let action = inputs.action;
+    let pod = PodSpec {
+        restart_policy: Some("Never".into()),
+        service_account_name: Some(
+            action
+                .service_account
+                .clone()
+                .unwrap_or_else(|| inputs.default_service_account.to_owned()),
+        ),
+        init_containers: Some(vec![cloner(run, inputs)]),
+        containers: vec![worker(run, action)],
+        volumes: Some(volumes(inputs.credentials_secret)),
+        ..PodSpec::default()
+    };
+    Job {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: run.metadata.namespace.clone(),
+            labels: Some(labels.clone()),
+            owner_references: owner_reference(run).map(|o| vec![o]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(JobSpec {
+            backoff_limit: Some(0),
+            active_deadline_seconds: action.active_deadline_seconds,
+            ttl_seconds_after_finished: action.ttl_seconds_after_finished,
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod),
+            },
+            ..JobSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// Labels linking a Run's Job (and its Pod) to the Run, trigger and source.
+pub fn run_labels(run: &str, spec: &RunSpec) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (labels::RUN.to_owned(), run.to_owned()),
+        (labels::TRIGGER.to_owned(), spec.trigger.name.clone()),
+        (
+            labels::TRIGGER_KIND.to_owned(),
+            spec.trigger.kind.to_string(),
+        ),
+        (labels::SOURCE.to_owned(), spec.source.name.clone()),
+    ])
+}
+
+/// A controller owner reference to `owner`, if it has been stored (has a uid).
+pub fn owner_reference<K: Resource<DynamicType = ()>>(owner: &K) -> Option<OwnerReference> {
+    owner.controller_owner_ref(&())
+}
+
+fn cloner(run: &Run, inputs: &JobInputs<'_>) -> Container {
+    let plan = inputs.plan;
+    let mut env = vec![
+        env("HERALD_CLONE_URL", &plan.url),
+        env("HERALD_CLONE_REVISION", &run.spec.revision),
+        env("HERALD_CLONE_DEST", WORKSPACE),
+        env("HERALD_CLONE_CREDENTIALS_DIR", CREDENTIALS_DIR),
+        env("HERALD_CLONE_USERNAME", &plan.username),
+    ];
+    if let Some(git_ref) = &run.spec.git_ref {
+        env.push(env_var("HERALD_CLONE_REF", git_ref));
+    }
+    if let Some(auth) = plan.auth {
+        env.push(env_var(
+            "HERALD_CLONE_AUTH",
+            &format!("{auth:?}").to_lowercase(),
+        ));
+    }
+    if let Some(known_hosts) = &plan.known_hosts {
+        env.push(env_var("HERALD_CLONE_KNOWN_HOSTS", known_hosts));
+    }
+    if plan.allow_unknown_host_keys {
+        env.push(env_var("HERALD_CLONE_ALLOW_UNKNOWN_HOST_KEYS", "true"));
+    }
+    if plan.insecure_skip_tls_verify {
+        env.push(env_var("HERALD_CLONE_INSECURE_SKIP_TLS_VERIFY", "true"));
+    }
+    let mut mounts = vec![workspace_mount()];
+    if inputs.credentials_secret.is_some() {
+        mounts.push(VolumeMount {
+            name: "credentials".into(),
+            mount_path: CREDENTIALS_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    }
+    Container {
+        name: "clone".into(),
+        image: Some(inputs.cloner_image.to_owned()),
+        args: Some(vec!["clone".into()]),
+        env: Some(env),
+        volume_mounts: Some(mounts),
+        security_context: Some(restricted()),
+        ..Container::default()
+    }
+}
+
+fn worker(run: &Run, action: &ActionJob) -> Container {
+    let name = run.metadata.name.clone().unwrap_or_default();
+    let namespace = run.metadata.namespace.clone().unwrap_or_default();
+    let spec = &run.spec;
+    let context = RunContext {
+        run: &name,
+        namespace: &namespace,
+        trigger_kind: &spec.trigger.kind.to_string(),
+        trigger: &spec.trigger.name,
+        source_kind: &spec.source.kind.to_string(),
+        source: &spec.source.name,
+        git_ref: spec.git_ref.as_deref(),
+        revision: &spec.revision,
+        cause: &spec.cause.to_string(),
+    };
+    let mut env: Vec<EnvVar> = run_env(&context)
+        .into_iter()
+        .map(|(k, v)| env_var(k, &v))
+        .collect();
+    env.push(env_var(WORKDIR_ENV, WORKSPACE));
+    env.extend(action.env.iter().cloned());
+    let workdir = match action.workdir.as_deref() {
+        Some(sub) if !sub.is_empty() => format!("{WORKSPACE}/{sub}"),
+        _ => WORKSPACE.to_owned(),
+    };
+    Container {
+        name: "action".into(),
+        image: action.image.clone(),
+        command: non_empty(&action.command),
+        args: non_empty(&action.args),
+        env: Some(env),
+        working_dir: Some(workdir),
+        resources: action.resources.clone(),
+        volume_mounts: Some(vec![workspace_mount()]),
+        // The runner shows the end of this file when no kubelet log is reachable.
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
+        ..Container::default()
+    }
+}
+
+fn volumes(credentials_secret: Option<&str>) -> Vec<Volume> {
+    let mut volumes = vec![Volume {
+        name: "workspace".into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }];
+    if let Some(secret) = credentials_secret {
+        volumes.push(Volume {
+            name: "credentials".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.to_owned()),
+                default_mode: Some(0o400),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
+    volumes
+}
+
+fn workspace_mount() -> VolumeMount {
+    VolumeMount {
+        name: "workspace".into(),
+        mount_path: WORKSPACE.into(),
+        ..VolumeMount::default()
+    }
+}
+
+fn restricted() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        run_as_non_root: Some(true),
+        read_only_root_filesystem: Some(true),
+        ..SecurityContext::default()
+    }
+}
+
+fn env_var(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.to_owned()),
+        value_from: None,
+    }
+}
+
+fn env(name: &str, value: &str) -> EnvVar {
+    env_var(name, value)
+}
+
+fn non_empty(items: &[String]) -> Option<Vec<String>> {
+    (!items.is_empty()).then(|| items.to_vec())
+}

@@ -1,0 +1,123 @@
+//! Cluster mode: every controller, leader election and the hook server, until shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use herald_api::{
+    Action as HeraldAction, ClusterAction, ClusterGitRepo, GitRepo, Run, ScheduleTrigger,
+    WebhookTrigger,
+};
+use herald_server::ServerConfig;
+use k8s_openapi::api::batch::v1::Job;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource};
+
+use crate::context::{Context, Leadership, OperatorConfig};
+use crate::error::Error;
+use crate::hooks::ClusterHooks;
+use crate::{lease, resource_controller, run_controller, trigger_controller};
+
+/// Run the operator until `shutdown` resolves.
+pub async fn run(
+    client: Client,
+    config: OperatorConfig,
+    server: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let leadership = Leadership::default();
+    let ctx = Context::new(client.clone(), config.clone(), leadership.clone());
+    let health = server.health.clone();
+    let election = tokio::spawn(health.clone().guard(
+        "leader election",
+        lease::elect(client.clone(), config, leadership),
+    ));
+    let controllers = tokio::spawn(
+        health
+            .clone()
+            .guard("controllers", controllers(client, ctx.clone())),
+    );
+    health.set_ready();
+    let served = herald_server::serve(Arc::new(ClusterHooks { ctx }), &server, shutdown).await;
+    election.abort();
+    controllers.abort();
+    served
+}
+
+/// All controllers, side by side.
+pub async fn controllers(client: Client, ctx: Arc<Context>) {
+    let cfg = watcher::Config::default;
+    let runs = Controller::new(Api::<Run>::all(client.clone()), cfg())
+        .owns(Api::<Job>::all(client.clone()), cfg())
+        .run(run_controller::reconcile, error_policy, ctx.clone());
+    let schedules = Controller::new(Api::<ScheduleTrigger>::all(client.clone()), cfg()).run(
+        trigger_controller::reconcile_schedule,
+        error_policy,
+        ctx.clone(),
+    );
+    let webhooks = Controller::new(Api::<WebhookTrigger>::all(client.clone()), cfg()).run(
+        trigger_controller::reconcile_webhook,
+        error_policy,
+        ctx.clone(),
+    );
+    let repos = Controller::new(Api::<GitRepo>::all(client.clone()), cfg()).run(
+        resource_controller::reconcile_git_repo,
+        error_policy,
+        ctx.clone(),
+    );
+    let cluster_repos = Controller::new(Api::<ClusterGitRepo>::all(client.clone()), cfg()).run(
+        resource_controller::reconcile_cluster_git_repo,
+        error_policy,
+        ctx.clone(),
+    );
+    let actions = Controller::new(Api::<HeraldAction>::all(client.clone()), cfg()).run(
+        resource_controller::reconcile_action,
+        error_policy,
+        ctx.clone(),
+    );
+    let cluster_actions = Controller::new(Api::<ClusterAction>::all(client), cfg()).run(
+        resource_controller::reconcile_cluster_action,
+        error_policy,
+        ctx,
+    );
+    tokio::join!(
+        drain("Run", runs),
+        drain("ScheduleTrigger", schedules),
+        drain("WebhookTrigger", webhooks),
+        drain("GitRepo", repos),
+        drain("ClusterGitRepo", cluster_repos),
+        drain("Action", actions),
+        drain("ClusterAction", cluster_actions),
+    );
+}
+
+/// Log each reconcile's outcome; the stream only ends when the controller stops.
+async fn drain<K, S, E>(kind: &'static str, stream: S)
+where
+    K: Resource,
+    S: futures::Stream<Item = Result<(kube::runtime::reflector::ObjectRef<K>, Action), E>>,
+    E: std::fmt::Display,
+{
+    stream
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(kind, error = %e, "reconcile failed");
+            }
+        })
+        .await;
+}
+
+/// Transient errors retry after a pause; the next success resets nothing to remember.
+fn error_policy<K>(object: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action
+where
+    K: Resource<DynamicType = ()>,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    tracing::warn!(kind = %K::kind(&()), %name, category = error.category(), %error, "reconcile failed; retrying");
+    match error {
+        Error::Invalid(_) => Action::await_change(),
+        _ => Action::requeue(Duration::from_secs(5)),
+    }
+}

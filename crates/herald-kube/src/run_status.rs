@@ -1,0 +1,261 @@
+//! The next status of a Run from what its Job shows. Pure, so every transition is unit-tested.
+
+use herald_api::{RunPhase, RunStatus, RunStep, RunTransition};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::conditions::conditions;
+
+/// What the Job (and its Pod) show now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub phase: RunPhase,
+    pub reason: String,
+    pub message: String,
+    pub exit_code: Option<i32>,
+    pub output: Option<String>,
+    pub job_name: Option<String>,
+}
+
+impl Observed {
+    /// A Run that ended before any Job existed (e.g. its Action is missing).
+    pub fn failed_before_launch(reason: &str, message: String) -> Self {
+        Self {
+            phase: RunPhase::Failed,
+            reason: reason.into(),
+            message,
+            exit_code: None,
+            output: None,
+            job_name: None,
+        }
+    }
+}
+
+/// The phase a Job is in, with the reason and message of its deciding condition.
+pub fn job_phase(job: &Job) -> (RunPhase, String, String) {
+    let status = job.status.as_ref();
+    let condition = |type_: &str| {
+        status
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == type_ && c.status == "True"))
+    };
+    if let Some(c) = condition("Complete") {
+        return (
+            RunPhase::Succeeded,
+            "Completed".into(),
+            c.message
+                .clone()
+                .unwrap_or_else(|| "the Job completed".into()),
+        );
+    }
+    if let Some(c) = condition("Failed") {
+        let reason = c.reason.clone().unwrap_or_else(|| "JobFailed".into());
+        return (
+            RunPhase::Failed,
+            reason,
+            c.message.clone().unwrap_or_else(|| "the Job failed".into()),
+        );
+    }
+    let started = status.is_some_and(|s| s.active.unwrap_or(0) > 0 || s.start_time.is_some());
+    if started {
+        (
+            RunPhase::Running,
+            "JobStarted".into(),
+            "the Job is running".into(),
+        )
+    } else {
+        (
+            RunPhase::Pending,
+            "JobCreated".into(),
+            "waiting for the Job to start".into(),
+        )
+    }
+}
+
+/// The status after observing `observed`, or `None` when nothing changed (no patch needed).
+pub fn next_status(
+    previous: Option<&RunStatus>,
+    observed: &Observed,
+    generation: Option<i64>,
+    now: Time,
+) -> Option<RunStatus> {
+    let previous = previous.cloned().unwrap_or_default();
+    let mut next = previous.clone();
+    if previous.phase != Some(observed.phase) {
+        // A Run seen for the first time already Running still gets its Pending entry.
+        if previous.history.is_empty() && observed.phase != RunPhase::Pending {
+            next.history.push(transition(
+                RunPhase::Pending,
+                "Created",
+                "the Run was created",
+                &now,
+            ));
+        }
+        next.history.push(transition(
+            observed.phase,
+            &observed.reason,
+            &observed.message,
+            &now,
+        ));
+        next.phase = Some(observed.phase);
+    }
+    if observed.phase != RunPhase::Pending && next.start_time.is_none() {
+        next.start_time = Some(now.clone());
+    }
+    if observed.phase.is_terminal() && next.completion_time.is_none() {
+        next.completion_time = Some(now.clone());
+    }
+    let ready = observed.phase == RunPhase::Succeeded;
+    next.conditions = conditions(
+        &previous.conditions,
+        ready,
+        false,
+        &observed.reason,
+        &observed.message,
+        generation,
+    );
+    next.observed_generation = generation;
+    next.steps = step(&next, observed).into_iter().collect();
+    (next != previous).then_some(next)
+}
+
+fn step(status: &RunStatus, observed: &Observed) -> Option<RunStep> {
+    let job_name = observed.job_name.clone()?;
+    Some(RunStep {
+        name: "action".into(),
+        job_name: Some(job_name),
+        phase: observed.phase,
+        exit_code: observed.exit_code,
+        started_at: status.start_time.clone(),
+        finished_at: status.completion_time.clone(),
+        output_excerpt: observed.output.clone(),
+    })
+}
+
+fn transition(phase: RunPhase, reason: &str, message: &str, now: &Time) -> RunTransition {
+    RunTransition {
+        phase,
+        time: now.clone(),
+        reason: Some(reason.to_owned()),
+        message: Some(message.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::batch::v1::{JobCondition, JobStatus};
+
+    fn observed(phase: RunPhase) -> Observed {
+        Observed {
+            phase,
+            reason: format!("{phase}"),
+            message: "m".into(),
+            exit_code: None,
+            output: None,
+            job_name: Some("j".into()),
+        }
+    }
+
+    fn at(s: &str) -> Time {
+        Time(s.parse().unwrap())
+    }
+
+    #[test]
+    fn each_transition_is_recorded_once() {
+        let pending = next_status(
+            None,
+            &observed(RunPhase::Pending),
+            Some(1),
+            at("2026-01-01T00:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(pending.history.len(), 1);
+        assert!(
+            next_status(
+                Some(&pending),
+                &observed(RunPhase::Pending),
+                Some(1),
+                at("2026-01-01T00:00:01Z")
+            )
+            .is_none(),
+            "no change, no patch"
+        );
+        let running = next_status(
+            Some(&pending),
+            &observed(RunPhase::Running),
+            Some(1),
+            at("2026-01-01T00:00:02Z"),
+        )
+        .unwrap();
+        let done = next_status(
+            Some(&running),
+            &Observed {
+                exit_code: Some(0),
+                ..observed(RunPhase::Succeeded)
+            },
+            Some(1),
+            at("2026-01-01T00:00:03Z"),
+        )
+        .unwrap();
+        let phases: Vec<_> = done.history.iter().map(|t| t.phase).collect();
+        assert_eq!(
+            phases,
+            [RunPhase::Pending, RunPhase::Running, RunPhase::Succeeded]
+        );
+        assert_eq!(done.start_time, Some(at("2026-01-01T00:00:02Z")));
+        assert_eq!(done.completion_time, Some(at("2026-01-01T00:00:03Z")));
+        assert_eq!(done.steps[0].exit_code, Some(0));
+        assert_eq!(done.conditions[0].status, "True");
+    }
+
+    #[test]
+    fn a_run_first_seen_finished_still_has_its_pending_entry() {
+        let failed = next_status(
+            None,
+            &observed(RunPhase::Failed),
+            None,
+            at("2026-01-01T00:00:00Z"),
+        )
+        .unwrap();
+        let phases: Vec<_> = failed.history.iter().map(|t| t.phase).collect();
+        assert_eq!(phases, [RunPhase::Pending, RunPhase::Failed]);
+        assert_eq!(failed.conditions[0].status, "False");
+    }
+
+    fn job(conditions: Vec<(&str, &str)>, active: i32) -> Job {
+        Job {
+            status: Some(JobStatus {
+                active: Some(active),
+                conditions: Some(
+                    conditions
+                        .into_iter()
+                        .map(|(t, r)| JobCondition {
+                            type_: t.into(),
+                            status: "True".into(),
+                            reason: Some(r.into()),
+                            ..JobCondition::default()
+                        })
+                        .collect(),
+                ),
+                ..JobStatus::default()
+            }),
+            ..Job::default()
+        }
+    }
+
+    #[test]
+    fn job_conditions_map_to_phases() {
+        assert_eq!(job_phase(&job(vec![], 0)).0, RunPhase::Pending);
+        assert_eq!(job_phase(&job(vec![], 1)).0, RunPhase::Running);
+        assert_eq!(
+            job_phase(&job(vec![("Complete", "")], 0)).0,
+            RunPhase::Succeeded
+        );
+        let (phase, reason, _) = job_phase(&job(vec![("Failed", "DeadlineExceeded")], 0));
+        assert_eq!(
+            (phase, reason.as_str()),
+            (RunPhase::Failed, "DeadlineExceeded")
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! Reading a trigger's sources through the API: the repository spec, its credentials, and the
+//! revision its watched reference points at.
+
+use herald_api::{ClusterGitRepo, GitReference, GitRepo, GitRepoSpec, SourceKind};
+use herald_core::{CredentialPlan, RefTip, Selected, credential_plan, select_revision};
+use herald_git::{CredentialFiles, Remote, remote_from_plan};
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+
+use crate::context::Context;
+use crate::error::{Error, KubeContext, is_not_found};
+
+/// A source ready to be listed or cloned.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub plan: CredentialPlan,
+    pub files: CredentialFiles,
+}
+
+impl Source {
+    pub fn remote(&self) -> Result<Remote, Error> {
+        remote_from_plan(&self.plan, &self.files).map_err(Error::Missing)
+    }
+}
+
+/// Load source `name` of `kind` for an object in `namespace`, with its credentials.
+///
+/// A `GitRepo` is read from `namespace` and reads Secrets only there. A `ClusterGitRepo`'s
+/// secret references may name a namespace (default: Herald's own).
+pub async fn load(
+    ctx: &Context,
+    namespace: &str,
+    kind: SourceKind,
+    name: &str,
+) -> Result<Source, Error> {
+    let (spec, own_namespace): (GitRepoSpec, Option<&str>) = match kind {
+        SourceKind::GitRepo => {
+            let api: Api<GitRepo> = Api::namespaced(ctx.client.clone(), namespace);
+            let repo = get(&api, name, "reading GitRepo")
+                .await?
+                .ok_or_else(|| Error::Missing(format!("GitRepo {namespace}/{name} not found")))?;
+            (repo.spec, Some(namespace))
+        }
+        SourceKind::ClusterGitRepo => {
+            let api: Api<ClusterGitRepo> = Api::all(ctx.client.clone());
+            let repo = get(&api, name, "reading ClusterGitRepo")
+                .await?
+                .ok_or_else(|| Error::Missing(format!("ClusterGitRepo {name} not found")))?;
+            (repo.spec.into(), None)
+        }
+    };
+    let plan = credential_plan(&spec, |reference| match own_namespace {
+        Some(own) => own.to_owned(),
+        None => reference
+            .namespace
+            .clone()
+            .unwrap_or_else(|| ctx.config.namespace.clone()),
+    });
+    let files = read_credentials(ctx, &plan).await?;
+    Ok(Source { plan, files })
+}
+
+async fn read_credentials(ctx: &Context, plan: &CredentialPlan) -> Result<CredentialFiles, Error> {
+    let mut files = CredentialFiles::new();
+    for item in &plan.items {
+        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &item.namespace);
+        let secret = get(&api, &item.secret, "reading a credentials Secret").await?;
+        let value = secret.as_ref().and_then(|s| secret_value(s, &item.key));
+        match (value, item.required) {
+            (Some(value), _) => {
+                files.insert(item.file, value);
+            }
+            (None, false) => {}
+            (None, true) if secret.is_none() => {
+                return Err(Error::Missing(format!(
+                    "secret {}/{} not found",
+                    item.namespace, item.secret
+                )));
+            }
+            (None, true) => {
+                return Err(Error::Missing(format!(
+                    "secret {}/{} has no key {:?}",
+                    item.namespace, item.secret, item.key
+                )));
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// One key of a Secret, from `data` or `stringData`.
+pub fn secret_value(secret: &Secret, key: &str) -> Option<Vec<u8>> {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|v| v.0.clone())
+        .or_else(|| {
+            secret
+                .string_data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .map(|v| v.as_bytes().to_vec())
+        })
+}
+
+/// The revision `reference` points at now, listing refs without cloning.
+pub async fn current_revision(
+    source: &Source,
+    reference: &GitReference,
+) -> Result<Selected, Error> {
+    let refs = if reference.commit.is_some() {
+        Vec::new()
+    } else {
+        let remote = source.remote()?;
+        tokio::task::spawn_blocking(move || herald_git::list_refs(&remote))
+            .await
+            .map_err(|e| Error::Source(format!("listing refs: {e}")))?
+            .map_err(|e| Error::Source(e.to_string()))?
+            .into_iter()
+            .map(|r| RefTip {
+                name: r.name,
+                commit: r.commit,
+            })
+            .collect()
+    };
+    select_revision(reference, &refs).map_err(|e| Error::Source(e.to_string()))
+}
+
+/// `Api::get`, with "not found" as `None`.
+pub async fn get<K>(api: &Api<K>, name: &str, step: &'static str) -> Result<Option<K>, Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.get(name).await {
+        Ok(object) => Ok(Some(object)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e).step(step),
+    }
+}

@@ -1,0 +1,239 @@
+//! ScheduleTrigger and WebhookTrigger controllers. Only the leader looks at sources on
+//! schedule; every replica keeps webhook triggers' status (the hook path) current.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_api::validate::{Validate, join_errors};
+use herald_api::{CheckedSource, Run, ScheduleTrigger, TriggerKind, TriggerStatus, WebhookTrigger};
+use herald_core::{Firing, Ticker};
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+
+use crate::conditions::{conditions, now};
+use crate::context::Context;
+use crate::error::{Error, KubeContext};
+use crate::fire::{Fired, TriggerView, fire_source};
+use crate::labels;
+
+/// Reconcile a ScheduleTrigger: when due, look at each source and create Runs.
+pub async fn reconcile_schedule(
+    trigger: Arc<ScheduleTrigger>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let status = trigger.status.clone().unwrap_or_default();
+    if let Err(errors) = trigger.validate() {
+        write_status(
+            &*trigger,
+            &ctx,
+            &stalled(&*trigger, status, &join_errors(&errors)),
+        )
+        .await?;
+        return Ok(Action::await_change());
+    }
+    let ticker =
+        Ticker::from_schedule(&trigger.spec.schedule).map_err(|e| Error::Invalid(e.to_string()))?;
+    if !ctx.leadership.is_leader() {
+        return Ok(Action::requeue(ctx.config.lease_renew));
+    }
+    let now_ts = Timestamp::now();
+    let due = due_time(
+        &ticker,
+        status.last_checked.as_ref().map(|t| t.0),
+        trigger.creation_timestamp().map(|t| t.0),
+        now_ts,
+    );
+    if due > now_ts {
+        return Ok(Action::requeue(until(due)));
+    }
+    let view = TriggerView {
+        kind: TriggerKind::ScheduleTrigger,
+        namespace: &trigger.namespace().unwrap_or_default(),
+        name: &trigger.name_any(),
+        owner: trigger.controller_owner_ref(&()),
+        sources: &trigger.spec.sources,
+        action: &trigger.spec.action,
+        checked: &status.checked_sources,
+    };
+    let firing = Firing::Tick(due.to_string());
+    let next_status = check_sources(
+        &ctx,
+        &view,
+        &firing,
+        status.clone(),
+        trigger.metadata.generation,
+    )
+    .await;
+    let mut next_status = next_status;
+    next_status.last_checked = Some(Time(now_ts));
+    write_status(&*trigger, &ctx, &next_status).await?;
+    let next = ticker
+        .next_after(due.max(now_ts))
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    Ok(Action::requeue(until(next)))
+}
+
+/// Fire every source; record each Run's revision as seen, and every failure in the conditions.
+pub async fn check_sources(
+    ctx: &Context,
+    view: &TriggerView<'_>,
+    firing: &Firing,
+    mut status: TriggerStatus,
+    generation: Option<i64>,
+) -> TriggerStatus {
+    let mut failures = Vec::new();
+    for source in &view.sources.names {
+        match fire_source(ctx, view, source, firing).await {
+            Ok(Fired::Run { run, created }) => {
+                if created {
+                    tracing::info!(trigger = %view.name, run = %run.name_any(), revision = %run.spec.revision, "run created");
+                }
+                // Only now, with the Run stored, does the revision count as seen.
+                if !matches!(run.spec.cause, herald_api::RunCause::Manual) {
+                    status.checked_sources.insert(source.clone(), checked(&run));
+                }
+            }
+            Ok(Fired::Skipped { revision }) => {
+                tracing::debug!(trigger = %view.name, %source, %revision, "revision already seen");
+            }
+            Err(e) => failures.push(format!("{source}: {e}")),
+        }
+    }
+    let (ready, reason, message) = if failures.is_empty() {
+        (
+            true,
+            "Checked",
+            format!("{} source(s) checked", view.sources.names.len()),
+        )
+    } else {
+        (false, "SourceUnavailable", failures.join("; "))
+    };
+    status.conditions = conditions(
+        &status.conditions,
+        ready,
+        false,
+        reason,
+        &message,
+        generation,
+    );
+    status.observed_generation = generation;
+    status
+}
+
+fn checked(run: &Run) -> CheckedSource {
+    CheckedSource {
+        revision: run.spec.revision.clone(),
+        git_ref: run.spec.git_ref.clone(),
+        changed_at: Some(now()),
+    }
+}
+
+/// When the trigger is next due: an interval right away the first time, then one interval
+/// after the last check; a cron at its next match after the last check (or creation).
+pub fn due_time(
+    ticker: &Ticker,
+    last_checked: Option<Timestamp>,
+    created: Option<Timestamp>,
+    now: Timestamp,
+) -> Timestamp {
+    match (ticker, last_checked) {
+        (Ticker::Interval(_), None) => now,
+        (_, Some(last)) => ticker.next_after(last).unwrap_or(now),
+        (Ticker::Cron { .. }, None) => ticker.next_after(created.unwrap_or(now)).unwrap_or(now),
+    }
+}
+
+fn until(at: Timestamp) -> Duration {
+    Duration::try_from(at.duration_since(Timestamp::now()))
+        .unwrap_or(Duration::ZERO)
+        .max(Duration::from_millis(100))
+}
+
+/// Reconcile a WebhookTrigger: validate it and publish the hook path to configure.
+pub async fn reconcile_webhook(
+    trigger: Arc<WebhookTrigger>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let mut status = trigger.status.clone().unwrap_or_default();
+    let generation = trigger.metadata.generation;
+    let namespace = trigger.namespace().unwrap_or_default();
+    status.hook_path = Some(format!("/hooks/{namespace}/{}", trigger.name_any()));
+    status = match trigger.validate() {
+        Err(errors) => stalled(&*trigger, status, &join_errors(&errors)),
+        Ok(()) => {
+            status.conditions = conditions(
+                &status.conditions,
+                true,
+                false,
+                "Ready",
+                "accepting hooks",
+                generation,
+            );
+            status.observed_generation = generation;
+            status
+        }
+    };
+    write_status(&*trigger, &ctx, &status).await?;
+    Ok(Action::await_change())
+}
+
+fn stalled<K: Resource>(trigger: &K, mut status: TriggerStatus, message: &str) -> TriggerStatus {
+    let generation = trigger.meta().generation;
+    status.conditions = conditions(
+        &status.conditions,
+        false,
+        true,
+        "InvalidSpec",
+        message,
+        generation,
+    );
+    status.observed_generation = generation;
+    status
+}
+
+/// Server-side apply `status` to a trigger, unless it is what the object already has.
+pub async fn write_status<K>(
+    trigger: &K,
+    ctx: &Context,
+    status: &TriggerStatus,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + HasTriggerStatus,
+{
+    if trigger.trigger_status() == Some(status) {
+        return Ok(());
+    }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &trigger.namespace().unwrap_or_default());
+    let patch =
+        json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status });
+    let params = PatchParams::apply(labels::FIELD_MANAGER).force();
+    api.patch_status(&trigger.name_any(), &params, &Patch::Apply(&patch))
+        .await
+        .step("writing a trigger's status")?;
+    Ok(())
+}
+
+/// Access to the status both trigger kinds share.
+pub trait HasTriggerStatus {
+    fn trigger_status(&self) -> Option<&TriggerStatus>;
+}
+
+impl HasTriggerStatus for ScheduleTrigger {
+    fn trigger_status(&self) -> Option<&TriggerStatus> {
+        self.status.as_ref()
+    }
+}
+
+impl HasTriggerStatus for WebhookTrigger {
+    fn trigger_status(&self) -> Option<&TriggerStatus> {
+        self.status.as_ref()
+    }
+}

@@ -1,0 +1,41 @@
+//! `herald run`: cluster mode.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use herald_kube::OperatorConfig;
+use herald_server::ServerConfig;
+
+use crate::cli::RunArgs;
+
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to Kubernetes (in-cluster or KUBECONFIG)")?;
+    let identity = args.identity.clone().unwrap_or_else(host_name);
+    let config = OperatorConfig {
+        namespace: args.namespace,
+        cloner_image: args.cloner_image,
+        default_service_account: args.action_service_account,
+        keep_succeeded: args.keep_succeeded,
+        keep_failed: args.keep_failed,
+        lease_duration: args.lease_duration,
+        lease_renew: args.lease_renew,
+        identity,
+        ..OperatorConfig::default()
+    };
+    tracing::info!(namespace = %config.namespace, identity = %config.identity, listen = %args.listen, "herald operator starting");
+    let server = ServerConfig {
+        listen: args.listen,
+        ..ServerConfig::default()
+    };
+    herald_kube::run(client, config, server, super::shutdown_signal())
+        .await
+        .context("serving hooks")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_or_else(|_| "herald".into(), |h| h.trim().to_owned())
+}
