@@ -333,7 +333,7 @@ def expected_cluster_rights():
     rights |= {("batch", "jobs", v) for v in ("get", "list", "watch", "create", "delete")}
     rights |= {("", "pods", v) for v in ("get", "list", "watch")}
     rights.add(("", "pods/log", "get"))
-    rights |= {("", "secrets", v) for v in ("get", "list", "watch")}
+    rights |= {("", "secrets", v) for v in ("get", "list", "watch", "create")}
     rights |= {(g, "events", v) for g in ("", "events.k8s.io") for v in ("create", "patch")}
     return rights
 

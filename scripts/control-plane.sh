@@ -72,10 +72,13 @@ build() {
   fi
 
   local t0=$SECONDS
+  # Trees left by a build that was killed outright; the lock says none is running now.
+  rm -rf "$CACHE"/.k8s-build.*/
   # Built next to the cache (same filesystem) so the final rename is atomic.
   W=$(mktemp -d "$CACHE/.k8s-build.XXXXXX")
-  local log=$W/build.log
-  trap 'rc=$?; if [ $rc -ne 0 ]; then echo "control-plane: build failed; last lines of the log:" >&2; tail -n 30 "$log" >&2 || true; fi; rm -rf "$W"' EXIT
+  log=$W/build.log
+  trap 'rc=$?; [ $rc -eq 0 ] || { say "build failed; end of its log:"; tail -n 30 "$log"; } >&2; rm -rf "$W"' EXIT
+  trap 'exit 130' INT TERM HUP
   mkdir -p "$W"/{debs,root,src,gopath/src/k8s.io,out/bin}
 
   say "fetching package lists (private apt state)"
@@ -135,12 +138,13 @@ build() {
 # ---------------------------------------------------------------------------------------------
 # start / stop / run
 
-# A loopback port nobody listens on. Ports come from below the kernel's ephemeral range, so
-# outgoing connections do not take them between this check and the bind.
+# A loopback port nobody listens on, other than the ports given as arguments. Ports come from
+# below the kernel's ephemeral range, so outgoing connections do not take them before the bind.
 free_port() {
   local p
   while :; do
     p=$((20000 + RANDOM % 12000))
+    case " $* " in *" $p "*) continue ;; esac
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
   done
 }
@@ -174,19 +178,24 @@ clean_dir() {
   rm -rf "${1:?}"/{pki,etcd} "$1"/{etcd,apiserver,kcm}.{log,pid} "$1/kubeconfig"
 }
 
+# In `run`, readable stdin means it closed: the harness is gone, so stop starting.
+check_lifeline() {
+  [ -z "${LIFELINE:-}" ] || ! read -r -t 0 || die "stdin closed while starting"
+}
+
 start_cluster() {
   local d=$1
   have_binaries "$BIN" || die "Kubernetes binaries missing in $BIN; run scripts/control-plane.sh build"
   command -v openssl >/dev/null || die "openssl not found"
   command -v curl >/dev/null || die "curl not found"
   mkdir -p "$d"
-  d=$(cd "$d" && pwd)
   clean_dir "$d"
   gen_pki "$d/pki"
   local pki=$d/pki token eport pport aport
   token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
   echo "$token,admin,admin,system:masters" > "$pki/tokens.csv"
-  eport=$(free_port); pport=$(free_port); aport=$(free_port)
+  eport=$(free_port); pport=$(free_port "$eport"); aport=$(free_port "$eport" "$pport")
+  check_lifeline
 
   "$BIN/etcd" --name default --data-dir "$d/etcd" \
     --listen-client-urls "http://127.0.0.1:$eport" --advertise-client-urls "http://127.0.0.1:$eport" \
@@ -215,12 +224,13 @@ contexts: [{name: herald-dev, context: {cluster: herald-dev, user: admin, namesp
 current-context: herald-dev
 EOF
 
-  local i ready=""
-  for i in $(seq 1 300); do
-    if curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" \
+  local ready="" deadline=$((SECONDS + 60))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if curl -sf --max-time 1 --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" \
       "https://127.0.0.1:$aport/readyz" >/dev/null 2>&1; then
       ready=1; break
     fi
+    check_lifeline
     pid_alive "$d" etcd etcd || { tail -n 20 "$d/etcd.log" >&2; die "etcd exited"; }
     pid_alive "$d" apiserver kube-apiserver || { tail -n 20 "$d/apiserver.log" >&2; die "kube-apiserver exited"; }
     sleep 0.2
@@ -251,10 +261,13 @@ stop_cluster() {
       done
     fi
     kill -KILL "${pids[@]}" 2>/dev/null || true
+    # Reaps them when they are our children (`run`), so nothing is left even as a zombie.
+    wait "${pids[@]}" 2>/dev/null || true
   fi
   rm -f "$d"/{etcd,apiserver,kcm}.pid
 }
 
+# Sets DIR, made absolute (the kubeconfig and pid files are used from anywhere).
 parse_dir() {
   DIR=$CACHE/dev-cluster
   while [ $# -gt 0 ]; do
@@ -263,6 +276,7 @@ parse_dir() {
       *) die "unknown argument: $1" ;;
     esac
   done
+  case $DIR in /*) ;; *) DIR=$PWD/$DIR ;; esac
 }
 
 cmd=${1:-}
@@ -276,10 +290,13 @@ case $cmd in
       say "already running in $DIR"
     else
       say "starting etcd, kube-apiserver, kube-controller-manager in $DIR"
+      # A failed start stops whatever it had started.
+      trap '[ -n "${STARTED:-}" ] || stop_cluster "$DIR" 0' EXIT
       start_cluster "$DIR"
+      STARTED=1
       say "ready; stop with: $0 stop --dir $DIR"
     fi
-    echo "export KUBECONFIG=$(cd "$DIR" && pwd)/kubeconfig"
+    echo "export KUBECONFIG=$DIR/kubeconfig"
     ;;
   stop)
     parse_dir "$@"
@@ -293,6 +310,8 @@ case $cmd in
     # nothing of the cluster is left behind.
     trap 'stop_cluster "$DIR" 0; clean_dir "$DIR"; rmdir "$DIR" 2>/dev/null || true' EXIT
     trap 'exit 143' TERM INT HUP
+    trap 'exit 141' PIPE
+    LIFELINE=1
     start_cluster "$DIR"
     echo "ready $DIR/kubeconfig"
     # The harness may stop reading; later output must not fail with a broken pipe.

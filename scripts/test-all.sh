@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
 
-# Debian packages the tests start as real counterparts, and the C libraries git2 links.
-DEBIAN_PACKAGES=(git openssh-server openssh-client openssl python3 libssl-dev pkg-config ca-certificates)
+# Debian packages the tests start as real counterparts, the C libraries git2 links, what the
+# control plane build needs (make, curl), and what the chart check runs (python3-yaml, pip).
+DEBIAN_PACKAGES=(git openssh-server openssh-client openssl python3 python3-yaml python3-pip
+  libssl-dev pkg-config ca-certificates make curl)
 
 install_debian_packages() {
   local missing=()
@@ -27,6 +29,14 @@ install_debian_packages() {
 }
 
 install_debian_packages
+
+# A real kube-apiserver, kube-controller-manager and etcd for the cluster tests, built once from
+# Debian's packages and cached (about 5 minutes cold).
+log "Kubernetes control plane (cached)"
+./scripts/control-plane.sh build
+
+log "Helm chart"
+./scripts/check-chart.sh
 
 # Tests that need a real part fail instead of skipping when it is missing.
 export CI="${CI:-true}"

@@ -54,10 +54,14 @@ mod tests {
         assert_eq!(first[0].last_transition_time, again[0].last_transition_time);
         assert_eq!(again[0].message, "still fine");
         let broken = conditions(&again, false, true, "InvalidSpec", "bad", Some(3));
+        let statuses: Vec<_> = broken
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str()))
+            .collect();
         assert_eq!(
-            (broken[0].status.as_str(), broken[1].status.as_str()),
-            ("False", "True")
+            statuses,
+            [(READY, "False"), (RECONCILING, "False"), (STALLED, "True")]
         );
-        assert_eq!(broken[1].reason, "InvalidSpec");
+        assert_eq!(broken[2].reason, "InvalidSpec");
     }
 }

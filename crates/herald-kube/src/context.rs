@@ -27,6 +27,9 @@ pub struct OperatorConfig {
     pub lease_renew: Duration,
     /// This replica's identity in the Lease.
     pub identity: String,
+    /// Watch namespaced kinds in this namespace only (a namespace-scoped install); all
+    /// namespaces when `None`.
+    pub watch_namespace: Option<String>,
 }
 
 impl Default for OperatorConfig {
@@ -41,6 +44,7 @@ impl Default for OperatorConfig {
             lease_duration: Duration::from_secs(15),
             lease_renew: Duration::from_secs(5),
             identity: "herald".into(),
+            watch_namespace: None,
         }
     }
 }

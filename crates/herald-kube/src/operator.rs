@@ -49,20 +49,25 @@ pub async fn run(
 /// All controllers, side by side.
 pub async fn controllers(client: Client, ctx: Arc<Context>) {
     let cfg = watcher::Config::default;
-    let runs = Controller::new(Api::<Run>::all(client.clone()), cfg())
-        .owns(Api::<Job>::all(client.clone()), cfg())
+    let scope = ctx.config.watch_namespace.clone();
+    let api = |client: &Client| Scoped {
+        client: client.clone(),
+        namespace: scope.clone(),
+    };
+    let runs = Controller::new(api(&client).of::<Run>(), cfg())
+        .owns(api(&client).of::<Job>(), cfg())
         .run(run_controller::reconcile, error_policy, ctx.clone());
-    let schedules = Controller::new(Api::<ScheduleTrigger>::all(client.clone()), cfg()).run(
+    let schedules = Controller::new(api(&client).of::<ScheduleTrigger>(), cfg()).run(
         trigger_controller::reconcile_schedule,
         error_policy,
         ctx.clone(),
     );
-    let webhooks = Controller::new(Api::<WebhookTrigger>::all(client.clone()), cfg()).run(
+    let webhooks = Controller::new(api(&client).of::<WebhookTrigger>(), cfg()).run(
         trigger_controller::reconcile_webhook,
         error_policy,
         ctx.clone(),
     );
-    let repos = Controller::new(Api::<GitRepo>::all(client.clone()), cfg()).run(
+    let repos = Controller::new(api(&client).of::<GitRepo>(), cfg()).run(
         resource_controller::reconcile_git_repo,
         error_policy,
         ctx.clone(),
@@ -72,7 +77,7 @@ pub async fn controllers(client: Client, ctx: Arc<Context>) {
         error_policy,
         ctx.clone(),
     );
-    let actions = Controller::new(Api::<HeraldAction>::all(client.clone()), cfg()).run(
+    let actions = Controller::new(api(&client).of::<HeraldAction>(), cfg()).run(
         resource_controller::reconcile_action,
         error_policy,
         ctx.clone(),
@@ -91,6 +96,24 @@ pub async fn controllers(client: Client, ctx: Arc<Context>) {
         drain("Action", actions),
         drain("ClusterAction", cluster_actions),
     );
+}
+
+/// Builds APIs for namespaced kinds in the watched namespace, or in all.
+struct Scoped {
+    client: Client,
+    namespace: Option<String>,
+}
+
+impl Scoped {
+    fn of<K>(&self) -> Api<K>
+    where
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    {
+        match &self.namespace {
+            Some(namespace) => Api::namespaced(self.client.clone(), namespace),
+            None => Api::all(self.client.clone()),
+        }
+    }
 }
 
 /// Log each reconcile's outcome; the stream only ends when the controller stops.

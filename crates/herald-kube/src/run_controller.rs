@@ -163,7 +163,10 @@ async fn observe(ctx: &Context, namespace: &str, job: &Job) -> Result<Observed, 
                 )
                 .await;
             // Without a kubelet (or once it is gone) the termination message is all there is.
-            observed.output = logs.ok().or_else(|| terminated.and_then(|t| t.message));
+            observed.output = logs
+                .ok()
+                .filter(|l| !l.is_empty())
+                .or_else(|| terminated.and_then(|t| t.message));
         }
     }
     Ok(observed)

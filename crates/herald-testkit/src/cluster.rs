@@ -51,7 +51,11 @@ impl TestCluster {
         let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
         // Checked once here so that `client()` cannot fail later.
         Client::try_from(config.clone()).context("building a client for the test cluster")?;
-        Ok(Self { kubeconfig, config, _supervisor: supervisor })
+        Ok(Self {
+            kubeconfig,
+            config,
+            _supervisor: supervisor,
+        })
     }
 
     /// A new client for the cluster, acting as a cluster admin.
@@ -81,7 +85,10 @@ fn script() -> PathBuf {
 fn spawn_supervisor() -> Result<(Supervisor, PathBuf)> {
     let bin = bin_dir()?;
     // Kept, not deleted on drop: the script removes its files and the directory when it stops.
-    let dir = tempfile::Builder::new().prefix("herald-k8s-").tempdir()?.keep();
+    let dir = tempfile::Builder::new()
+        .prefix("herald-k8s-")
+        .tempdir()?
+        .keep();
     let mut process = Command::new("bash")
         .arg(script())
         .args(["run", "--dir"])
@@ -98,7 +105,10 @@ fn spawn_supervisor() -> Result<(Supervisor, PathBuf)> {
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         if let Some(kubeconfig) = line.strip_prefix("ready ") {
-            let supervisor = Supervisor { _process: process, _lifeline: lifeline };
+            let supervisor = Supervisor {
+                _process: process,
+                _lifeline: lifeline,
+            };
             return Ok((supervisor, PathBuf::from(kubeconfig)));
         }
         output.push_str(&line);
@@ -112,12 +122,19 @@ fn spawn_supervisor() -> Result<(Supervisor, PathBuf)> {
 fn bin_dir() -> Result<PathBuf> {
     let out = Command::new("bash").arg(script()).arg("bin-dir").output()?;
     if !out.status.success() {
-        bail!("scripts/control-plane.sh bin-dir failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "scripts/control-plane.sh bin-dir failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     let missing: Vec<_> = BINARIES.iter().filter(|b| !dir.join(b).is_file()).collect();
     if !missing.is_empty() {
-        let who = if std::env::var_os("CI").is_some() { "CI must run" } else { "run" };
+        let who = if std::env::var_os("CI").is_some() {
+            "CI must run"
+        } else {
+            "run"
+        };
         bail!(
             "Kubernetes control-plane binaries {missing:?} not found in {}: {who} \
              `scripts/control-plane.sh build` first (about 5 minutes once, then cached)",

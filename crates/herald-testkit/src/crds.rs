@@ -2,9 +2,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
-use kube::Client;
 
 /// How long a CRD may take to become Established (usually well under a second).
 const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(30);

@@ -19,11 +19,21 @@ pub async fn complete_pod(
     message: Option<&str>,
 ) -> Result<()> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let pod = api.get(pod_name).await.with_context(|| format!("reading pod {ns}/{pod_name}"))?;
+    let pod = api
+        .get(pod_name)
+        .await
+        .with_context(|| format!("reading pod {ns}/{pod_name}"))?;
     let spec = pod.spec.unwrap_or_default();
     let now = Time(Timestamp::now());
     let status = PodStatus {
-        phase: Some(if exit_code == 0 { "Succeeded" } else { "Failed" }.to_owned()),
+        phase: Some(
+            if exit_code == 0 {
+                "Succeeded"
+            } else {
+                "Failed"
+            }
+            .to_owned(),
+        ),
         start_time: Some(now.clone()),
         init_container_statuses: Some(
             spec.init_containers
@@ -33,7 +43,10 @@ pub async fn complete_pod(
                 .collect(),
         ),
         container_statuses: Some(
-            spec.containers.iter().map(|c| terminated(c, exit_code, message, &now)).collect(),
+            spec.containers
+                .iter()
+                .map(|c| terminated(c, exit_code, message, &now))
+                .collect(),
         ),
         ..Default::default()
     };

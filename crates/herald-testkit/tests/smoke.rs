@@ -41,7 +41,9 @@ async fn crd_is_established_and_serves_objects() {
         },
     }))
     .unwrap();
-    apply_crds(&cluster.client(), &[crd.clone()]).await.unwrap();
+    apply_crds(&cluster.client(), std::slice::from_ref(&crd))
+        .await
+        .unwrap();
     // Applying again is a no-op, as the operator's own start-up will do.
     apply_crds(&cluster.client(), &[crd]).await.unwrap();
 
@@ -54,7 +56,10 @@ async fn crd_is_established_and_serves_objects() {
         "metadata": { "name": "w" }, "spec": { "size": 3 },
     }))
     .unwrap();
-    let created = widgets.create(&PostParams::default(), &widget).await.unwrap();
+    let created = widgets
+        .create(&PostParams::default(), &widget)
+        .await
+        .unwrap();
     assert_eq!(created.data["spec"]["size"], 3);
 
     // The OpenAPI schema is enforced.
@@ -98,8 +103,10 @@ async fn run_job(ns: &TestNamespace, exit_code: i32) -> Job {
             }},
         },
     }))
-    .unwrap();
-    jobs.create(&PostParams::default(), &job).await.unwrap();
+    .expect("a Job");
+    jobs.create(&PostParams::default(), &job)
+        .await
+        .expect("create the Job");
 
     let pods: Api<Pod> = ns.api();
     let by_job = ListParams::default().labels("job-name=smoke");
@@ -107,26 +114,48 @@ async fn run_job(ns: &TestNamespace, exit_code: i32) -> Job {
         pods.list(&by_job).await.ok()?.items.into_iter().next()
     })
     .await
-    .unwrap();
-    complete_pod(&ns.client, &ns.name, &pod.name_any(), exit_code, Some("the end")).await.unwrap();
+    .expect("the Job controller creates a pod");
+    complete_pod(
+        &ns.client,
+        &ns.name,
+        &pod.name_any(),
+        exit_code,
+        Some("the end"),
+    )
+    .await
+    .expect("complete the pod");
 
-    let pod = pods.get(&pod.name_any()).await.unwrap();
-    let statuses = pod.status.and_then(|s| s.container_statuses).unwrap_or_default();
-    let terminated = statuses[0].state.as_ref().and_then(|s| s.terminated.as_ref()).unwrap();
-    assert_eq!((terminated.exit_code, terminated.message.as_deref()), (exit_code, Some("the end")));
+    let pod = pods.get(&pod.name_any()).await.expect("read the pod");
+    let statuses = pod
+        .status
+        .and_then(|s| s.container_statuses)
+        .unwrap_or_default();
+    let terminated = statuses[0]
+        .state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .expect("a terminated container");
+    assert_eq!(
+        (terminated.exit_code, terminated.message.as_deref()),
+        (exit_code, Some("the end"))
+    );
 
     wait_for("the Job to finish", TIMEOUT, || async {
         let job = jobs.get("smoke").await.ok()?;
         let conditions = &job.status.as_ref()?.conditions;
-        (has_condition(conditions, "Complete") || has_condition(conditions, "Failed")).then_some(job)
+        (has_condition(conditions, "Complete") || has_condition(conditions, "Failed"))
+            .then_some(job)
     })
     .await
-    .unwrap()
+    .expect("the Job controller finishes the Job")
 }
 
 fn has_condition(
     conditions: &Option<Vec<k8s_openapi::api::batch::v1::JobCondition>>,
     type_: &str,
 ) -> bool {
-    conditions.iter().flatten().any(|c| c.type_ == type_ && c.status == "True")
+    conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == type_ && c.status == "True")
 }

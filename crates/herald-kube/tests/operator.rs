@@ -1,0 +1,360 @@
+//! The operator on a real control plane (etcd + kube-apiserver + kube-controller-manager).
+//! No kubelet runs: the test plays its part by completing Pods; the real Job controller then
+//! completes or fails the Job.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use herald_api::{Action, GitRepo, Run, RunPhase, ScheduleTrigger};
+use herald_testkit::{TestNamespace, complete_pod, wait_for};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::ListParams;
+use serde_json::json;
+use support::{Operator, TIMEOUT, TestRepo, apply, namespace, schedule_setup};
+
+async fn runs(ns: &TestNamespace) -> Vec<Run> {
+    ns.api::<Run>()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+}
+
+async fn wait_for_run(ns: &TestNamespace, revision: &str) -> Run {
+    wait_for("a Run for the revision", TIMEOUT, || async {
+        runs(ns)
+            .await
+            .into_iter()
+            .find(|r| r.spec.revision == revision)
+    })
+    .await
+    .unwrap()
+}
+
+async fn job_pod(ns: &TestNamespace, job: &str) -> Pod {
+    let pods: Api<Pod> = ns.api();
+    wait_for("the Job's pod", TIMEOUT, || async {
+        pods.list(&ListParams::default().labels(&format!("job-name={job}")))
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .next()
+    })
+    .await
+    .unwrap()
+}
+
+async fn wait_for_phase(ns: &TestNamespace, name: &str, phase: RunPhase) -> Run {
+    wait_for(&format!("Run {name} to be {phase}"), TIMEOUT, || async {
+        let run = ns.api::<Run>().get(name).await.ok()?;
+        (run.status.as_ref()?.phase == Some(phase)).then_some(run)
+    })
+    .await
+    .unwrap()
+}
+
+/// Run the Run's Job to the end with `exit_code`, as a kubelet would report it.
+async fn finish(ns: &TestNamespace, run: &Run, exit_code: i32, message: &str) {
+    let name = run.metadata.name.clone().unwrap();
+    let pod = job_pod(ns, &name).await;
+    complete_pod(
+        &ns.client,
+        &ns.name,
+        pod.metadata.name.as_deref().unwrap(),
+        exit_code,
+        Some(message),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_schedule_runs_a_job_to_success_with_history() {
+    let ns = namespace("success").await;
+    let repo = TestRepo::new();
+    let operator = Operator::start(&ns.client, &ns.name, "a").await;
+    schedule_setup(&ns, &repo.url()).await;
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let run = wait_for_run(&ns, &head).await;
+    let name = run.metadata.name.clone().unwrap();
+
+    let job: Job = ns.api::<Job>().get(&name).await.unwrap();
+    let spec = job.spec.as_ref().unwrap();
+    assert_eq!(spec.backoff_limit, Some(0));
+    assert_eq!(spec.active_deadline_seconds, Some(60));
+    let labels = job.metadata.labels.as_ref().unwrap();
+    assert_eq!(labels["herald.dev/run"], name);
+    assert_eq!(labels["herald.dev/trigger"], "every");
+    assert_eq!(labels["herald.dev/source"], "repo");
+    assert_eq!(
+        job.metadata.owner_references.as_ref().unwrap()[0].kind,
+        "Run"
+    );
+    let pod = spec.template.spec.as_ref().unwrap();
+    let clone = &pod.init_containers.as_ref().unwrap()[0];
+    assert_eq!(clone.args.as_deref(), Some(&["clone".to_owned()][..]));
+    let env = |c: &k8s_openapi::api::core::v1::Container, k: &str| {
+        c.env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|e| e.name == k)
+            .and_then(|e| e.value.clone())
+    };
+    assert_eq!(
+        env(clone, "HERALD_CLONE_REVISION").as_deref(),
+        Some(head.as_str())
+    );
+    let action = &pod.containers[0];
+    assert_eq!(
+        env(action, "HERALD_REVISION").as_deref(),
+        Some(head.as_str())
+    );
+    assert_eq!(
+        env(action, "HERALD_REF").as_deref(),
+        Some("refs/heads/main")
+    );
+    assert_eq!(env(action, "HERALD_WORKDIR").as_deref(), Some("/workspace"));
+    assert_eq!(pod.service_account_name.as_deref(), Some("herald-action"));
+
+    finish(&ns, &run, 0, "all good").await;
+    let done = wait_for_phase(&ns, &name, RunPhase::Succeeded).await;
+    let status = done.status.unwrap();
+    let phases: Vec<_> = status.history.iter().map(|t| t.phase).collect();
+    assert_eq!(phases.first(), Some(&RunPhase::Pending));
+    assert_eq!(phases.last(), Some(&RunPhase::Succeeded));
+    assert!(status.completion_time.is_some());
+    assert_eq!(status.steps[0].exit_code, Some(0));
+    assert_eq!(
+        status.steps[0].output_excerpt.as_deref(),
+        Some("all good"),
+        "the termination message, as no kubelet serves logs"
+    );
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.status, "True");
+
+    let trigger: ScheduleTrigger = ns.api().get("every").await.unwrap();
+    let checked = &trigger.status.unwrap().checked_sources["repo"];
+    assert_eq!(checked.revision, head, "the trigger records what it ran");
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_job_fails_the_run_with_its_exit_code() {
+    let ns = namespace("failure").await;
+    let repo = TestRepo::new();
+    let operator = Operator::start(&ns.client, &ns.name, "a").await;
+    schedule_setup(&ns, &repo.url()).await;
+    let run = wait_for_run(&ns, &repo.git(&["rev-parse", "HEAD"])).await;
+    finish(&ns, &run, 3, "exploded").await;
+    let failed = wait_for_phase(&ns, run.metadata.name.as_deref().unwrap(), RunPhase::Failed).await;
+    let status = failed.status.unwrap();
+    assert_eq!(status.steps[0].exit_code, Some(3));
+    assert_eq!(
+        status.history.last().unwrap().reason.as_deref(),
+        Some("BackoffLimitExceeded")
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn an_unchanged_revision_runs_once_and_a_new_commit_runs_again() {
+    let ns = namespace("change").await;
+    let repo = TestRepo::new();
+    let operator = Operator::start(&ns.client, &ns.name, "a").await;
+    schedule_setup(&ns, &repo.url()).await;
+    let first = wait_for_run(&ns, &repo.git(&["rev-parse", "HEAD"])).await;
+    // Wait for two more checks of the same revision, observed through lastChecked.
+    let api: Api<ScheduleTrigger> = ns.api();
+    let seen_at = |t: ScheduleTrigger| t.status.and_then(|s| s.last_checked).map(|t| t.0);
+    let start = seen_at(api.get("every").await.unwrap()).unwrap();
+    wait_for("two more checks", TIMEOUT, || async {
+        let last = seen_at(api.get("every").await.ok()?)?;
+        (last.duration_since(start).as_secs_f64() >= 2.0).then_some(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        runs(&ns).await.len(),
+        1,
+        "an unchanged revision creates no new Run"
+    );
+    let next = repo.commit("second");
+    let second = wait_for_run(&ns, &next).await;
+    assert_ne!(first.metadata.name, second.metadata.name);
+    assert_eq!(runs(&ns).await.len(), 2);
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn a_webhook_creates_a_run() {
+    let ns = namespace("webhook").await;
+    let repo = TestRepo::new();
+    let operator = Operator::start(&ns.client, &ns.name, "a").await;
+    schedule_setup(&ns, &repo.url()).await;
+    apply(&ns, json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hook"}, "stringData": {"token": "s3cret"}})).await;
+    apply(&ns, json!({
+        "apiVersion": "herald.dev/v1alpha1", "kind": "WebhookTrigger", "metadata": {"name": "push"},
+        "spec": {
+            "sources": {"kind": "GitRepo", "names": ["repo"], "watchOn": {"reference": {"branch": "main"}}},
+            "webhook": {"authConfig": {"secretRef": {"name": "hook"}}},
+            "action": {"kind": "Action", "name": "act"}
+        }
+    })).await;
+    let url = format!("http://{}/hooks/{}/push/repo", operator.listen, ns.name);
+    let client = reqwest::Client::new();
+    let denied = client
+        .post(&url)
+        .header("x-trigger-auth", "wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 401);
+    let accepted = client
+        .post(&url)
+        .header("x-trigger-auth", "s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    let body: serde_json::Value = accepted.json().await.unwrap();
+    let name = body["runs"][0]["name"].as_str().unwrap().to_owned();
+    let run: Run = ns.api().get(&name).await.unwrap();
+    assert_eq!(run.spec.cause, herald_api::RunCause::Webhook);
+    let trigger: herald_api::WebhookTrigger =
+        wait_for("the hook path in status", TIMEOUT, || async {
+            let t: herald_api::WebhookTrigger = ns.api().get("push").await.ok()?;
+            t.status.as_ref()?.hook_path.is_some().then_some(t)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        trigger.status.unwrap().hook_path,
+        Some(format!("/hooks/{}/push", ns.name))
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn an_invalid_action_is_stalled_with_a_readable_reason() {
+    let ns = namespace("invalid").await;
+    let operator = Operator::start(&ns.client, &ns.name, "a").await;
+    apply(
+        &ns,
+        json!({
+            "apiVersion": "herald.dev/v1alpha1", "kind": "Action", "metadata": {"name": "bad"},
+            "spec": {"actionJob": {"image": "alpine", "command": ["true"], "workdir": "../escape"}}
+        }),
+    )
+    .await;
+    let action: Action = wait_for("the Action's Stalled condition", TIMEOUT, || async {
+        let a: Action = ns.api().get("bad").await.ok()?;
+        a.status
+            .as_ref()?
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Stalled" && c.status == "True")
+            .then_some(a)
+    })
+    .await
+    .unwrap();
+    let stalled = action
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Stalled")
+        .unwrap();
+    assert_eq!(stalled.reason, "InvalidSpec");
+    assert!(stalled.message.contains("workdir"), "{}", stalled.message);
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn a_git_repo_reads_secrets_only_from_its_own_namespace() {
+    let ns = namespace("secrets").await;
+    let other = namespace("secrets-other").await;
+    let operator = Operator::start(&ns.client, &ns.name, "a").await;
+    apply(&other, json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"}, "stringData": {"username": "u", "password": "p"}})).await;
+    let auth = json!({"type": "basic", "secretRef": {"name": "creds"}});
+    apply(
+        &ns,
+        json!({
+            "apiVersion": "herald.dev/v1alpha1", "kind": "GitRepo", "metadata": {"name": "private"},
+            "spec": {"repoUri": "https://127.0.0.1:9/r.git", "auth": auth}
+        }),
+    )
+    .await;
+    let repo: GitRepo = wait_for("the GitRepo's Ready condition", TIMEOUT, || async {
+        let r: GitRepo = ns.api().get("private").await.ok()?;
+        r.status
+            .as_ref()?
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready")
+            .then_some(r)
+    })
+    .await
+    .unwrap();
+    let ready = repo
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "SecretMissing")
+    );
+    assert!(
+        ready
+            .message
+            .contains(&format!("secret {}/creds not found", ns.name)),
+        "{}",
+        ready.message
+    );
+
+    // A ClusterGitRepo may name the Secret's namespace: the secret is read, and only the
+    // (closed) port stops it.
+    apply(&ns, json!({
+        "apiVersion": "herald.dev/v1alpha1", "kind": "ClusterGitRepo", "metadata": {"name": format!("{}-shared", ns.name)},
+        "spec": {"repoUri": "https://127.0.0.1:9/r.git", "auth": {"type": "basic", "secretRef": {"name": "creds", "namespace": other.name}}}
+    })).await;
+    let shared: herald_api::ClusterGitRepo =
+        wait_for("the ClusterGitRepo's Ready condition", TIMEOUT, || async {
+            let r: herald_api::ClusterGitRepo = Api::all(ns.client.clone())
+                .get(&format!("{}-shared", ns.name))
+                .await
+                .ok()?;
+            r.status
+                .as_ref()?
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Ready")
+                .then_some(r)
+        })
+        .await
+        .unwrap();
+    let ready = shared
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "Unreachable"),
+        "{}",
+        ready.message
+    );
+    operator.stop().await;
+}
