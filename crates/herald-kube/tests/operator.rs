@@ -140,6 +140,24 @@ async fn a_schedule_runs_a_job_to_success_with_history() {
         .unwrap();
     assert_eq!(ready.status, "True");
 
+    let events: Api<k8s_openapi::api::events::v1::Event> = ns.api();
+    let reasons = wait_for("the Run's Events", TIMEOUT, || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        let reasons: Vec<String> = list
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str()))
+            .filter_map(|e| e.reason)
+            .collect();
+        reasons.iter().any(|r| r == "Succeeded").then_some(reasons)
+    })
+    .await
+    .unwrap();
+    assert!(
+        reasons.iter().any(|r| r == "Pending"),
+        "an Event per transition: {reasons:?}"
+    );
+
     let trigger: ScheduleTrigger = ns.api().get("every").await.unwrap();
     let checked = &trigger.status.unwrap().checked_sources["repo"];
     assert_eq!(checked.revision, head, "the trigger records what it ran");
@@ -355,6 +373,44 @@ async fn a_git_repo_reads_secrets_only_from_its_own_namespace() {
         ("False", "Unreachable"),
         "{}",
         ready.message
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn finished_runs_beyond_the_history_limit_are_deleted() {
+    let ns = namespace("history").await;
+    let repo = TestRepo::new();
+    let operator = Operator::start(&ns.client, &ns.name, "a").await; // keeps 2 succeeded
+    schedule_setup(&ns, &repo.url()).await;
+    let mut names = Vec::new();
+    for i in 0..3 {
+        if i > 0 {
+            repo.commit(&format!("commit {i}"));
+        }
+        let run = wait_for_run(&ns, &repo.git(&["rev-parse", "HEAD"])).await;
+        finish(&ns, &run, 0, "ok").await;
+        names.push(run.metadata.name.clone().unwrap());
+        wait_for_phase(&ns, &names[i], RunPhase::Succeeded).await;
+    }
+    wait_for("the oldest Run to be pruned", TIMEOUT, || async {
+        let left: Vec<String> = runs(&ns)
+            .await
+            .into_iter()
+            .filter_map(|r| r.metadata.name)
+            .collect();
+        (!left.contains(&names[0])).then_some(())
+    })
+    .await
+    .unwrap();
+    let left: Vec<String> = runs(&ns)
+        .await
+        .into_iter()
+        .filter_map(|r| r.metadata.name)
+        .collect();
+    assert!(
+        left.contains(&names[1]) && left.contains(&names[2]),
+        "the newest two stay: {left:?}"
     );
     operator.stop().await;
 }
