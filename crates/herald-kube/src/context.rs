@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use herald_server::Metrics;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
@@ -70,6 +71,7 @@ pub struct Context {
     pub config: OperatorConfig,
     pub leadership: Leadership,
     pub recorder: Recorder,
+    pub metrics: Metrics,
 }
 
 impl std::fmt::Debug for Context {
@@ -81,7 +83,12 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    pub fn new(client: Client, config: OperatorConfig, leadership: Leadership) -> Arc<Self> {
+    pub fn new(
+        client: Client,
+        config: OperatorConfig,
+        leadership: Leadership,
+        metrics: Metrics,
+    ) -> Arc<Self> {
         let reporter = Reporter {
             controller: "herald".into(),
             instance: Some(config.identity.clone()),
@@ -92,6 +99,7 @@ impl Context {
             config,
             leadership,
             recorder,
+            metrics,
         })
     }
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use herald_api::{ActionRef, CheckedSource, Run, RunSpec, TriggerKind, TriggerSources};
 use herald_core::{Firing, plan_run, run_name};
+use herald_server::RunLabels;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Api;
 use kube::api::PostParams;
@@ -86,10 +87,17 @@ pub async fn fire_source(
     };
     let api: Api<Run> = Api::namespaced(ctx.client.clone(), trigger.namespace);
     match api.create(&PostParams::default(), &run).await {
-        Ok(created) => Ok(Fired::Run {
-            run: Box::new(created),
-            created: true,
-        }),
+        Ok(created) => {
+            let labels = RunLabels {
+                trigger_kind: trigger.kind.to_string(),
+                cause: created.spec.cause.to_string(),
+            };
+            ctx.metrics.runs_created.get_or_create(&labels).inc();
+            Ok(Fired::Run {
+                run: Box::new(created),
+                created: true,
+            })
+        }
         Err(e) if is_conflict(&e) => {
             let existing = get(&api, &name, "reading an existing Run")
                 .await?

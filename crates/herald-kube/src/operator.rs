@@ -9,7 +9,7 @@ use herald_api::{
     Action as HeraldAction, ClusterAction, ClusterGitRepo, GitRepo, Run, ScheduleTrigger,
     WebhookTrigger,
 };
-use herald_server::ServerConfig;
+use herald_server::{ErrorLabels, ServerConfig};
 use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
@@ -28,7 +28,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let leadership = Leadership::default();
-    let ctx = Context::new(client.clone(), config.clone(), leadership.clone());
+    let ctx = Context::new(
+        client.clone(),
+        config.clone(),
+        leadership.clone(),
+        server.metrics.clone(),
+    );
     let health = server.health.clone();
     let election = tokio::spawn(health.clone().guard(
         "leader election",
@@ -133,11 +138,16 @@ where
 }
 
 /// Transient errors retry after a pause; the next success resets nothing to remember.
-fn error_policy<K>(object: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action
+fn error_policy<K>(object: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action
 where
     K: Resource<DynamicType = ()>,
 {
     let name = object.meta().name.clone().unwrap_or_default();
+    let labels = ErrorLabels {
+        kind: K::kind(&()).into_owned(),
+        category: error.category().to_owned(),
+    };
+    ctx.metrics.reconcile_errors.get_or_create(&labels).inc();
     tracing::warn!(kind = %K::kind(&()), %name, category = error.category(), %error, "reconcile failed; retrying");
     match error {
         Error::Invalid(_) => Action::await_change(),

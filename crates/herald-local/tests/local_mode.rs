@@ -237,5 +237,26 @@ async fn hooks_check_the_token_and_create_runs() {
         })
         .await;
     assert_eq!(runs[0].cause, herald_api::RunCause::Webhook);
+
+    let get = |path: &'static str| async move {
+        let response = reqwest::get(format!("http://{l}{path}")).await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    assert_eq!(
+        get("/readyz").await,
+        (200, "ok".to_owned()),
+        "the work loops are running"
+    );
+    assert_eq!(get("/healthz").await.0, 200);
+    let (status, metrics) = get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(r#"herald_hook_requests_total{status="401"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"herald_hook_requests_total{status="202"} 1"#),
+        "{metrics}"
+    );
     herald.stop().await;
 }

@@ -3,8 +3,10 @@
 
 mod health;
 mod hooks;
+mod metrics;
 mod router;
 
 pub use health::Health;
 pub use hooks::{FireError, FiredRun, HookAuth, Hooks, LookupError};
+pub use metrics::{ErrorLabels, HookLabels, Metrics, RunLabels};
 pub use router::{ServerConfig, router, serve};

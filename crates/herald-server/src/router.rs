@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::health::Health;
 use crate::hooks::{FireError, Hooks, LookupError};
+use crate::metrics::{HookLabels, Metrics};
 
 /// Settings of the HTTP server.
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// What `/healthz` and `/readyz` report.
     pub health: Health,
+    /// Counters; `/metrics` serves them on the same address unless served apart.
+    pub metrics: Metrics,
 }
 
 impl Default for ServerConfig {
@@ -31,6 +34,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 1024 * 1024,
             health: Health::default(),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -51,7 +55,31 @@ pub fn router<H: Hooks>(hooks: Arc<H>, config: &ServerConfig) -> Router {
             get(move || async move { probe(ready.is_ready()) }),
         )
         .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            config.metrics.clone(),
+            count_responses,
+        ))
         .with_state(hooks)
+        .merge(config.metrics.router())
+}
+
+/// Count hook responses by status.
+async fn count_responses(
+    State(metrics): State<Metrics>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let is_hook = request.uri().path().starts_with("/hooks/");
+    let response = next.run(request).await;
+    if is_hook {
+        metrics
+            .hook_requests
+            .get_or_create(&HookLabels {
+                status: response.status().as_u16(),
+            })
+            .inc();
+    }
+    response
 }
 
 fn probe(ok: bool) -> (StatusCode, &'static str) {
@@ -100,7 +128,7 @@ async fn handle<H: Hooks>(
 ) -> Response {
     let auth = match hooks.hook_auth(namespace, trigger).await {
         Ok(auth) => auth,
-        Err(LookupError::NotFound(what)) => return error(StatusCode::NOT_FOUND, &what),
+        Err(e @ LookupError::NotFound(_)) => return error(StatusCode::NOT_FOUND, &e.to_string()),
         Err(LookupError::Misconfigured(why)) => {
             tracing::warn!(namespace, trigger, reason = %why, "hook refused: trigger misconfigured");
             return error(

@@ -61,6 +61,9 @@ pub struct RunArgs {
     /// Address for hooks and health probes.
     #[arg(long, env = "HERALD_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
+    /// Serve `/metrics` on this address too (it is always on `--listen`).
+    #[arg(long, env = "HERALD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Image of the cloner init container (Herald's own image).
     #[arg(
         long,
