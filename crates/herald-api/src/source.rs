@@ -163,6 +163,9 @@ pub struct GitRepoStatus {
     pub conditions: Conditions,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The commit each ref watched by a trigger points at, by full ref name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub revisions: std::collections::BTreeMap<String, String>,
 }
 
 impl From<ClusterGitRepoSpec> for GitRepoSpec {

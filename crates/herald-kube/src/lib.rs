@@ -16,6 +16,7 @@ mod operator;
 mod resource_controller;
 mod run_controller;
 mod run_status;
+mod source_controller;
 mod sources;
 mod trigger_controller;
 

@@ -18,7 +18,7 @@ use kube::{Api, Client, Resource};
 use crate::context::{Context, Leadership, OperatorConfig};
 use crate::error::Error;
 use crate::hooks::ClusterHooks;
-use crate::{lease, resource_controller, run_controller, trigger_controller};
+use crate::{lease, resource_controller, run_controller, source_controller, trigger_controller};
 
 /// Run the operator until `shutdown` resolves.
 pub async fn run(
@@ -73,12 +73,12 @@ pub async fn controllers(client: Client, ctx: Arc<Context>) {
         ctx.clone(),
     );
     let repos = Controller::new(api(&client).of::<GitRepo>(), cfg()).run(
-        resource_controller::reconcile_git_repo,
+        source_controller::reconcile_git_repo,
         error_policy,
         ctx.clone(),
     );
     let cluster_repos = Controller::new(Api::<ClusterGitRepo>::all(client.clone()), cfg()).run(
-        resource_controller::reconcile_cluster_git_repo,
+        source_controller::reconcile_cluster_git_repo,
         error_policy,
         ctx.clone(),
     );

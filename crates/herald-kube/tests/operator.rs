@@ -158,6 +158,17 @@ async fn a_schedule_runs_a_job_to_success_with_history() {
         "an Event per transition: {reasons:?}"
     );
 
+    let repo_status = wait_for("the GitRepo's watched revisions", TIMEOUT, || async {
+        let r: GitRepo = ns.api().get("repo").await.ok()?;
+        r.status.filter(|s| !s.revisions.is_empty())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        repo_status.revisions["refs/heads/main"], head,
+        "the source reports what the trigger watches"
+    );
+
     let trigger: ScheduleTrigger = ns.api().get("every").await.unwrap();
     let checked = &trigger.status.unwrap().checked_sources["repo"];
     assert_eq!(checked.revision, head, "the trigger records what it ran");

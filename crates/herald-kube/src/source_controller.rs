@@ -1,0 +1,221 @@
+//! Readiness of sources: a valid spec, readable credentials, a reachable repository, and the
+//! commit each ref that some trigger watches points at.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use herald_api::validate::Validate;
+use herald_api::{
+    ClusterGitRepo, GitRepo, GitRepoStatus, ScheduleTrigger, SourceKind, TriggerSources,
+    WebhookTrigger,
+};
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+
+use crate::conditions::conditions;
+use crate::context::Context;
+use crate::error::{Error, KubeContext};
+use crate::labels;
+use crate::resource_controller::{Verdict, invalid, namespaced};
+use crate::sources;
+
+pub async fn reconcile_git_repo(repo: Arc<GitRepo>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = repo.namespace().unwrap_or_default();
+    let (verdict, revisions) = match repo.validate() {
+        Err(errors) => (invalid(&errors), BTreeMap::new()),
+        Ok(()) => {
+            let watched = watched_refs(
+                &ctx,
+                Some(&namespace),
+                SourceKind::GitRepo,
+                &repo.name_any(),
+            )
+            .await?;
+            check(
+                &ctx,
+                &namespace,
+                SourceKind::GitRepo,
+                &repo.name_any(),
+                &watched,
+            )
+            .await
+        }
+    };
+    write(
+        &namespaced(&ctx, &*repo),
+        &*repo,
+        repo.status.as_ref(),
+        &verdict,
+        revisions,
+    )
+    .await?;
+    Ok(requeue(&ctx, &verdict))
+}
+
+pub async fn reconcile_cluster_git_repo(
+    repo: Arc<ClusterGitRepo>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let (verdict, revisions) = match repo.validate() {
+        Err(errors) => (invalid(&errors), BTreeMap::new()),
+        Ok(()) => {
+            let watched =
+                watched_refs(&ctx, None, SourceKind::ClusterGitRepo, &repo.name_any()).await?;
+            check(
+                &ctx,
+                &ctx.config.namespace,
+                SourceKind::ClusterGitRepo,
+                &repo.name_any(),
+                &watched,
+            )
+            .await
+        }
+    };
+    write(
+        &Api::all(ctx.client.clone()),
+        &*repo,
+        repo.status.as_ref(),
+        &verdict,
+        revisions,
+    )
+    .await?;
+    Ok(requeue(&ctx, &verdict))
+}
+
+/// Full names of the refs that triggers (in `namespace`, or anywhere) watch on this source.
+async fn watched_refs(
+    ctx: &Context,
+    namespace: Option<&str>,
+    kind: SourceKind,
+    name: &str,
+) -> Result<BTreeSet<String>, Error> {
+    let scope = namespace
+        .map(str::to_owned)
+        .or_else(|| ctx.config.watch_namespace.clone());
+    let (schedules, webhooks): (Api<ScheduleTrigger>, Api<WebhookTrigger>) = match &scope {
+        Some(ns) => (
+            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(ctx.client.clone(), ns),
+        ),
+        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+    };
+    let params = ListParams::default();
+    let schedules = schedules
+        .list(&params)
+        .await
+        .step("listing ScheduleTriggers")?;
+    let webhooks = webhooks
+        .list(&params)
+        .await
+        .step("listing WebhookTriggers")?;
+    let sources = schedules
+        .items
+        .iter()
+        .map(|t| &t.spec.sources)
+        .chain(webhooks.items.iter().map(|t| &t.spec.sources));
+    Ok(refs_watching(sources, kind, name))
+}
+
+/// The refs that any of `sources` watches on source `name` of `kind`.
+pub fn refs_watching<'a>(
+    sources: impl Iterator<Item = &'a TriggerSources>,
+    kind: SourceKind,
+    name: &str,
+) -> BTreeSet<String> {
+    sources
+        .filter(|s| s.kind == kind && s.names.iter().any(|n| n == name))
+        .filter_map(|s| s.watch_on.reference.full_ref())
+        .collect()
+}
+
+/// List the repository's refs with its credentials; report readiness and the watched commits.
+async fn check(
+    ctx: &Context,
+    namespace: &str,
+    kind: SourceKind,
+    name: &str,
+    watched: &BTreeSet<String>,
+) -> (Verdict, BTreeMap<String, String>) {
+    let listed = async {
+        let source = sources::load(ctx, namespace, kind, name).await?;
+        let remote = source.remote()?;
+        tokio::task::spawn_blocking(move || herald_git::list_refs(&remote))
+            .await
+            .map_err(|e| Error::Source(e.to_string()))?
+            .map_err(|e| Error::Source(e.to_string()))
+    };
+    let verdict = |ready, reason, message| Verdict {
+        ready,
+        stalled: false,
+        reason,
+        message,
+    };
+    match listed.await {
+        Ok(refs) => {
+            let revisions = refs
+                .iter()
+                .filter(|r| watched.contains(&r.name))
+                .map(|r| (r.name.clone(), r.commit.clone()))
+                .collect();
+            (
+                verdict(true, "Reachable", format!("{} refs listed", refs.len())),
+                revisions,
+            )
+        }
+        Err(e @ Error::Missing(_)) => (
+            verdict(false, "SecretMissing", e.to_string()),
+            BTreeMap::new(),
+        ),
+        Err(e) => (
+            verdict(false, "Unreachable", e.to_string()),
+            BTreeMap::new(),
+        ),
+    }
+}
+
+fn requeue(ctx: &Context, verdict: &Verdict) -> Action {
+    if verdict.stalled {
+        Action::await_change()
+    } else {
+        Action::requeue(ctx.config.source_interval)
+    }
+}
+
+async fn write<K>(
+    api: &Api<K>,
+    object: &K,
+    previous: Option<&GitRepoStatus>,
+    verdict: &Verdict,
+    revisions: BTreeMap<String, String>,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let generation = object.meta().generation;
+    let previous_conditions = previous
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let next = GitRepoStatus {
+        conditions: conditions(
+            previous_conditions,
+            verdict.ready,
+            verdict.stalled,
+            verdict.reason,
+            &verdict.message,
+            generation,
+        ),
+        observed_generation: generation,
+        revisions,
+    };
+    if previous == Some(&next) {
+        return Ok(());
+    }
+    let patch = json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": next });
+    let params = PatchParams::apply(labels::FIELD_MANAGER).force();
+    api.patch_status(&object.name_any(), &params, &Patch::Apply(&patch))
+        .await
+        .step("writing a source's status")?;
+    Ok(())
+}
