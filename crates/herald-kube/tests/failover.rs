@@ -11,10 +11,9 @@ use herald_kube::{LEASE_NAME, OperatorConfig, try_hold};
 use herald_testkit::{complete_pod, wait_for};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
-use support::{Operator, TIMEOUT, TestRepo, namespace, schedule_setup};
+use support::{Operator, TIMEOUT, TestRepo, job_pod, namespace, schedule_setup, wait_for_run};
 
 async fn holder(leases: &Api<Lease>) -> Option<String> {
     leases.get(LEASE_NAME).await.ok()?.spec?.holder_identity
@@ -62,28 +61,9 @@ async fn a_run_survives_an_operator_restart_and_nothing_runs_twice() {
     schedule_setup(&ns, &repo.url()).await;
     let head = repo.git(&["rev-parse", "HEAD"]);
     let runs: Api<Run> = ns.api();
-    let run = wait_for("a Run", TIMEOUT, || async {
-        runs.list(&ListParams::default())
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .find(|r| r.spec.revision == head)
-    })
-    .await
-    .unwrap();
+    let run = wait_for_run(&ns, &head).await;
     let name = run.metadata.name.clone().unwrap();
-    let pods: Api<Pod> = ns.api();
-    let pod = wait_for("the Job's pod", TIMEOUT, || async {
-        pods.list(&ListParams::default().labels(&format!("job-name={name}")))
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .next()
-    })
-    .await
-    .unwrap();
+    let pod = job_pod(&ns, &name).await;
     first.stop().await;
 
     // The Job finishes while no operator runs; a new one picks the Run up where it was.

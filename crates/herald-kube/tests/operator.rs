@@ -8,44 +8,13 @@ mod support;
 use herald_api::{Action, GitRepo, Run, RunPhase, ScheduleTrigger};
 use herald_testkit::{TestNamespace, complete_pod, wait_for};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
 use serde_json::json;
-use support::{Operator, TIMEOUT, TestRepo, apply, namespace, schedule_setup};
-
-async fn runs(ns: &TestNamespace) -> Vec<Run> {
-    ns.api::<Run>()
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-}
-
-async fn wait_for_run(ns: &TestNamespace, revision: &str) -> Run {
-    wait_for("a Run for the revision", TIMEOUT, || async {
-        runs(ns)
-            .await
-            .into_iter()
-            .find(|r| r.spec.revision == revision)
-    })
-    .await
-    .unwrap()
-}
-
-async fn job_pod(ns: &TestNamespace, job: &str) -> Pod {
-    let pods: Api<Pod> = ns.api();
-    wait_for("the Job's pod", TIMEOUT, || async {
-        pods.list(&ListParams::default().labels(&format!("job-name={job}")))
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .next()
-    })
-    .await
-    .unwrap()
-}
+use support::{
+    Operator, TIMEOUT, TestRepo, apply, job_pod, namespace, runs, schedule_setup,
+    wait_for_condition, wait_for_run,
+};
 
 async fn wait_for_phase(ns: &TestNamespace, name: &str, phase: RunPhase) -> Run {
     wait_for(&format!("Run {name} to be {phase}"), TIMEOUT, || async {
@@ -321,24 +290,7 @@ async fn a_git_repo_reads_secrets_only_from_its_own_namespace() {
         }),
     )
     .await;
-    let repo: GitRepo = wait_for("the GitRepo's Ready condition", TIMEOUT, || async {
-        let r: GitRepo = ns.api().get("private").await.ok()?;
-        r.status
-            .as_ref()?
-            .conditions
-            .iter()
-            .any(|c| c.type_ == "Ready")
-            .then_some(r)
-    })
-    .await
-    .unwrap();
-    let ready = repo
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
+    let ready = wait_for_condition(&ns.api::<GitRepo>(), "private", "Ready").await;
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
         ("False", "SecretMissing")
@@ -357,28 +309,8 @@ async fn a_git_repo_reads_secrets_only_from_its_own_namespace() {
         "apiVersion": "herald.dev/v1alpha1", "kind": "ClusterGitRepo", "metadata": {"name": format!("{}-shared", ns.name)},
         "spec": {"repoUri": "https://127.0.0.1:9/r.git", "auth": {"type": "basic", "secretRef": {"name": "creds", "namespace": other.name}}}
     })).await;
-    let shared: herald_api::ClusterGitRepo =
-        wait_for("the ClusterGitRepo's Ready condition", TIMEOUT, || async {
-            let r: herald_api::ClusterGitRepo = Api::all(ns.client.clone())
-                .get(&format!("{}-shared", ns.name))
-                .await
-                .ok()?;
-            r.status
-                .as_ref()?
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "Ready")
-                .then_some(r)
-        })
-        .await
-        .unwrap();
-    let ready = shared
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
+    let shared: Api<herald_api::ClusterGitRepo> = Api::all(ns.client.clone());
+    let ready = wait_for_condition(&shared, &format!("{}-shared", ns.name), "Ready").await;
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
         ("False", "Unreachable"),

@@ -119,7 +119,7 @@ async fn on_change_only_runs_once_per_revision_and_again_after_a_commit() {
         matches!(again.as_slice(), [SourceOutcome::Skipped { .. }]),
         "{again:?}"
     );
-    let next = f.repo.commit("b.txt", "b", "second");
+    let next = f.repo.commit_file("b.txt", "b", "second");
     let second = created(f.engine.fire(&tick("t3")).await.unwrap());
     assert_eq!(second.revision, next);
     assert_ne!(first.name, second.name);
@@ -141,7 +141,7 @@ async fn last_seen_survives_a_restart() {
         matches!(again.as_slice(), [SourceOutcome::Skipped { .. }]),
         "nothing runs twice: {again:?}"
     );
-    f.repo.commit("c.txt", "c", "while stopped");
+    f.repo.commit_file("c.txt", "c", "while stopped");
     created(restarted.fire(&tick("t3")).await.unwrap());
 }
 
@@ -216,7 +216,7 @@ async fn recovery_fails_interrupted_runs_and_resumes_pending_ones() {
         .transition(interrupted.id, RunPhase::Running, "Started", None)
         .await
         .unwrap();
-    f.repo.commit("d.txt", "d", "another");
+    f.repo.commit_file("d.txt", "d", "another");
     let pending = created(f.engine.fire(&tick("t2")).await.unwrap());
     assert_eq!(f.engine.recover().await.unwrap(), 1);
     let store = f.engine.store().clone();

@@ -107,7 +107,7 @@ async fn a_commit_is_noticed_and_run_and_a_new_commit_runs_again() {
             succeeded_for(runs, &first).is_some()
         })
         .await;
-    let second = repo.commit("README.md", "changed\n", "second");
+    let second = repo.commit_file("README.md", "changed\n", "second");
     let runs = herald
         .wait_for_runs("a run of the new commit", |runs| {
             succeeded_for(runs, &second).is_some()

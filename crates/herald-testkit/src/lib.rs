@@ -1,6 +1,6 @@
 //! Test harness for Herald's cluster tests: a real Kubernetes control plane (etcd,
 //! kube-apiserver and kube-controller-manager v1.20.2) started once per test binary, plus the
-//! helpers a test needs because no kubelet runs.
+//! helpers a test needs because no kubelet runs, and real Git repositories.
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
@@ -17,12 +17,14 @@
 
 mod cluster;
 mod crds;
+mod git;
 mod namespace;
 mod pods;
 mod wait;
 
 pub use cluster::{TestCluster, shared};
 pub use crds::apply_crds;
+pub use git::TestRepo;
 pub use namespace::TestNamespace;
 pub use pods::complete_pod;
 pub use wait::wait_for;

@@ -1,16 +1,19 @@
 //! Cluster test fixtures: a real control plane (one per test binary), a namespace per test, an
 //! operator per test scoped to that namespace, and real Git repositories.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
+use herald_api::Run;
 use herald_kube::OperatorConfig;
 use herald_server::ServerConfig;
-use herald_testkit::TestNamespace;
+use herald_testkit::{TestNamespace, wait_for};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::Api;
 use kube::Client;
-use kube::api::{Patch, PatchParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::Value;
 
 pub const TIMEOUT: Duration = Duration::from_secs(60);
@@ -84,43 +87,90 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A Git repository built with the real `git` CLI.
-pub struct TestRepo {
-    pub dir: tempfile::TempDir,
+pub use herald_testkit::TestRepo;
+
+/// Every Run in the namespace.
+pub async fn runs(ns: &TestNamespace) -> Vec<Run> {
+    ns.api::<Run>()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
 }
 
-impl TestRepo {
-    pub fn new() -> Self {
-        let repo = Self {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo.commit("first");
-        repo
-    }
+/// The Run created for `revision`, once there is one.
+pub async fn wait_for_run(ns: &TestNamespace, revision: &str) -> Run {
+    wait_for("a Run for the revision", TIMEOUT, || async {
+        runs(ns)
+            .await
+            .into_iter()
+            .find(|r| r.spec.revision == revision)
+    })
+    .await
+    .unwrap()
+}
 
-    pub fn url(&self) -> String {
-        format!("file://{}", self.dir.path().display())
-    }
+/// The Pod the Job controller made for Job `job`.
+pub async fn job_pod(ns: &TestNamespace, job: &str) -> Pod {
+    let pods: Api<Pod> = ns.api();
+    wait_for("the Job's pod", TIMEOUT, || async {
+        pods.list(&ListParams::default().labels(&format!("job-name={job}")))
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .next()
+    })
+    .await
+    .unwrap()
+}
 
-    pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
+/// The status condition `type_` of a source, once it has one.
+pub async fn wait_for_condition<K>(api: &Api<K>, name: &str, type_: &str) -> Condition
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug + HasConditions,
+{
+    wait_for(&format!("condition {type_} of {name}"), TIMEOUT, || async {
+        api.get(name)
+            .await
+            .ok()?
+            .conditions()
+            .into_iter()
+            .find(|c| c.type_ == type_)
+    })
+    .await
+    .unwrap()
+}
 
-    pub fn commit(&self, message: &str) -> String {
-        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
-        self.git(&["rev-parse", "HEAD"])
+/// Kinds whose status carries standard conditions.
+pub trait HasConditions {
+    fn conditions(&self) -> Vec<Condition>;
+}
+
+impl HasConditions for herald_api::GitRepo {
+    fn conditions(&self) -> Vec<Condition> {
+        self.status
+            .clone()
+            .map(|s| s.conditions)
+            .unwrap_or_default()
+    }
+}
+
+impl HasConditions for herald_api::ClusterGitRepo {
+    fn conditions(&self) -> Vec<Condition> {
+        self.status
+            .clone()
+            .map(|s| s.conditions)
+            .unwrap_or_default()
+    }
+}
+
+impl HasConditions for herald_api::Action {
+    fn conditions(&self) -> Vec<Condition> {
+        self.status
+            .clone()
+            .map(|s| s.conditions)
+            .unwrap_or_default()
     }
 }
 

@@ -1,60 +1,11 @@
 //! Shared fixtures: real Git repositories made with the `git` CLI, manifest folders, waiting
 //! for conditions with deadlines.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// A Git repository in a temp folder, built with the real `git` CLI.
-pub struct TestRepo {
-    pub dir: tempfile::TempDir,
-}
-
-impl TestRepo {
-    pub fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = Self { dir };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo.commit("README.md", "hello\n", "first");
-        repo
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn url(&self) -> String {
-        format!("file://{}", self.path().display())
-    }
-
-    pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-            .args(args)
-            .current_dir(self.path())
-            .output()
-            .expect("git runs");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
-
-    /// Write a file, commit it, and return the new commit id.
-    pub fn commit(&self, file: &str, content: &str, message: &str) -> String {
-        std::fs::write(self.path().join(file), content).unwrap();
-        self.git(&["add", file]);
-        self.git(&["commit", "-q", "-m", message]);
-        self.head()
-    }
-
-    pub fn head(&self) -> String {
-        self.git(&["rev-parse", "HEAD"])
-    }
-}
+pub use herald_testkit::TestRepo;
 
 /// A folder of manifests.
 pub struct Manifests {
