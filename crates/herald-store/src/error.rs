@@ -9,11 +9,20 @@ use crate::types::RunId;
 /// Everything that can go wrong in the store. Each variant names the step that failed.
 #[derive(thiserror::Error, Debug)]
 pub enum StoreError {
-    /// The database file (or its directory) could not be created or opened.
+    /// The SQLite database file (or its directory) could not be created or opened.
     #[error("cannot open the store at {}", path.display())]
     Open {
         /// The database file.
         path: PathBuf,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The database server could not be reached or refused the connection.
+    #[error("cannot connect to the store at {target}")]
+    Connect {
+        /// The database URL, without its password.
+        target: String,
         /// Why.
         #[source]
         source: sqlx::Error,
@@ -64,6 +73,7 @@ impl StoreError {
     pub fn category(&self) -> &'static str {
         match self {
             Self::Open { .. } => "open",
+            Self::Connect { .. } => "connect",
             Self::Migrate(_) => "migrate",
             Self::Query { .. } => "query",
             Self::InvalidTransition { .. } => "invalid_transition",

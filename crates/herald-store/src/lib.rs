@@ -1,48 +1,70 @@
-//! Herald's embedded store: runs, every run transition, and the last revision each trigger saw
-//! per source, kept in one SQLite file for local mode.
+//! Herald's store: runs, every run transition, the last revision each trigger saw per source,
+//! and the event log (hook deliveries, detected revisions, run transitions, Flux events).
 //!
-//! The schema lives in `migrations/` and is kept portable (plain `INTEGER` / `BIGINT` / `TEXT`,
-//! timestamps as microseconds since the epoch, enums as their variant name) so that the event
-//! store can run the same migrations on PostgreSQL.
+//! Two backends share one set of migrations and one set of queries, through sqlx's `Any`
+//! driver:
+//!
+//! - **SQLite** (the embedded default, [`Store::open`]): one file, WAL mode,
+//!   `synchronous=FULL`, foreign keys on.
+//! - **PostgreSQL** ([`Store::connect`] with a `postgres://` URL), for several replicas.
+//!
+//! Every statement uses `$N` placeholders, which both SQLite and PostgreSQL accept. The schema
+//! in `migrations/` is written for SQLite and kept portable (plain `INTEGER` / `BIGINT` /
+//! `TEXT`, timestamps as microseconds since the epoch, enums as their variant name); the one
+//! dialect difference, how a surrogate key is generated, is rewritten for PostgreSQL when the
+//! migrations are applied (see [`Backend`]).
 
+mod dialect;
 mod error;
+mod events;
+mod revision;
 mod rows;
 mod runs;
+mod sql;
 mod types;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
 use std::time::Duration;
 
-use sqlx::Row;
-use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Executor, Row};
 
+pub use dialect::Backend;
 pub use error::StoreError;
+pub use events::{EventKind, EventPage, EventQuery, EventRecord, EventRecorded, NewEvent};
+pub use revision::normalize_revision;
 pub use runs::CREATED_REASON;
 pub use types::{
     Created, NewRun, RunDetail, RunFilter, RunId, RunOutcome, RunRecord, Transition, TriggerKey,
 };
 
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
-/// How long a statement waits for another connection's write lock before failing.
+/// How long a statement waits for another connection's write lock before failing (SQLite).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections in the pool. SQLite has one writer at a time; more connections serve readers.
 const MAX_CONNECTIONS: u32 = 8;
+/// How long [`Store::connect`] waits for a PostgreSQL connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A handle on the store. Cheap to clone: clones share one connection pool.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
+}
+
+fn install_drivers() {
+    static DRIVERS: Once = Once::new();
+    DRIVERS.call_once(sqlx::any::install_default_drivers);
 }
 
 impl Store {
-    /// Opens the store at `path`, creating the file and its parent directories if needed, in
-    /// WAL mode with `synchronous=FULL` (a committed write survives a crash), a busy timeout of
-    /// about five seconds and foreign keys on; then brings the schema up to date.
+    /// Opens the SQLite store at `path`, creating the file and its parent directories if
+    /// needed, in WAL mode with `synchronous=FULL` (a committed write survives a crash), a busy
+    /// timeout of about five seconds and foreign keys on; then brings the schema up to date.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        install_drivers();
         let open_err = |source| StoreError::Open {
             path: path.to_owned(),
             source,
@@ -52,21 +74,84 @@ impl Store {
                 .await
                 .map_err(|e| open_err(sqlx::Error::Io(e)))?;
         }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        let url = dialect::sqlite_url(path).map_err(open_err)?;
+        let options: AnyConnectOptions = url
+            .parse()
+            .map_err(|e| open_err(sqlx::Error::Configuration(Box::new(e))))?;
+        let pragmas = format!(
+            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
+             PRAGMA synchronous = FULL;",
+            BUSY_TIMEOUT.as_millis()
+        );
+        let pool = AnyPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
+            .after_connect(move |conn, _meta| {
+                let pragmas = pragmas.clone();
+                Box::pin(async move {
+                    conn.execute(pragmas.as_str()).await?;
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(open_err)?;
-        MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
+        let store = Self {
+            pool,
+            backend: Backend::Sqlite,
+        };
+        store.migrate().await?;
         tracing::debug!(path = %path.display(), "store opened");
-        Ok(Self { pool })
+        Ok(store)
+    }
+
+    /// Connects to the store named by `url`: `postgres://…` (or `postgresql://…`) for
+    /// PostgreSQL, `sqlite://PATH`, `sqlite:PATH` or a plain path for SQLite (as
+    /// [`Store::open`]); then brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Self::connect_postgres(url).await;
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        Self::open(&PathBuf::from(path)).await
+    }
+
+    async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
+        install_drivers();
+        let connect_err = |source| StoreError::Connect {
+            target: dialect::redact(url),
+            source,
+        };
+        let options: AnyConnectOptions = url
+            .parse()
+            .map_err(|e| connect_err(sqlx::Error::Configuration(Box::new(e))))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        let store = Self {
+            pool,
+            backend: Backend::Postgres,
+        };
+        store.migrate().await?;
+        tracing::debug!(target = %dialect::redact(url), "store connected");
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        dialect::migrator(self.backend)
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::Migrate)
+    }
+
+    /// Which database this store is kept in.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Closes every connection, waiting for those in use to be returned. Later calls fail.
@@ -82,8 +167,8 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let op = "reading the last seen revision";
         let row = sqlx::query(
-            "SELECT revision FROM last_seen WHERE trigger_kind = ? AND trigger_namespace = ? \
-             AND trigger_name = ? AND source_name = ?",
+            "SELECT revision FROM last_seen WHERE trigger_kind = $1 AND trigger_namespace = $2 \
+             AND trigger_name = $3 AND source_name = $4",
         )
         .bind(rows::enum_text(trigger.kind))
         .bind(&trigger.namespace)

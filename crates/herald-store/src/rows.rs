@@ -4,7 +4,7 @@ use herald_api::RunPhase;
 use jiff::Timestamp;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::error::StoreError;
 use crate::types::{RunRecord, Transition};
@@ -25,8 +25,13 @@ pub(crate) fn now() -> Timestamp {
     Timestamp::from_microsecond(at.as_microsecond()).unwrap_or(at)
 }
 
+/// A stored timestamp, if it is in range.
+pub(crate) fn time(us: i64) -> Option<Timestamp> {
+    Timestamp::from_microsecond(us).ok()
+}
+
 /// Reads a [`RunRecord`] from a row holding the `runs` columns it is made of.
-pub(crate) fn run_record(row: &SqliteRow) -> Result<RunRecord, StoreError> {
+pub(crate) fn run_record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     Ok(RunRecord {
         id: get(row, "id")?,
         name: get(row, "name")?,
@@ -50,7 +55,7 @@ pub(crate) fn run_record(row: &SqliteRow) -> Result<RunRecord, StoreError> {
 }
 
 /// Reads a [`Transition`] from a `run_transitions` row.
-pub(crate) fn transition(row: &SqliteRow) -> Result<Transition, StoreError> {
+pub(crate) fn transition(row: &AnyRow) -> Result<Transition, StoreError> {
     Ok(Transition {
         phase: get_enum(row, "phase")?,
         at: get_time(row, "at")?,
@@ -60,20 +65,20 @@ pub(crate) fn transition(row: &SqliteRow) -> Result<Transition, StoreError> {
 }
 
 /// Reads a stored phase.
-pub(crate) fn phase(row: &SqliteRow) -> Result<RunPhase, StoreError> {
+pub(crate) fn phase(row: &AnyRow) -> Result<RunPhase, StoreError> {
     get_enum(row, "phase")
 }
 
-fn get<'r, T>(row: &'r SqliteRow, column: &'static str) -> Result<T, StoreError>
+pub(crate) fn get<'r, T>(row: &'r AnyRow, column: &'static str) -> Result<T, StoreError>
 where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
     row.try_get(column).map_err(|e| StoreError::Corrupt {
         what: format!("column {column}: {e}"),
     })
 }
 
-fn get_enum<T: DeserializeOwned>(row: &SqliteRow, column: &'static str) -> Result<T, StoreError> {
+fn get_enum<T: DeserializeOwned>(row: &AnyRow, column: &'static str) -> Result<T, StoreError> {
     let text: String = get(row, column)?;
     parse_enum(column, &text)
 }
@@ -87,11 +92,11 @@ pub(crate) fn parse_enum<T: DeserializeOwned>(column: &str, text: &str) -> Resul
     })
 }
 
-fn get_time(row: &SqliteRow, column: &'static str) -> Result<Timestamp, StoreError> {
+pub(crate) fn get_time(row: &AnyRow, column: &'static str) -> Result<Timestamp, StoreError> {
     parse_time(column, get(row, column)?)
 }
 
-fn get_opt_time(row: &SqliteRow, column: &'static str) -> Result<Option<Timestamp>, StoreError> {
+fn get_opt_time(row: &AnyRow, column: &'static str) -> Result<Option<Timestamp>, StoreError> {
     get::<Option<i64>>(row, column)?
         .map(|us| parse_time(column, us))
         .transpose()

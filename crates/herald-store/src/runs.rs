@@ -4,12 +4,15 @@
 //! the write lock (busy timeout) instead of failing when another connection committed first.
 
 use herald_api::RunPhase;
-use sqlx::sqlite::{Sqlite, SqliteRow};
-use sqlx::{QueryBuilder, Row, SqliteConnection};
+use sqlx::AnyConnection;
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::Store;
 use crate::error::StoreError;
+use crate::events::{self, EventKind, NewEvent};
 use crate::rows::{self, enum_text, micros};
+use crate::sql::{Sql, Value};
 use crate::types::{Created, NewRun, RunDetail, RunFilter, RunId, RunOutcome, RunRecord};
 
 /// The `runs` columns a [`RunRecord`] is read from, as a literal for `concat!`.
@@ -55,7 +58,7 @@ impl Store {
         let inserted = sqlx::query(concat!(
             "INSERT INTO runs (name, namespace, trigger_kind, trigger_name, source_kind, \
              source_name, git_ref, revision, action_kind, action_name, cause, phase, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (name) DO NOTHING RETURNING ",
             run_columns!()
         ))
@@ -96,6 +99,12 @@ impl Store {
             now,
             CREATED_REASON,
             None,
+            op,
+        )
+        .await?;
+        events::insert(
+            &mut tx,
+            &transition_event(&record, now, CREATED_REASON, None),
             op,
         )
         .await?;
@@ -154,26 +163,17 @@ impl Store {
 
     /// Runs matching `filter`, newest first, at most `filter.limit` (default 50).
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
-        let mut query: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new(concat!("SELECT ", run_columns!(), " FROM runs WHERE 1 = 1"));
-        if let Some(namespace) = &filter.namespace {
-            query
-                .push(" AND namespace = ")
-                .push_bind(namespace.as_str());
-        }
-        if let Some(trigger) = &filter.trigger {
-            query
-                .push(" AND trigger_name = ")
-                .push_bind(trigger.as_str());
-        }
+        let mut sql = Sql::new(concat!("SELECT ", run_columns!(), " FROM runs WHERE 1 = 1"));
+        sql.filter_text(" AND namespace = ", filter.namespace.as_deref())
+            .filter_text(" AND trigger_name = ", filter.trigger.as_deref());
         if let Some(phase) = filter.phase {
-            query.push(" AND phase = ").push_bind(enum_text(phase));
+            sql.push(" AND phase = ")
+                .bind(Value::Text(enum_text(phase)));
         }
         let limit = filter.limit.unwrap_or(RunFilter::DEFAULT_LIMIT);
-        query
-            .push(" ORDER BY id DESC LIMIT ")
-            .push_bind(i64::from(limit));
-        let found = query.build().fetch_all(&self.pool).await;
+        sql.push(" ORDER BY id DESC LIMIT ")
+            .bind(Value::Int(i64::from(limit)));
+        let found = sql.query().fetch_all(&self.pool).await;
         records(found.map_err(StoreError::query("listing runs"))?)
     }
 
@@ -193,17 +193,19 @@ impl Store {
         if phases.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(concat!(
+        let mut sql = Sql::new(concat!(
             "SELECT ",
             run_columns!(),
             " FROM runs WHERE phase IN ("
         ));
-        let mut list = query.separated(", ");
-        for phase in phases {
-            list.push_bind(enum_text(phase));
+        for (i, phase) in phases.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Value::Text(enum_text(phase)));
         }
-        query.push(") ORDER BY id ASC");
-        let found = query.build().fetch_all(&self.pool).await;
+        sql.push(") ORDER BY id ASC");
+        let found = sql.query().fetch_all(&self.pool).await;
         records(found.map_err(StoreError::query("listing runs by phase"))?)
     }
 
@@ -218,9 +220,10 @@ impl Store {
         let finished = change.to.is_terminal().then_some(now);
         let mut tx = self.pool.begin().await.map_err(StoreError::query(op))?;
         let updated = sqlx::query(concat!(
-            "UPDATE runs SET phase = ?, message = ?, started_at = COALESCE(started_at, ?), \
-             finished_at = COALESCE(?, finished_at), exit_code = COALESCE(?, exit_code), \
-             output = COALESCE(?, output) WHERE id = ? AND phase NOT IN (?, ?, ?) RETURNING ",
+            "UPDATE runs SET phase = $1, message = $2, started_at = COALESCE(started_at, $3), \
+             finished_at = COALESCE($4, finished_at), exit_code = COALESCE($5, exit_code), \
+             output = COALESCE($6, output) WHERE id = $7 AND phase NOT IN ($8, $9, $10) \
+             RETURNING ",
             run_columns!()
         ))
         .bind(enum_text(change.to))
@@ -252,6 +255,12 @@ impl Store {
             op,
         )
         .await?;
+        events::insert(
+            &mut tx,
+            &transition_event(&record, now, change.reason, change.message),
+            op,
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::query(op))?;
         tracing::debug!(run = %record.name, id, phase = %change.to, reason = change.reason, "run transition");
         Ok(record)
@@ -259,7 +268,7 @@ impl Store {
 
     /// Why an update matched no row: the run is missing, or already terminal.
     async fn refusal(&self, id: RunId, to: RunPhase, op: &'static str) -> StoreError {
-        let row = sqlx::query("SELECT phase FROM runs WHERE id = ?")
+        let row = sqlx::query("SELECT phase FROM runs WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await;
@@ -281,7 +290,7 @@ impl Store {
             return Ok(None);
         };
         let history = sqlx::query(
-            "SELECT phase, at, reason, message FROM run_transitions WHERE run_id = ? ORDER BY id",
+            "SELECT phase, at, reason, message FROM run_transitions WHERE run_id = $1 ORDER BY id",
         )
         .bind(run.id)
         .fetch_all(&mut *tx)
@@ -301,7 +310,7 @@ impl Store {
 
 /// Reads one run and its output.
 async fn fetch_run(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     key: Key<'_>,
     op: &'static str,
 ) -> Result<Option<(RunRecord, Option<String>)>, StoreError> {
@@ -309,13 +318,13 @@ async fn fetch_run(
         Key::Id(id) => sqlx::query(concat!(
             "SELECT ",
             run_columns!(),
-            ", output FROM runs WHERE id = ?"
+            ", output FROM runs WHERE id = $1"
         ))
         .bind(id),
         Key::Name(name) => sqlx::query(concat!(
             "SELECT ",
             run_columns!(),
-            ", output FROM runs WHERE name = ?"
+            ", output FROM runs WHERE name = $1"
         ))
         .bind(name),
     };
@@ -333,7 +342,7 @@ async fn fetch_run(
 }
 
 async fn insert_transition(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: RunId,
     phase: RunPhase,
     at: i64,
@@ -342,7 +351,7 @@ async fn insert_transition(
     op: &'static str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO run_transitions (run_id, phase, at, reason, message) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO run_transitions (run_id, phase, at, reason, message) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(id)
     .bind(enum_text(phase))
@@ -356,14 +365,14 @@ async fn insert_transition(
 }
 
 async fn record_last_seen(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     new: &NewRun,
     at: i64,
     op: &'static str,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO last_seen (trigger_kind, trigger_namespace, trigger_name, source_name, \
-         revision, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
+         revision, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (trigger_kind, trigger_namespace, trigger_name, source_name) \
          DO UPDATE SET revision = excluded.revision, updated_at = excluded.updated_at",
     )
@@ -379,7 +388,35 @@ async fn record_last_seen(
     Ok(())
 }
 
-fn records(rows: Vec<SqliteRow>) -> Result<Vec<RunRecord>, StoreError> {
+/// The `run.transition` event recorded with a transition of `run` (already in its new phase).
+fn transition_event(run: &RunRecord, at: i64, reason: &str, message: Option<&str>) -> NewEvent {
+    let severity = if run.phase == RunPhase::Failed {
+        "error"
+    } else {
+        "info"
+    };
+    NewEvent {
+        at: rows::time(at),
+        namespace: Some(run.namespace.clone()),
+        trigger: Some(run.trigger.clone()),
+        source: Some(run.source.clone()),
+        revision: Some(run.revision.clone()),
+        involved_kind: Some("Run".to_owned()),
+        involved_namespace: Some(run.namespace.clone()),
+        involved_name: Some(run.name.clone()),
+        reason: Some(reason.to_owned()),
+        severity: Some(severity.to_owned()),
+        message: message.map(str::to_owned),
+        payload: Some(serde_json::json!({
+            "runId": run.id,
+            "phase": enum_text(run.phase),
+            "exitCode": run.exit_code,
+        })),
+        ..NewEvent::new(EventKind::RunTransition)
+    }
+}
+
+fn records(rows: Vec<AnyRow>) -> Result<Vec<RunRecord>, StoreError> {
     rows.iter().map(rows::run_record).collect()
 }
 

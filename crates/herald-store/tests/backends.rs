@@ -1,0 +1,592 @@
+//! One behavioural suite, run against SQLite and against a real PostgreSQL.
+
+mod common;
+mod support;
+
+use std::time::Duration;
+
+use herald_api::RunPhase;
+use herald_store::{
+    CREATED_REASON, EventKind, EventQuery, NewEvent, RunFilter, RunOutcome, Store, StoreError,
+};
+use jiff::Timestamp;
+
+use common::{new_run, trigger};
+
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+const SHA2: &str = "89abcdef0123456789abcdef0123456789abcdef";
+
+/// Generates `sqlite::NAME` and `postgres::NAME` tests running `suite::NAME` on a fresh store.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let dir = tempfile::tempdir().expect("temp dir");
+                    let url = format!("sqlite://{}", dir.path().join("herald.db").display());
+                    let store = herald_store::Store::connect(&url).await.expect("open");
+                    assert_eq!(store.backend(), herald_store::Backend::Sqlite);
+                    super::suite::$name(store, &url).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(cluster) = crate::support::postgres() else { return };
+                    let url = cluster.fresh_database().await;
+                    let store = herald_store::Store::connect(&url).await.expect("connect");
+                    assert_eq!(store.backend(), herald_store::Backend::Postgres);
+                    super::suite::$name(store, &url).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    runs_lifecycle,
+    last_seen_and_idempotence,
+    list_and_phases,
+    transitions_append_events,
+    events_filters,
+    events_pagination,
+    hook_deliveries_dedupe,
+    retention,
+    migrations_are_idempotent,
+);
+
+fn event(kind: EventKind) -> NewEvent {
+    NewEvent::new(kind)
+}
+
+fn flux(name: &str, revision: &str, reason: &str, severity: &str) -> NewEvent {
+    NewEvent {
+        namespace: Some("flux-system".into()),
+        revision: Some(revision.into()),
+        involved_kind: Some("Kustomization".into()),
+        involved_namespace: Some("flux-system".into()),
+        involved_name: Some(name.into()),
+        reason: Some(reason.into()),
+        severity: Some(severity.into()),
+        message: Some(format!("{reason} {name}")),
+        payload: Some(serde_json::json!({"reason": reason, "metadata": {"revision": revision}})),
+        ..event(EventKind::FluxEvent)
+    }
+}
+
+mod suite {
+    use super::*;
+
+    pub async fn runs_lifecycle(store: Store, _url: &str) {
+        let run = store
+            .create_run(&new_run("r1", "nightly", SHA))
+            .await
+            .expect("create")
+            .into_record();
+        assert_eq!(run.phase, RunPhase::Pending);
+        let running = store
+            .transition(run.id, RunPhase::Running, "Started", Some("go"))
+            .await
+            .expect("start");
+        assert!(running.started_at.is_some());
+        let done = store
+            .finish_run(
+                run.id,
+                &RunOutcome {
+                    phase: RunPhase::Failed,
+                    reason: "ExitCode".into(),
+                    message: Some("exit 3".into()),
+                    exit_code: Some(3),
+                    output: Some("boom\n".into()),
+                },
+            )
+            .await
+            .expect("finish");
+        assert_eq!(done.exit_code, Some(3));
+        assert!(done.finished_at.is_some());
+        let err = store
+            .transition(run.id, RunPhase::Running, "Again", None)
+            .await
+            .expect_err("terminal");
+        assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
+        let err = store
+            .transition(9999, RunPhase::Running, "x", None)
+            .await
+            .expect_err("missing");
+        assert!(matches!(err, StoreError::NotFound(9999)), "{err}");
+
+        let detail = store.get_run(run.id).await.expect("get").expect("exists");
+        let phases: Vec<_> = detail.history.iter().map(|t| t.phase).collect();
+        assert_eq!(
+            phases,
+            [RunPhase::Pending, RunPhase::Running, RunPhase::Failed]
+        );
+        assert_eq!(detail.history[0].reason, CREATED_REASON);
+        assert_eq!(detail.output.as_deref(), Some("boom\n"));
+        let by_name = store
+            .get_run_by_name("r1")
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(by_name, detail);
+        assert!(store.get_run_by_name("nope").await.expect("get").is_none());
+    }
+
+    pub async fn last_seen_and_idempotence(store: Store, _url: &str) {
+        let t = trigger("nightly");
+        assert_eq!(store.last_seen(&t, "repo").await.expect("read"), None);
+        let first = store
+            .create_run(&new_run("a", "nightly", SHA))
+            .await
+            .expect("create");
+        assert!(first.is_new());
+        assert_eq!(
+            store.last_seen(&t, "repo").await.expect("read").as_deref(),
+            Some(SHA)
+        );
+        let again = store
+            .create_run(&new_run("a", "nightly", SHA2))
+            .await
+            .expect("create again");
+        assert!(!again.is_new());
+        assert_eq!(again.record(), first.record());
+        assert_eq!(
+            store.last_seen(&t, "repo").await.expect("read").as_deref(),
+            Some(SHA)
+        );
+        let mut manual = new_run("b", "nightly", SHA2);
+        manual.record_last_seen = false;
+        store.create_run(&manual).await.expect("manual");
+        assert_eq!(
+            store.last_seen(&t, "repo").await.expect("read").as_deref(),
+            Some(SHA)
+        );
+        store
+            .create_run(&new_run("c", "nightly", SHA2))
+            .await
+            .expect("create");
+        assert_eq!(
+            store.last_seen(&t, "repo").await.expect("read").as_deref(),
+            Some(SHA2)
+        );
+    }
+
+    pub async fn list_and_phases(store: Store, _url: &str) {
+        for i in 0..5 {
+            let trig = if i % 2 == 0 { "even" } else { "odd" };
+            store
+                .create_run(&new_run(&format!("r{i}"), trig, SHA))
+                .await
+                .expect("create");
+        }
+        let all = store.list_runs(&RunFilter::default()).await.expect("list");
+        let names: Vec<_> = all.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["r4", "r3", "r2", "r1", "r0"]);
+        let odd = store
+            .list_runs(&RunFilter {
+                trigger: Some("odd".into()),
+                namespace: Some("default".into()),
+                phase: Some(RunPhase::Pending),
+                limit: Some(1),
+            })
+            .await
+            .expect("list");
+        assert_eq!(odd.len(), 1);
+        assert_eq!(odd[0].name, "r3");
+        store
+            .transition(all[0].id, RunPhase::Running, "Started", None)
+            .await
+            .expect("start");
+        let pending = store
+            .runs_in_phases(&[RunPhase::Pending])
+            .await
+            .expect("phases");
+        assert_eq!(pending.len(), 4);
+        assert_eq!(pending[0].name, "r0", "oldest first");
+        let both = store
+            .runs_in_phases(&[RunPhase::Pending, RunPhase::Running])
+            .await
+            .expect("phases");
+        assert_eq!(both.len(), 5);
+        assert!(store.runs_in_phases(&[]).await.expect("none").is_empty());
+    }
+
+    pub async fn transitions_append_events(store: Store, _url: &str) {
+        let run = store
+            .create_run(&new_run("r1", "nightly", &format!("main@sha1:{SHA}")))
+            .await
+            .expect("create")
+            .into_record();
+        store
+            .transition(run.id, RunPhase::Running, "Started", None)
+            .await
+            .expect("start");
+        // A refused transition records nothing.
+        store
+            .finish_run(
+                run.id,
+                &RunOutcome {
+                    phase: RunPhase::Succeeded,
+                    reason: "ExitCode".into(),
+                    message: None,
+                    exit_code: Some(0),
+                    output: None,
+                },
+            )
+            .await
+            .expect("finish");
+        let _ = store
+            .transition(run.id, RunPhase::Running, "Again", None)
+            .await
+            .expect_err("terminal");
+        // Creating the same run again records nothing either.
+        store
+            .create_run(&new_run("r1", "nightly", SHA))
+            .await
+            .expect("again");
+        let page = store
+            .query_events(&EventQuery {
+                kind: Some(EventKind::RunTransition),
+                revision: Some(SHA.into()),
+                ..EventQuery::default()
+            })
+            .await
+            .expect("query");
+        let reasons: Vec<_> = page
+            .events
+            .iter()
+            .map(|e| e.reason.as_deref().unwrap_or(""))
+            .collect();
+        assert_eq!(reasons, ["ExitCode", "Started", CREATED_REASON]);
+        let last = &page.events[0];
+        assert_eq!(last.involved_kind.as_deref(), Some("Run"));
+        assert_eq!(last.involved_name.as_deref(), Some("r1"));
+        assert_eq!(last.trigger.as_deref(), Some("nightly"));
+        assert_eq!(last.source.as_deref(), Some("repo"));
+        assert_eq!(last.revision.as_deref(), Some(SHA));
+        let payload = last.payload.as_ref().expect("payload");
+        assert_eq!(payload["phase"], "Succeeded");
+        assert_eq!(payload["exitCode"], 0);
+        assert_eq!(payload["runId"], run.id);
+    }
+
+    pub async fn events_filters(store: Store, _url: &str) {
+        store
+            .record_event(&flux(
+                "apps",
+                &format!("main@sha1:{SHA}"),
+                "ReconciliationSucceeded",
+                "info",
+            ))
+            .await
+            .expect("record");
+        store
+            .record_event(&flux(
+                "infra",
+                &format!("main/{}", SHA.to_uppercase()),
+                "BuildFailed",
+                "error",
+            ))
+            .await
+            .expect("record");
+        store
+            .record_event(&flux("apps", SHA2, "ReconciliationSucceeded", "info"))
+            .await
+            .expect("record");
+        store
+            .record_event(&NewEvent {
+                source: Some("repo".into()),
+                trigger: Some("push".into()),
+                revision: Some("v1.2.3".into()),
+                ..event(EventKind::RevisionDetected)
+            })
+            .await
+            .expect("record");
+
+        let count = |q: EventQuery| {
+            let store = store.clone();
+            async move { store.query_events(&q).await.expect("query").events.len() }
+        };
+        assert_eq!(count(EventQuery::default()).await, 4);
+        // Every form of a revision finds the same events.
+        for form in [
+            SHA.to_owned(),
+            format!("main@sha1:{SHA}"),
+            format!("x/{SHA}"),
+        ] {
+            assert_eq!(
+                count(EventQuery {
+                    revision: Some(form),
+                    ..Default::default()
+                })
+                .await,
+                2
+            );
+        }
+        assert_eq!(
+            count(EventQuery {
+                revision: Some("v1.2.3".into()),
+                ..Default::default()
+            })
+            .await,
+            1
+        );
+        assert_eq!(
+            count(EventQuery {
+                source: Some("repo".into()),
+                ..Default::default()
+            })
+            .await,
+            1
+        );
+        assert_eq!(
+            count(EventQuery {
+                trigger: Some("push".into()),
+                ..Default::default()
+            })
+            .await,
+            1
+        );
+        assert_eq!(
+            count(EventQuery {
+                involved_kind: Some("Kustomization".into()),
+                involved_namespace: Some("flux-system".into()),
+                involved_name: Some("apps".into()),
+                ..Default::default()
+            })
+            .await,
+            2
+        );
+        assert_eq!(
+            count(EventQuery {
+                severity: Some("error".into()),
+                ..Default::default()
+            })
+            .await,
+            1
+        );
+        assert_eq!(
+            count(EventQuery {
+                reason: Some("BuildFailed".into()),
+                ..Default::default()
+            })
+            .await,
+            1
+        );
+        assert_eq!(
+            count(EventQuery {
+                kind: Some(EventKind::FluxEvent),
+                ..Default::default()
+            })
+            .await,
+            3
+        );
+
+        let failed = store
+            .query_events(&EventQuery {
+                severity: Some("error".into()),
+                ..Default::default()
+            })
+            .await
+            .expect("query");
+        let e = &failed.events[0];
+        assert_eq!(e.revision.as_deref(), Some(SHA), "stored normalised");
+        assert_eq!(e.kind, EventKind::FluxEvent);
+        assert_eq!(
+            e.payload.as_ref().expect("payload")["reason"],
+            "BuildFailed"
+        );
+
+        // Time window.
+        let old = Timestamp::from_second(1_000_000).expect("ts");
+        store
+            .record_event(&NewEvent {
+                at: Some(old),
+                ..event(EventKind::HookDelivery)
+            })
+            .await
+            .expect("record");
+        let window = EventQuery {
+            since: Some(Timestamp::from_second(999_999).expect("ts")),
+            until: Some(Timestamp::from_second(1_000_001).expect("ts")),
+            ..Default::default()
+        };
+        let found = store.query_events(&window).await.expect("query");
+        assert_eq!(found.events.len(), 1);
+        assert_eq!(found.events[0].at, old);
+        assert_eq!(
+            count(EventQuery {
+                since: Some(Timestamp::from_second(1_000_001).expect("ts")),
+                ..Default::default()
+            })
+            .await,
+            4
+        );
+    }
+
+    pub async fn events_pagination(store: Store, _url: &str) {
+        let mut ids = Vec::new();
+        for i in 0..7 {
+            let r = store
+                .record_event(&NewEvent {
+                    message: Some(format!("e{i}")),
+                    ..event(EventKind::HookDelivery)
+                })
+                .await
+                .expect("record");
+            ids.push(r.id);
+        }
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        let mut pages = 0;
+        loop {
+            let page = store
+                .query_events(&EventQuery {
+                    cursor,
+                    limit: Some(3),
+                    ..Default::default()
+                })
+                .await
+                .expect("page");
+            pages += 1;
+            seen.extend(page.events.iter().map(|e| e.id));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        ids.reverse();
+        assert_eq!(seen, ids, "newest first, each once");
+        // An exact multiple of the limit has no dangling next page.
+        let page = store
+            .query_events(&EventQuery {
+                limit: Some(7),
+                ..Default::default()
+            })
+            .await
+            .expect("page");
+        assert_eq!(page.events.len(), 7);
+        assert_eq!(page.next_cursor, None);
+    }
+
+    pub async fn hook_deliveries_dedupe(store: Store, _url: &str) {
+        let hook = NewEvent {
+            delivery_id: Some("d-1".into()),
+            source: Some("repo".into()),
+            payload: Some(serde_json::json!({"ref": "refs/heads/main"})),
+            ..event(EventKind::HookDelivery)
+        };
+        let first = store.record_event(&hook).await.expect("first");
+        assert!(!first.duplicate);
+        let second = store.record_event(&hook).await.expect("second");
+        assert!(second.duplicate);
+        assert_eq!(second.id, first.id);
+        // Events without a delivery id never collide.
+        let a = store
+            .record_event(&event(EventKind::HookDelivery))
+            .await
+            .expect("a");
+        let b = store
+            .record_event(&event(EventKind::HookDelivery))
+            .await
+            .expect("b");
+        assert!(!a.duplicate && !b.duplicate && a.id != b.id);
+        // Concurrent duplicates: exactly one is stored.
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .record_event(&NewEvent {
+                            delivery_id: Some("d-2".into()),
+                            ..event(EventKind::HookDelivery)
+                        })
+                        .await
+                        .expect("record")
+                })
+            })
+            .collect();
+        let mut fresh = 0;
+        for t in tasks {
+            if !t.await.expect("join").duplicate {
+                fresh += 1;
+            }
+        }
+        assert_eq!(fresh, 1);
+        let all = store
+            .query_events(&EventQuery::default())
+            .await
+            .expect("all");
+        assert_eq!(all.events.len(), 4);
+    }
+
+    pub async fn retention(store: Store, _url: &str) {
+        let old = Timestamp::now() - jiff::SignedDuration::from_hours(48);
+        for _ in 0..3 {
+            store
+                .record_event(&NewEvent {
+                    at: Some(old),
+                    ..event(EventKind::FluxEvent)
+                })
+                .await
+                .expect("old");
+        }
+        let mut newest = 0;
+        for _ in 0..5 {
+            newest = store
+                .record_event(&event(EventKind::FluxEvent))
+                .await
+                .expect("new")
+                .id;
+        }
+        assert_eq!(store.prune_events(None, None).await.expect("noop"), 0);
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(store.prune_events(Some(day), None).await.expect("age"), 3);
+        assert_eq!(
+            store
+                .prune_events(Some(day), None)
+                .await
+                .expect("age again"),
+            0
+        );
+        assert_eq!(
+            store
+                .prune_events(None, Some(10))
+                .await
+                .expect("under count"),
+            0
+        );
+        assert_eq!(store.prune_events(None, Some(2)).await.expect("count"), 3);
+        let left = store
+            .query_events(&EventQuery::default())
+            .await
+            .expect("left");
+        assert_eq!(left.events.len(), 2);
+        assert_eq!(left.events[0].id, newest);
+        assert_eq!(store.prune_events(None, Some(0)).await.expect("all"), 2);
+        assert!(
+            store
+                .query_events(&EventQuery::default())
+                .await
+                .expect("none")
+                .events
+                .is_empty()
+        );
+    }
+
+    pub async fn migrations_are_idempotent(store: Store, url: &str) {
+        store
+            .create_run(&new_run("r1", "nightly", SHA))
+            .await
+            .expect("create");
+        // Reconnecting runs the migrator again over an up-to-date schema.
+        let again = Store::connect(url).await.expect("reconnect");
+        assert_eq!(again.backend(), store.backend());
+        let runs = again.list_runs(&RunFilter::default()).await.expect("list");
+        assert_eq!(runs.len(), 1);
+    }
+}
