@@ -10,6 +10,8 @@ mod naming;
 mod schedule;
 mod token;
 
+pub mod hooks;
+
 pub use credentials::{
     CredentialItem, CredentialPlan, FILE_CA, FILE_KNOWN_HOSTS, FILE_PASSWORD, FILE_SSH_PRIVATE_KEY,
     FILE_TOKEN, FILE_USERNAME, credential_plan,
