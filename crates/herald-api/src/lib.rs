@@ -22,7 +22,8 @@ pub use source::{
 };
 pub use trigger::{
     CheckedSource, GitReference, Schedule, ScheduleTrigger, ScheduleTriggerSpec, TriggerSources,
-    TriggerStatus, WatchOn, WebhookAuth, WebhookConfig, WebhookTrigger, WebhookTriggerSpec,
+    TriggerStatus, WatchOn, WebhookAuth, WebhookConfig, WebhookProvider, WebhookTrigger,
+    WebhookTriggerSpec,
 };
 
 /// The API group of every Herald kind.

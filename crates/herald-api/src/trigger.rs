@@ -138,6 +138,13 @@ pub struct Schedule {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookConfig {
+    /// Who sends the hooks, which decides how they are verified and read: `github`
+    /// (`X-Hub-Signature-256`), `gitlab` (`X-Gitlab-Token`), `gitea` (Gitea/Forgejo
+    /// signature), `bitbucket-server` (`X-Hub-Signature`), `generic` (a token in
+    /// `authConfig.header`, the default) or `generic-hmac` (an HMAC-SHA256 of the body in
+    /// `authConfig.header`).
+    #[serde(default)]
+    pub provider: WebhookProvider,
     /// Allow `POST /hooks/{namespace}/{trigger}` to fire every source at once; otherwise a
     /// source must be named in the path.
     #[serde(default)]
@@ -145,6 +152,19 @@ pub struct WebhookConfig {
     /// A shared token the caller must present. Hooks without auth are refused unless this is
     /// set, so a trigger is never open by accident.
     pub auth_config: WebhookAuth,
+}
+
+/// Who sends a trigger's hooks.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebhookProvider {
+    Github,
+    Gitlab,
+    Gitea,
+    BitbucketServer,
+    #[default]
+    Generic,
+    GenericHmac,
 }
 
 /// A token compared in constant time against a request header.

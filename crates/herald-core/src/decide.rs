@@ -45,6 +45,31 @@ pub fn select_revision(reference: &GitReference, refs: &[RefTip]) -> Result<Sele
         .ok_or(SelectError::RefNotFound(wanted))
 }
 
+/// The revision a hook's payload gives for the trigger's watched reference: the pushed ref must
+/// be the watched branch or tag (or carry the watched commit), must not be a deletion, and must
+/// touch a watched file when the payload lists files. `None` when the push is not for this
+/// trigger.
+pub fn select_pushed(
+    reference: &GitReference,
+    file_globs: &[String],
+    pushes: &[crate::hooks::Push],
+) -> Result<Option<Selected>, globset::Error> {
+    for push in pushes.iter().filter(|p| !p.deleted) {
+        let wanted = match (&reference.commit, reference.full_ref()) {
+            (Some(commit), _) => push.revision.eq_ignore_ascii_case(commit),
+            (None, Some(full)) => push.git_ref == full,
+            (None, None) => false,
+        };
+        if wanted && files_match(file_globs, push.changed_files.as_deref())? {
+            return Ok(Some(Selected {
+                git_ref: Some(push.git_ref.clone()),
+                revision: push.revision.clone(),
+            }));
+        }
+    }
+    Ok(None)
+}
+
 /// What a trigger does with a revision it has looked at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -152,6 +177,52 @@ mod tests {
         assert_eq!(
             decide(false, Some(&rev), &rev),
             Decision::Fire(RunCause::Schedule)
+        );
+    }
+
+    fn push(
+        git_ref: &str,
+        revision: &str,
+        files: Option<&[&str]>,
+        deleted: bool,
+    ) -> crate::hooks::Push {
+        crate::hooks::Push {
+            git_ref: git_ref.into(),
+            revision: revision.into(),
+            deleted,
+            changed_files: files.map(|f| f.iter().map(|s| (*s).to_owned()).collect()),
+            repository: None,
+        }
+    }
+
+    #[test]
+    fn a_push_selects_the_watched_ref_only() {
+        let main = reference(Some("main"), None, None);
+        let rev = "a".repeat(40);
+        let other = push("refs/heads/dev", &rev, None, false);
+        assert_eq!(
+            select_pushed(&main, &[], std::slice::from_ref(&other)).unwrap(),
+            None
+        );
+        let pushed = push("refs/heads/main", &rev, None, false);
+        let selected = select_pushed(&main, &[], &[other, pushed])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (selected.git_ref.as_deref(), selected.revision.as_str()),
+            (Some("refs/heads/main"), rev.as_str())
+        );
+        let deleted = push("refs/heads/main", &"0".repeat(40), None, true);
+        assert_eq!(
+            select_pushed(&main, &[], &[deleted]).unwrap(),
+            None,
+            "a deleted branch runs nothing"
+        );
+        let docs = push("refs/heads/main", &rev, Some(&["README.md"]), false);
+        assert_eq!(
+            select_pushed(&main, &["src/**".into()], &[docs]).unwrap(),
+            None,
+            "file filters apply"
         );
     }
 

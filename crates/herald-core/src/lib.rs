@@ -1,6 +1,6 @@
 //! Herald's pure logic, shared by local and cluster mode: which revision a trigger looks at,
 //! whether it fires, how a run is named, what environment an action gets, when a schedule is
-//! due, and how hook tokens are checked. No IO here, so most unit tests live in this crate.
+//! due, and how hooks are verified and read. No IO here, so most unit tests live in this crate.
 
 mod credentials;
 mod decide;
@@ -8,7 +8,6 @@ mod env;
 mod firing;
 mod naming;
 mod schedule;
-mod token;
 
 pub mod hooks;
 
@@ -16,9 +15,10 @@ pub use credentials::{
     CredentialItem, CredentialPlan, FILE_CA, FILE_KNOWN_HOSTS, FILE_PASSWORD, FILE_SSH_PRIVATE_KEY,
     FILE_TOKEN, FILE_USERNAME, credential_plan,
 };
-pub use decide::{Decision, RefTip, SelectError, Selected, decide, files_match, select_revision};
+pub use decide::{
+    Decision, RefTip, SelectError, Selected, decide, files_match, select_pushed, select_revision,
+};
 pub use env::{RunContext, WORKDIR_ENV, run_env};
 pub use firing::{Firing, RunPlan, plan_run};
 pub use naming::run_name;
 pub use schedule::{Ticker, TickerError};
-pub use token::tokens_equal;

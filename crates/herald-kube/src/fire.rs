@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use herald_api::{ActionRef, CheckedSource, Run, RunSpec, TriggerKind, TriggerSources};
-use herald_core::{Firing, plan_run, run_name};
+use herald_core::hooks::Push;
+use herald_core::{Firing, plan_run, run_name, select_pushed};
 use herald_server::RunLabels;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Api;
@@ -33,8 +34,8 @@ pub struct TriggerView<'a> {
 pub enum Fired {
     /// A Run was created, or already existed for this change (`created: false`).
     Run { run: Box<Run>, created: bool },
-    /// Nothing to do (revision already seen with `onChangeOnly`).
-    Skipped { revision: String },
+    /// Nothing to do (revision already seen with `onChangeOnly`, or a push elsewhere).
+    Skipped { reason: String },
 }
 
 /// Fire `trigger` for `source`.
@@ -43,15 +44,31 @@ pub async fn fire_source(
     trigger: &TriggerView<'_>,
     source: &str,
     firing: &Firing,
+    pushes: Option<&[Push]>,
 ) -> Result<Fired, Error> {
-    let loaded = sources::load(ctx, trigger.namespace, trigger.sources.kind, source).await?;
-    let selected = sources::current_revision(&loaded, &trigger.sources.watch_on.reference).await?;
+    let watch_on = &trigger.sources.watch_on;
+    let selected = match pushes {
+        // The payload says what was pushed: no need to ask the remote.
+        Some(pushes) => match select_pushed(&watch_on.reference, &watch_on.files, pushes) {
+            Ok(Some(selected)) => selected,
+            Ok(None) => {
+                return Ok(Fired::Skipped {
+                    reason: "the push touches no watched ref or file".into(),
+                });
+            }
+            Err(e) => return Err(Error::Invalid(format!("invalid file glob: {e}"))),
+        },
+        None => {
+            let loaded =
+                sources::load(ctx, trigger.namespace, trigger.sources.kind, source).await?;
+            sources::current_revision(&loaded, &watch_on.reference).await?
+        }
+    };
     let seen = trigger.checked.get(source).map(|c| c.revision.as_str());
     let on_change_only = trigger.sources.watch_on.on_change_only;
     let Some(plan) = plan_run(firing, on_change_only, seen, &selected.revision) else {
-        return Ok(Fired::Skipped {
-            revision: selected.revision,
-        });
+        let reason = format!("revision {} already seen", selected.revision);
+        return Ok(Fired::Skipped { reason });
     };
     let name = run_name(
         trigger.name,

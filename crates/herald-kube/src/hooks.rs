@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use herald_api::{TriggerKind, WebhookTrigger};
 use herald_core::Firing;
-use herald_server::{FireError, FiredRun, HookAuth, Hooks, LookupError};
+use herald_server::{Delivery, FireError, FiredRun, HookAuth, Hooks, LookupError};
 use kube::{Api, Resource, ResourceExt};
 
 use crate::context::Context;
@@ -45,15 +45,16 @@ impl Hooks for ClusterHooks {
                     auth.secret_ref.name
                 ))
             })?;
-        let token = secret_value(&secret, &auth.key).ok_or_else(|| {
+        let secret = secret_value(&secret, &auth.key).ok_or_else(|| {
             LookupError::Misconfigured(format!(
                 "secret {namespace}/{} has no key {:?}",
                 auth.secret_ref.name, auth.key
             ))
         })?;
         Ok(HookAuth {
+            provider: found.spec.webhook.provider.into(),
             header: auth.header.to_ascii_lowercase(),
-            token,
+            secret,
         })
     }
 
@@ -62,6 +63,7 @@ impl Hooks for ClusterHooks {
         namespace: &str,
         trigger: &str,
         source: Option<&str>,
+        delivery: &Delivery,
     ) -> Result<Vec<FiredRun>, FireError> {
         let found = self
             .trigger(namespace, trigger)
@@ -78,11 +80,16 @@ impl Hooks for ClusterHooks {
             action: &found.spec.action,
             checked: &status.checked_sources.clone(),
         };
-        let firing = Firing::Delivery(format!("{}", jiff::Timestamp::now().as_nanosecond()));
+        // A repeated delivery is the same Run; without an id each delivery is its own.
+        let id = delivery
+            .id
+            .clone()
+            .unwrap_or_else(|| jiff::Timestamp::now().as_nanosecond().to_string());
+        let firing = Firing::Delivery(id);
         let mut runs = Vec::new();
         let mut errors = Vec::new();
         for name in names {
-            match fire_source(&self.ctx, &view, &name, &firing).await {
+            match fire_source(&self.ctx, &view, &name, &firing, delivery.pushes.as_deref()).await {
                 Ok(Fired::Run { run, created }) => {
                     status.checked_sources.insert(
                         name.clone(),

@@ -87,7 +87,7 @@ pub async fn check_sources(
 ) -> TriggerStatus {
     let mut failures = Vec::new();
     for source in &view.sources.names {
-        match fire_source(ctx, view, source, firing).await {
+        match fire_source(ctx, view, source, firing, None).await {
             Ok(Fired::Run { run, created }) => {
                 if created {
                     tracing::info!(trigger = %view.name, run = %run.name_any(), revision = %run.spec.revision, "run created");
@@ -97,8 +97,8 @@ pub async fn check_sources(
                     status.checked_sources.insert(source.clone(), checked(&run));
                 }
             }
-            Ok(Fired::Skipped { revision }) => {
-                tracing::debug!(trigger = %view.name, %source, %revision, "revision already seen");
+            Ok(Fired::Skipped { reason }) => {
+                tracing::debug!(trigger = %view.name, %source, %reason, "nothing to run");
             }
             Err(e) => failures.push(format!("{source}: {e}")),
         }

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use herald_api::{RunPhase, TriggerKind};
+use herald_core::hooks::Push;
 use herald_core::{
-    Firing, RefTip, RunContext, RunPlan, plan_run, run_env, run_name, select_revision,
+    Firing, RefTip, RunContext, RunPlan, plan_run, run_env, run_name, select_pushed,
+    select_revision,
 };
 use herald_store::{Created, NewRun, RunOutcome, RunRecord, Store, TriggerKey};
 use tokio::sync::{Semaphore, watch};
@@ -32,6 +34,8 @@ pub struct FireRequest {
     /// One source by name, or every source of the trigger.
     pub source: Option<String>,
     pub firing: Firing,
+    /// Ref updates a hook's payload reported; `None` to look the watched refs up.
+    pub pushes: Option<Vec<Push>>,
 }
 
 /// What happened for one source of a firing.
@@ -120,10 +124,7 @@ impl Engine {
         let names = selected_sources(&trigger, request.source.as_deref())?;
         let mut outcomes = Vec::with_capacity(names.len());
         for name in names {
-            outcomes.push(
-                self.fire_source(&catalog, &trigger, &name, &request.firing)
-                    .await,
-            );
+            outcomes.push(self.fire_source(&catalog, &trigger, &name, request).await);
         }
         Ok(outcomes)
     }
@@ -133,8 +134,9 @@ impl Engine {
         catalog: &Catalog,
         trigger: &TriggerView<'_>,
         source: &str,
-        firing: &Firing,
+        request: &FireRequest,
     ) -> SourceOutcome {
+        let firing = &request.firing;
         let failed = |error: String| SourceOutcome::Failed {
             source: source.to_owned(),
             error,
@@ -144,9 +146,14 @@ impl Engine {
                 Ok(resolved) => resolved,
                 Err(e) => return failed(e),
             };
-        let selected = match current_revision(&resolved, &trigger.sources.watch_on.reference).await
-        {
-            Ok(selected) => selected,
+        let selected = match revision_for(&resolved, &trigger.sources.watch_on, request).await {
+            Ok(Ok(selected)) => selected,
+            Ok(Err(reason)) => {
+                return SourceOutcome::Skipped {
+                    source: source.to_owned(),
+                    reason,
+                };
+            }
             Err(e) => return failed(e),
         };
         let key = trigger_key(trigger);
@@ -307,6 +314,23 @@ fn selected_sources(
             "{} {}/{} has no source {name:?}; its sources are {:?}",
             trigger.kind, trigger.namespace, trigger.name, trigger.sources.names
         ))),
+    }
+}
+
+/// The revision to run: from the hook's payload when it reported pushes (`Ok(Err(reason))`
+/// when none is for this trigger), else what the watched reference points at now.
+async fn revision_for(
+    source: &ResolvedSource,
+    watch_on: &herald_api::WatchOn,
+    request: &FireRequest,
+) -> Result<Result<herald_core::Selected, String>, String> {
+    let Some(pushes) = &request.pushes else {
+        return current_revision(source, &watch_on.reference).await.map(Ok);
+    };
+    match select_pushed(&watch_on.reference, &watch_on.files, pushes) {
+        Ok(Some(selected)) => Ok(Ok(selected)),
+        Ok(None) => Ok(Err("the push touches no watched ref or file".to_owned())),
+        Err(e) => Err(format!("invalid file glob: {e}")),
     }
 }
 

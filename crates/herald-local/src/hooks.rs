@@ -1,7 +1,7 @@
 //! Local mode's side of the hook endpoints.
 
 use herald_api::TriggerKind;
-use herald_server::{FireError, FiredRun, HookAuth, Hooks, LookupError};
+use herald_server::{Delivery, FireError, FiredRun, HookAuth, Hooks, LookupError};
 
 use herald_core::Firing;
 
@@ -16,12 +16,13 @@ impl Hooks for Engine {
             .get(&key)
             .ok_or_else(|| LookupError::NotFound(format!("{namespace}/{trigger}")))?;
         let auth = &found.spec.webhook.auth_config;
-        let token = catalog
+        let secret = catalog
             .secret_value(namespace, &auth.secret_ref.name, &auth.key)
             .map_err(LookupError::Misconfigured)?;
         Ok(HookAuth {
+            provider: found.spec.webhook.provider.into(),
             header: auth.header.to_ascii_lowercase(),
-            token,
+            secret,
         })
     }
 
@@ -30,6 +31,7 @@ impl Hooks for Engine {
         namespace: &str,
         trigger: &str,
         source: Option<&str>,
+        delivery: &Delivery,
     ) -> Result<Vec<FiredRun>, FireError> {
         let multi_source = self
             .catalog()
@@ -46,7 +48,9 @@ impl Hooks for Engine {
             namespace: namespace.to_owned(),
             name: trigger.to_owned(),
             source: source.map(str::to_owned),
-            firing: Firing::Delivery(crate::unique_id()),
+            // A repeated delivery is the same run; without an id each delivery is its own.
+            firing: Firing::Delivery(delivery.id.clone().unwrap_or_else(crate::unique_id)),
+            pushes: delivery.pushes.clone(),
         };
         let outcomes = self.fire(&request).await.map_err(|e| match e {
             engine::FireError::NotFound(why) | engine::FireError::BadRequest(why) => {

@@ -78,6 +78,7 @@ async fn tick_forever(engine: Engine, (namespace, name): Key, spec: ScheduleTrig
             name: name.clone(),
             source: None,
             firing: Firing::Tick(due.to_string()),
+            pushes: None,
         };
         match engine.fire(&request).await {
             Ok(outcomes) => log_outcomes(&engine, &request, outcomes),

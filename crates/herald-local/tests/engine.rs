@@ -58,6 +58,7 @@ fn tick(at: &str) -> FireRequest {
         name: "every".into(),
         source: None,
         firing: Firing::Tick(at.into()),
+        pushes: None,
     }
 }
 

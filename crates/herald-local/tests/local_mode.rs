@@ -260,3 +260,149 @@ async fn hooks_check_the_token_and_create_runs() {
     );
     herald.stop().await;
 }
+
+fn github_manifests(repo_url: &str) -> String {
+    format!(
+        r#"apiVersion: herald.dev/v1alpha1
+kind: GitRepo
+metadata: {{name: repo}}
+spec: {{repoUri: "{repo_url}"}}
+---
+apiVersion: herald.dev/v1alpha1
+kind: Action
+metadata: {{name: act}}
+spec: {{actionJob: {{command: [sh, -c, "echo $HERALD_REVISION"]}}}}
+---
+apiVersion: herald.dev/v1alpha1
+kind: WebhookTrigger
+metadata: {{name: gh}}
+spec:
+  sources: {{kind: GitRepo, names: [repo], watchOn: {{reference: {{branch: main}}, files: ["src/**"]}}}}
+  webhook:
+    provider: github
+    authConfig: {{secretRef: {{name: gh-secret}}}}
+  action: {{kind: Action, name: act}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: gh-secret}}
+stringData: {{token: it-is-a-secret}}
+"#
+    )
+}
+
+/// A GitHub delivery, signed as GitHub signs it.
+async fn github(
+    listen: SocketAddr,
+    event: &str,
+    delivery: &str,
+    body: &[u8],
+    secret: &[u8],
+) -> (u16, serde_json::Value) {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(body);
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let response = reqwest::Client::new()
+        .post(format!("http://{listen}/hooks/default/gh/repo"))
+        .header("content-type", "application/json")
+        .header("x-github-event", event)
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", signature)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn push_body(git_ref: &str, after: &str, files: &[&str]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "ref": git_ref, "before": "1".repeat(40), "after": after, "created": false, "deleted": false, "forced": false,
+        "repository": {"full_name": "acme/app", "clone_url": "https://github.com/acme/app.git"},
+        "commits": [{"id": after, "message": "change", "added": files, "modified": [], "removed": []}],
+        "head_commit": {"id": after}
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn github_pushes_are_verified_read_and_deduplicated() {
+    let repo = TestRepo::new();
+    let manifests = Manifests::new();
+    manifests.write("gh.yaml", &github_manifests(&repo.url()));
+    let herald = Running::start(&manifests).await;
+    let l = herald.listen;
+    let secret = b"it-is-a-secret";
+    let head = repo.head();
+    let body = push_body("refs/heads/main", &head, &["src/lib.rs"]);
+
+    assert_eq!(
+        github(l, "push", "d-0", &body, b"wrong secret").await.0,
+        401,
+        "a bad signature"
+    );
+    let (status, pong) = github(l, "ping", "d-1", br#"{"zen": "hi", "hook_id": 1}"#, secret).await;
+    assert_eq!((status, pong["message"].as_str()), (200, Some("pong")));
+    let (status, ignored) = github(l, "issues", "d-2", br#"{"action": "opened"}"#, secret).await;
+    assert_eq!((status, ignored["ignored"].as_str()), (202, Some("issues")));
+    let (status, bad) = github(l, "push", "d-3", b"{not json", secret).await;
+    assert_eq!(status, 400, "{bad}");
+    let (status, other) = github(
+        l,
+        "push",
+        "d-4",
+        &push_body("refs/heads/dev", &head, &["src/a.rs"]),
+        secret,
+    )
+    .await;
+    assert_eq!(
+        (status, other["runs"].as_array().map(Vec::len)),
+        (202, Some(0)),
+        "another branch runs nothing"
+    );
+    let (status, docs) = github(
+        l,
+        "push",
+        "d-5",
+        &push_body("refs/heads/main", &head, &["README.md"]),
+        secret,
+    )
+    .await;
+    assert_eq!(
+        (status, docs["runs"].as_array().map(Vec::len)),
+        (202, Some(0)),
+        "files outside src/** run nothing"
+    );
+    assert!(herald.runs().await.is_empty());
+
+    let (status, first) = github(l, "push", "d-6", &body, secret).await;
+    assert_eq!(status, 202, "{first}");
+    assert_eq!(first["runs"][0]["revision"], head.as_str());
+    assert_eq!(first["runs"][0]["created"], true);
+    let (status, again) = github(l, "push", "d-6", &body, secret).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        again["runs"][0]["name"], first["runs"][0]["name"],
+        "a redelivery is the same run"
+    );
+    assert_eq!(again["runs"][0]["created"], false);
+    herald
+        .wait_for_runs("the pushed revision's run", |runs| {
+            succeeded_for(runs, &head).is_some()
+        })
+        .await;
+    assert_eq!(herald.runs().await.len(), 1);
+
+    let huge = vec![b' '; 2 * 1024 * 1024];
+    assert_eq!(
+        github(l, "push", "d-7", &huge, secret).await.0,
+        413,
+        "bodies over 1 MiB are refused"
+    );
+    herald.stop().await;
+}

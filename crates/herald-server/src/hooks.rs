@@ -2,23 +2,37 @@
 
 use std::future::Future;
 
+use herald_core::hooks::{Provider, Push};
 use serde::Serialize;
 
-/// How a webhook trigger wants callers to authenticate: a token in a header.
+/// How a webhook trigger verifies callers: its provider's scheme with a shared secret.
 #[derive(Clone)]
 pub struct HookAuth {
-    /// Lower-case header name, e.g. `x-trigger-auth`.
+    pub provider: Provider,
+    /// Header of the token (`generic`) or signature (`generic-hmac`); other providers use
+    /// their own.
     pub header: String,
-    /// The expected token (never logged).
-    pub token: Vec<u8>,
+    /// The shared secret (never logged).
+    pub secret: Vec<u8>,
 }
 
 impl std::fmt::Debug for HookAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HookAuth")
+            .field("provider", &self.provider)
             .field("header", &self.header)
             .finish_non_exhaustive()
     }
+}
+
+/// A verified delivery: what it pushed, if the provider says.
+#[derive(Debug, Clone, Default)]
+pub struct Delivery {
+    /// The provider's delivery id, which makes a repeated delivery the same run.
+    pub id: Option<String>,
+    /// The ref updates the payload reports; `None` when the hook carries none (a generic
+    /// hook): then the trigger's watched refs are looked up.
+    pub pushes: Option<Vec<Push>>,
 }
 
 /// Why a trigger's hook settings could not be found.
@@ -74,5 +88,6 @@ pub trait Hooks: Send + Sync + 'static {
         namespace: &str,
         trigger: &str,
         source: Option<&str>,
+        delivery: &Delivery,
     ) -> impl Future<Output = Result<Vec<FiredRun>, FireError>> + Send;
 }

@@ -2,11 +2,12 @@
 //! mode; what a hook fires is behind the [`Hooks`] trait.
 
 mod health;
+mod hook_handler;
 mod hooks;
 mod metrics;
 mod router;
 
 pub use health::Health;
-pub use hooks::{FireError, FiredRun, HookAuth, Hooks, LookupError};
+pub use hooks::{Delivery, FireError, FiredRun, HookAuth, Hooks, LookupError};
 pub use metrics::{ErrorLabels, HookLabels, Metrics, RunLabels};
 pub use router::{ServerConfig, router, serve};

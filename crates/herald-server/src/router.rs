@@ -4,8 +4,8 @@ use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, Path, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{DefaultBodyLimit, State},
+    http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -13,7 +13,8 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::health::Health;
-use crate::hooks::{FireError, Hooks, LookupError};
+use crate::hook_handler;
+use crate::hooks::Hooks;
 use crate::metrics::{HookLabels, Metrics};
 
 /// Settings of the HTTP server.
@@ -44,8 +45,14 @@ impl Default for ServerConfig {
 pub fn router<H: Hooks>(hooks: Arc<H>, config: &ServerConfig) -> Router {
     let (alive, ready) = (config.health.clone(), config.health.clone());
     Router::new()
-        .route("/hooks/{namespace}/{trigger}", post(hook_all::<H>))
-        .route("/hooks/{namespace}/{trigger}/{source}", post(hook_one::<H>))
+        .route(
+            "/hooks/{namespace}/{trigger}",
+            post(hook_handler::hook_all::<H>),
+        )
+        .route(
+            "/hooks/{namespace}/{trigger}/{source}",
+            post(hook_handler::hook_one::<H>),
+        )
         .route(
             "/healthz",
             get(move || async move { probe(alive.is_alive()) }),
@@ -103,66 +110,6 @@ pub async fn serve<H: Hooks>(
         .await
 }
 
-async fn hook_all<H: Hooks>(
-    State(hooks): State<Arc<H>>,
-    Path((namespace, trigger)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    handle(&*hooks, &namespace, &trigger, None, &headers).await
-}
-
-async fn hook_one<H: Hooks>(
-    State(hooks): State<Arc<H>>,
-    Path((namespace, trigger, source)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    handle(&*hooks, &namespace, &trigger, Some(&source), &headers).await
-}
-
-async fn handle<H: Hooks>(
-    hooks: &H,
-    namespace: &str,
-    trigger: &str,
-    source: Option<&str>,
-    headers: &HeaderMap,
-) -> Response {
-    let auth = match hooks.hook_auth(namespace, trigger).await {
-        Ok(auth) => auth,
-        Err(e @ LookupError::NotFound(_)) => return error(StatusCode::NOT_FOUND, &e.to_string()),
-        Err(LookupError::Misconfigured(why)) => {
-            tracing::warn!(namespace, trigger, reason = %why, "hook refused: trigger misconfigured");
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "trigger is not ready to accept hooks",
-            );
-        }
-    };
-    let presented = headers
-        .get(auth.header.as_str())
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if !herald_core::tokens_equal(presented, &auth.token) {
-        // No detail: telling a caller which part was wrong helps only an attacker.
-        return error(StatusCode::UNAUTHORIZED, "unauthorized");
-    }
-    match hooks.fire_hook(namespace, trigger, source).await {
-        Ok(runs) => (StatusCode::ACCEPTED, Json(json!({ "runs": runs }))).into_response(),
-        Err(FireError::BadRequest(why)) => error(StatusCode::BAD_REQUEST, &why),
-        Err(FireError::Source(why)) => error(StatusCode::BAD_GATEWAY, &why),
-        Err(FireError::Store(why)) => {
-            tracing::error!(namespace, trigger, error = %why, "hook not stored");
-            let mut response = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "could not store the run; retry later",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            response
-        }
-    }
-}
-
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }

@@ -226,6 +226,7 @@ mod tests {
         WebhookTriggerSpec {
             sources: srcs(&["app"], branch("main"), &["src/**/*.rs"]),
             webhook: WebhookConfig {
+                provider: Default::default(),
                 multi_source: false,
                 auth_config: WebhookAuth {
                     secret_ref: SecretRef {

@@ -99,3 +99,17 @@ impl FromStr for Provider {
             .ok_or_else(|| UnknownProvider(s.to_owned()))
     }
 }
+
+impl From<herald_api::WebhookProvider> for Provider {
+    fn from(provider: herald_api::WebhookProvider) -> Self {
+        use herald_api::WebhookProvider as P;
+        match provider {
+            P::Github => Self::Github,
+            P::Gitlab => Self::Gitlab,
+            P::Gitea => Self::Gitea,
+            P::BitbucketServer => Self::BitbucketServer,
+            P::Generic => Self::Generic,
+            P::GenericHmac => Self::GenericHmac,
+        }
+    }
+}

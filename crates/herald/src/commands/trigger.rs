@@ -39,6 +39,7 @@ pub async fn trigger(args: TriggerArgs) -> anyhow::Result<ExitCode> {
         name,
         source: args.source,
         firing: Firing::Manual(herald_local::unique_id()),
+        pushes: None,
     };
     let outcomes = engine.fire(&request).await?;
     let mut all_succeeded = true;
