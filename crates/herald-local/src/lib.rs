@@ -24,7 +24,7 @@ pub use herald_core::Firing;
 pub use manifests::{DEFAULT_NAMESPACE, LoadError, Loaded, load_dir};
 pub use watcher::load_and_report;
 
-use herald_server::{Health, ServerConfig};
+use herald_server::{Health, RateLimits, ServerConfig};
 use herald_store::Store;
 use tokio::sync::watch;
 
@@ -42,6 +42,8 @@ pub struct LocalConfig {
     pub max_parallel: usize,
     /// How often the folder is checked for changes.
     pub reload_every: Duration,
+    /// Hook rate limits.
+    pub rate_limits: RateLimits,
 }
 
 /// Why local mode could not start.
@@ -86,6 +88,7 @@ pub async fn run(
     let server = ServerConfig {
         listen: config.listen,
         health,
+        rate_limits: config.rate_limits,
         ..ServerConfig::default()
     };
     let served = herald_server::serve(Arc::new(engine), &server, shutdown).await;

@@ -24,6 +24,10 @@ struct Running {
 
 impl Running {
     async fn start(manifests: &Manifests) -> Self {
+        Self::start_with(manifests, herald_server::RateLimits::default()).await
+    }
+
+    async fn start_with(manifests: &Manifests, rate_limits: herald_server::RateLimits) -> Self {
         let state = tempfile::tempdir().unwrap();
         let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let db = state.path().join("herald.db");
@@ -34,6 +38,7 @@ impl Running {
             listen,
             max_parallel: 2,
             reload_every: Duration::from_millis(100),
+            rate_limits,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -404,5 +409,49 @@ async fn github_pushes_are_verified_read_and_deduplicated() {
         413,
         "bodies over 1 MiB are refused"
     );
+    herald.stop().await;
+}
+
+#[tokio::test]
+async fn a_trigger_over_its_rate_limit_is_told_when_to_retry() {
+    let repo = TestRepo::new();
+    let manifests = Manifests::new();
+    manifests.write("hook.yaml", &webhook_manifests(&repo.url()));
+    let limits = herald_server::RateLimits {
+        global_per_second: None,
+        per_trigger_per_second: std::num::NonZeroU32::new(1),
+    };
+    let herald = Running::start_with(&manifests, limits).await;
+    let l = herald.listen;
+    // Unsigned requests do not use up the trigger's budget.
+    for _ in 0..5 {
+        assert_eq!(post(l, "/hooks/team/hook/repo", Some("wrong")).await.0, 401);
+    }
+    assert_eq!(
+        post(l, "/hooks/team/hook/repo", Some("secret-token"))
+            .await
+            .0,
+        202
+    );
+    assert_eq!(
+        post(l, "/hooks/team/hook/repo", Some("secret-token"))
+            .await
+            .0,
+        202,
+        "a burst of two"
+    );
+    let response = reqwest::Client::new()
+        .post(format!("http://{l}/hooks/team/hook/repo"))
+        .header("x-herald-token", "secret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
     herald.stop().await;
 }

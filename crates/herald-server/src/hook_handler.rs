@@ -1,8 +1,6 @@
 //! One hook delivery: find the trigger, verify the sender, read the payload, fire, and answer
 //! only once the runs are stored.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -12,32 +10,24 @@ use herald_core::hooks::{self, HookEvent, HookSecret, VerifyError};
 use serde_json::json;
 
 use crate::hooks::{Delivery, FireError, Hooks, LookupError};
-use crate::router::error;
+use crate::router::{HookState, error};
 
 pub(crate) async fn hook_all<H: Hooks>(
-    State(hooks): State<Arc<H>>,
+    State(state): State<HookState<H>>,
     Path((namespace, trigger)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    handle(&*hooks, &namespace, &trigger, None, &headers, &body).await
+    handle(&state, &namespace, &trigger, None, &headers, &body).await
 }
 
 pub(crate) async fn hook_one<H: Hooks>(
-    State(hooks): State<Arc<H>>,
+    State(state): State<HookState<H>>,
     Path((namespace, trigger, source)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    handle(
-        &*hooks,
-        &namespace,
-        &trigger,
-        Some(&source),
-        &headers,
-        &body,
-    )
-    .await
+    handle(&state, &namespace, &trigger, Some(&source), &headers, &body).await
 }
 
 /// `HeaderMap` as the pure hook code reads headers.
@@ -50,13 +40,17 @@ impl hooks::Headers for HeaderView<'_> {
 }
 
 async fn handle<H: Hooks>(
-    hooks: &H,
+    state: &HookState<H>,
     namespace: &str,
     trigger: &str,
     source: Option<&str>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
+    if let Err(wait) = state.limiters.check_global() {
+        return too_many(wait);
+    }
+    let hooks = &*state.hooks;
     let auth = match hooks.hook_auth(namespace, trigger).await {
         Ok(auth) => auth,
         Err(e @ LookupError::NotFound(_)) => return error(StatusCode::NOT_FOUND, &e.to_string()),
@@ -86,6 +80,12 @@ async fn handle<H: Hooks>(
         // No detail: telling a caller which part was wrong helps only an attacker.
         Err(_) => return error(StatusCode::UNAUTHORIZED, "unauthorized"),
     }
+    if let Err(wait) = state
+        .limiters
+        .check_trigger(&format!("{namespace}/{trigger}"))
+    {
+        return too_many(wait);
+    }
     let pushes = match hooks::parse(auth.provider, &view, body) {
         Ok(HookEvent::Ping) => {
             return (StatusCode::OK, Json(json!({ "message": "pong" }))).into_response();
@@ -112,6 +112,19 @@ async fn handle<H: Hooks>(
         pushes,
     };
     fire(hooks, namespace, trigger, source, &delivery).await
+}
+
+/// 429 with the whole seconds to wait before retrying (at least 1).
+fn too_many(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many deliveries; retry later",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
 }
 
 async fn fire<H: Hooks>(

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use crate::health::Health;
 use crate::hook_handler;
 use crate::hooks::Hooks;
+use crate::limits::{Limiters, RateLimits};
 use crate::metrics::{HookLabels, Metrics};
 
 /// Settings of the HTTP server.
@@ -27,6 +28,8 @@ pub struct ServerConfig {
     pub health: Health,
     /// Counters; `/metrics` serves them on the same address unless served apart.
     pub metrics: Metrics,
+    /// Hook rate limits (unlimited by default).
+    pub rate_limits: RateLimits,
 }
 
 impl Default for ServerConfig {
@@ -36,6 +39,7 @@ impl Default for ServerConfig {
             body_limit: 1024 * 1024,
             health: Health::default(),
             metrics: Metrics::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -66,8 +70,27 @@ pub fn router<H: Hooks>(hooks: Arc<H>, config: &ServerConfig) -> Router {
             config.metrics.clone(),
             count_responses,
         ))
-        .with_state(hooks)
+        .with_state(HookState {
+            hooks,
+            limiters: Limiters::new(config.rate_limits),
+        })
         .merge(config.metrics.router())
+}
+
+/// What the hook handlers share.
+pub(crate) struct HookState<H> {
+    pub(crate) hooks: Arc<H>,
+    pub(crate) limiters: Limiters,
+}
+
+// Not derived: `H` itself need not be `Clone`, the `Arc` is.
+impl<H> Clone for HookState<H> {
+    fn clone(&self) -> Self {
+        Self {
+            hooks: self.hooks.clone(),
+            limiters: self.limiters.clone(),
+        }
+    }
 }
 
 /// Count hook responses by status.

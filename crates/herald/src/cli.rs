@@ -45,6 +45,26 @@ pub enum Command {
     Clone(CloneArgs),
 }
 
+/// Hook rate limits; a delivery over one is answered 429 with `Retry-After`.
+#[derive(Debug, Args)]
+pub struct RateLimitArgs {
+    /// Deliveries per second for all triggers together (bursts of twice that; default: no limit).
+    #[arg(long, env = "HERALD_HOOK_RATE_LIMIT")]
+    pub hook_rate_limit: Option<std::num::NonZeroU32>,
+    /// Verified deliveries per second for one trigger (bursts of twice that; default: no limit).
+    #[arg(long, env = "HERALD_HOOK_RATE_LIMIT_PER_TRIGGER")]
+    pub hook_rate_limit_per_trigger: Option<std::num::NonZeroU32>,
+}
+
+impl RateLimitArgs {
+    pub fn limits(&self) -> herald_server::RateLimits {
+        herald_server::RateLimits {
+            global_per_second: self.hook_rate_limit,
+            per_trigger_per_second: self.hook_rate_limit_per_trigger,
+        }
+    }
+}
+
 /// Where the embedded store lives.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
@@ -61,6 +81,8 @@ pub struct RunArgs {
     /// Address for hooks and health probes.
     #[arg(long, env = "HERALD_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
     /// Serve `/metrics` on this address too (it is always on `--listen`).
     #[arg(long, env = "HERALD_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -109,6 +131,8 @@ pub struct LocalArgs {
     /// How many runs may execute at once.
     #[arg(long, default_value_t = 4)]
     pub max_parallel: usize,
+    #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
     /// How often the folder is checked for changed manifests.
     #[arg(long, default_value = "2s", value_parser = humantime_duration)]
     pub reload_every: std::time::Duration,

@@ -16,6 +16,7 @@ fn local_config(args: &LocalArgs) -> LocalConfig {
         listen: args.listen,
         max_parallel: args.max_parallel,
         reload_every: args.reload_every,
+        rate_limits: args.rate_limits.limits(),
     }
 }
 

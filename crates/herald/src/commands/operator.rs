@@ -27,6 +27,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(namespace = %config.namespace, identity = %config.identity, listen = %args.listen, "herald operator starting");
     let server = ServerConfig {
         listen: args.listen,
+        rate_limits: args.rate_limits.limits(),
         ..ServerConfig::default()
     };
     herald_kube::run(client, config, server, super::shutdown_signal())

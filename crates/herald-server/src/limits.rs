@@ -1,0 +1,105 @@
+//! Rate limits on hook deliveries: one for all triggers and one per trigger. A delivery over a
+//! limit is answered 429 with `Retry-After`, never dropped silently.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+
+/// Deliveries per second allowed, with bursts of twice that; `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    pub global_per_second: Option<NonZeroU32>,
+    pub per_trigger_per_second: Option<NonZeroU32>,
+}
+
+/// The limiters, shared by every request.
+#[derive(Clone, Default)]
+pub(crate) struct Limiters {
+    global: Option<Arc<DefaultDirectRateLimiter>>,
+    per_trigger: Option<Arc<DefaultKeyedRateLimiter<String>>>,
+}
+
+impl std::fmt::Debug for Limiters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiters")
+            .field("global", &self.global.is_some())
+            .field("per_trigger", &self.per_trigger.is_some())
+            .finish()
+    }
+}
+
+fn quota(per_second: NonZeroU32) -> Quota {
+    let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+    Quota::per_second(per_second).allow_burst(burst)
+}
+
+impl Limiters {
+    pub(crate) fn new(limits: RateLimits) -> Self {
+        Self {
+            global: limits
+                .global_per_second
+                .map(|n| Arc::new(governor::RateLimiter::direct(quota(n)))),
+            per_trigger: limits
+                .per_trigger_per_second
+                .map(|n| Arc::new(governor::RateLimiter::keyed(quota(n)))),
+        }
+    }
+
+    /// `Err(wait)` when all hooks together are over the limit; `wait` is when to retry.
+    pub(crate) fn check_global(&self) -> Result<(), Duration> {
+        let now = DefaultClock::default().now();
+        self.global
+            .as_ref()
+            .map_or(Ok(()), |g| g.check().map_err(|e| e.wait_time_from(now)))
+    }
+
+    /// `Err(wait)` when `trigger`'s verified deliveries are over its limit. Checked after the
+    /// signature, so unsigned floods cannot use up a trigger's budget.
+    pub(crate) fn check_trigger(&self, trigger: &str) -> Result<(), Duration> {
+        let now = DefaultClock::default().now();
+        let Some(limiter) = &self.per_trigger else {
+            return Ok(());
+        };
+        limiter
+            .check_key(&trigger.to_owned())
+            .map_err(|e| e.wait_time_from(now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trigger_over_its_limit_waits_and_others_do_not() {
+        let limits = Limiters::new(RateLimits {
+            global_per_second: None,
+            per_trigger_per_second: NonZeroU32::new(1),
+        });
+        assert!(limits.check_trigger("a").is_ok());
+        assert!(limits.check_trigger("a").is_ok(), "a burst of two");
+        let wait = limits.check_trigger("a").unwrap_err();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
+        assert!(limits.check_trigger("b").is_ok(), "limits are per trigger");
+        assert!(limits.check_global().is_ok());
+    }
+
+    #[test]
+    fn the_global_limit_covers_every_trigger() {
+        let limits = Limiters::new(RateLimits {
+            global_per_second: NonZeroU32::new(1),
+            per_trigger_per_second: None,
+        });
+        assert!(limits.check_global().is_ok() && limits.check_global().is_ok());
+        assert!(limits.check_global().is_err());
+        assert!(limits.check_trigger("a").is_ok());
+        let unlimited = Limiters::default();
+        assert!(unlimited.check_global().is_ok() && unlimited.check_trigger("a").is_ok());
+    }
+}
