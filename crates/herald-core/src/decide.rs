@@ -70,6 +70,33 @@ pub fn select_pushed(
     Ok(None)
 }
 
+/// Why a firing cannot name the sources it asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceChoiceError {
+    #[error("has no source {name:?}; its sources are {known:?}")]
+    Unknown { name: String, known: Vec<String> },
+    #[error("fires one source at a time; name the source")]
+    OneAtATime,
+}
+
+/// The sources a firing covers: the one it names, which must be the trigger's, or every
+/// source when none is named and `all_allowed` (schedules, hand firings, multi-source hooks).
+pub fn sources_to_fire(
+    names: &[String],
+    requested: Option<&str>,
+    all_allowed: bool,
+) -> Result<Vec<String>, SourceChoiceError> {
+    match requested {
+        Some(name) if names.iter().any(|n| n == name) => Ok(vec![name.to_owned()]),
+        Some(name) => Err(SourceChoiceError::Unknown {
+            name: name.to_owned(),
+            known: names.to_vec(),
+        }),
+        None if all_allowed => Ok(names.to_vec()),
+        None => Err(SourceChoiceError::OneAtATime),
+    }
+}
+
 /// What a trigger does with a revision it has looked at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -223,6 +250,22 @@ mod tests {
             select_pushed(&main, &["src/**".into()], &[docs]).unwrap(),
             None,
             "file filters apply"
+        );
+    }
+
+    #[test]
+    fn a_firing_covers_the_named_source_or_all_when_allowed() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(sources_to_fire(&names, Some("b"), false).unwrap(), ["b"]);
+        assert_eq!(sources_to_fire(&names, None, true).unwrap(), names);
+        assert_eq!(
+            sources_to_fire(&names, None, false),
+            Err(SourceChoiceError::OneAtATime)
+        );
+        let unknown = sources_to_fire(&names, Some("c"), true).unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            r#"has no source "c"; its sources are ["a", "b"]"#
         );
     }
 

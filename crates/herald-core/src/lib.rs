@@ -16,7 +16,8 @@ pub use credentials::{
     FILE_TOKEN, FILE_USERNAME, credential_plan,
 };
 pub use decide::{
-    Decision, RefTip, SelectError, Selected, decide, files_match, select_pushed, select_revision,
+    Decision, RefTip, SelectError, Selected, SourceChoiceError, decide, files_match, select_pushed,
+    select_revision, sources_to_fire,
 };
 pub use env::{RunContext, WORKDIR_ENV, run_env};
 pub use firing::{Firing, RunPlan, plan_run};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use herald_api::{TriggerKind, WebhookTrigger};
-use herald_core::Firing;
+use herald_core::{Firing, SourceChoiceError, sources_to_fire};
 use herald_server::{Delivery, FireError, FiredRun, HookAuth, Hooks, LookupError};
 use kube::{Api, Resource, ResourceExt};
 
@@ -51,11 +51,7 @@ impl Hooks for ClusterHooks {
                 auth.secret_ref.name, auth.key
             ))
         })?;
-        Ok(HookAuth {
-            provider: found.spec.webhook.provider.into(),
-            header: auth.header.to_ascii_lowercase(),
-            secret,
-        })
+        Ok(HookAuth::from_webhook(&found.spec.webhook, secret))
     }
 
     async fn fire_hook(
@@ -123,17 +119,16 @@ impl Hooks for ClusterHooks {
 }
 
 fn selected(trigger: &WebhookTrigger, source: Option<&str>) -> Result<Vec<String>, FireError> {
-    let names = &trigger.spec.sources.names;
-    match source {
-        Some(name) if names.iter().any(|n| n == name) => Ok(vec![name.to_owned()]),
-        Some(name) => Err(FireError::BadRequest(format!(
-            "the trigger has no source {name:?}; its sources are {names:?}"
-        ))),
-        None if trigger.spec.webhook.multi_source => Ok(names.clone()),
-        None => Err(FireError::BadRequest(format!(
-            "this trigger fires one source at a time: POST /hooks/{}/{}/{{source}}",
-            trigger.namespace().unwrap_or_default(),
-            trigger.name_any()
-        ))),
-    }
+    let (names, multi_source) = (
+        &trigger.spec.sources.names,
+        trigger.spec.webhook.multi_source,
+    );
+    sources_to_fire(names, source, multi_source).map_err(|e| {
+        let (namespace, name) = (trigger.namespace().unwrap_or_default(), trigger.name_any());
+        let hint = match e {
+            SourceChoiceError::OneAtATime => format!(": POST /hooks/{namespace}/{name}/{{source}}"),
+            SourceChoiceError::Unknown { .. } => String::new(),
+        };
+        FireError::BadRequest(format!("WebhookTrigger {namespace}/{name} {e}{hint}"))
+    })
 }

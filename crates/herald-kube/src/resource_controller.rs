@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use herald_api::validate::{Validate, join_errors};
-use herald_api::{Action as HeraldAction, ClusterAction};
+use herald_api::{Action as HeraldAction, ActionStatus, ClusterAction};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -27,27 +27,34 @@ pub async fn reconcile_action(
     action: Arc<HeraldAction>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
-    let verdict = action.validate().map_or_else(|e| invalid(&e), |()| valid());
-    let previous = action
-        .status
-        .as_ref()
-        .map(|s| s.conditions.as_slice())
-        .unwrap_or_default();
-    write(&namespaced(&ctx, &*action), &*action, previous, &verdict).await?;
-    Ok(Action::await_change())
+    let api = namespaced(&ctx, &*action);
+    record_validity(&api, &*action, action.status.as_ref()).await
 }
 
 pub async fn reconcile_cluster_action(
     action: Arc<ClusterAction>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    let api = Api::all(ctx.client.clone());
+    record_validity(&api, &*action, action.status.as_ref()).await
+}
+
+/// Ready when the spec is valid, Stalled with the reasons when not; then wait for a change.
+async fn record_validity<K>(
+    api: &Api<K>,
+    action: &K,
+    status: Option<&ActionStatus>,
+) -> Result<Action, Error>
+where
+    K: Validate
+        + Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
     let verdict = action.validate().map_or_else(|e| invalid(&e), |()| valid());
-    let previous = action
-        .status
-        .as_ref()
-        .map(|s| s.conditions.as_slice())
-        .unwrap_or_default();
-    write(&Api::all(ctx.client.clone()), &*action, previous, &verdict).await?;
+    let previous = status.map(|s| s.conditions.as_slice()).unwrap_or_default();
+    write(api, action, previous, &verdict).await?;
     Ok(Action::await_change())
 }
 

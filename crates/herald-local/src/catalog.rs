@@ -31,6 +31,8 @@ pub struct TriggerView<'a> {
     pub name: &'a str,
     pub sources: &'a herald_api::TriggerSources,
     pub action: &'a herald_api::ActionRef,
+    /// Whether one hook delivery may fire every source (webhook `multiSource`).
+    pub multi_source: bool,
 }
 
 impl Catalog {
@@ -52,6 +54,7 @@ impl Catalog {
                         name: &k.1,
                         sources: &t.spec.sources,
                         action: &t.spec.action,
+                        multi_source: false,
                     })
             }
             TriggerKind::WebhookTrigger => {
@@ -63,6 +66,7 @@ impl Catalog {
                         name: &k.1,
                         sources: &t.spec.sources,
                         action: &t.spec.action,
+                        multi_source: t.spec.webhook.multi_source,
                     })
             }
         }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use herald_api::{RunPhase, TriggerKind};
 use herald_core::hooks::Push;
 use herald_core::{
-    Firing, RefTip, RunContext, RunPlan, plan_run, run_env, run_name, select_pushed,
-    select_revision,
+    Firing, RefTip, RunContext, RunPlan, SourceChoiceError, plan_run, run_env, run_name,
+    select_pushed, select_revision, sources_to_fire,
 };
 use herald_store::{Created, NewRun, RunOutcome, RunRecord, Store, TriggerKey};
 use tokio::sync::{Semaphore, watch};
@@ -121,7 +121,7 @@ impl Engine {
                 request.name
             )));
         }
-        let names = selected_sources(&trigger, request.source.as_deref())?;
+        let names = selected_sources(&trigger, request)?;
         let mut outcomes = Vec::with_capacity(names.len());
         for name in names {
             outcomes.push(self.fire_source(&catalog, &trigger, &name, request).await);
@@ -303,18 +303,31 @@ fn trigger_key(trigger: &TriggerView<'_>) -> TriggerKey {
     }
 }
 
+/// The sources a request covers. A hook delivery names one unless the trigger is
+/// `multiSource`; schedules and hand firings cover all when they name none.
 fn selected_sources(
     trigger: &TriggerView<'_>,
-    source: Option<&str>,
+    request: &FireRequest,
 ) -> Result<Vec<String>, FireError> {
-    match source {
-        None => Ok(trigger.sources.names.clone()),
-        Some(name) if trigger.sources.names.iter().any(|n| n == name) => Ok(vec![name.to_owned()]),
-        Some(name) => Err(FireError::BadRequest(format!(
-            "{} {}/{} has no source {name:?}; its sources are {:?}",
-            trigger.kind, trigger.namespace, trigger.name, trigger.sources.names
-        ))),
-    }
+    let all_allowed = !matches!(request.firing, Firing::Delivery(_)) || trigger.multi_source;
+    sources_to_fire(
+        &trigger.sources.names,
+        request.source.as_deref(),
+        all_allowed,
+    )
+    .map_err(|e| {
+        let hint = match e {
+            SourceChoiceError::OneAtATime => format!(
+                ": POST /hooks/{}/{}/{{source}}",
+                trigger.namespace, trigger.name
+            ),
+            SourceChoiceError::Unknown { .. } => String::new(),
+        };
+        FireError::BadRequest(format!(
+            "{} {}/{} {e}{hint}",
+            trigger.kind, trigger.namespace, trigger.name
+        ))
+    })
 }
 
 /// The revision to run: from the hook's payload when it reported pushes (`Ok(Err(reason))`

@@ -19,11 +19,7 @@ impl Hooks for Engine {
         let secret = catalog
             .secret_value(namespace, &auth.secret_ref.name, &auth.key)
             .map_err(LookupError::Misconfigured)?;
-        Ok(HookAuth {
-            provider: found.spec.webhook.provider.into(),
-            header: auth.header.to_ascii_lowercase(),
-            secret,
-        })
+        Ok(HookAuth::from_webhook(&found.spec.webhook, secret))
     }
 
     async fn fire_hook(
@@ -33,16 +29,6 @@ impl Hooks for Engine {
         source: Option<&str>,
         delivery: &Delivery,
     ) -> Result<Vec<FiredRun>, FireError> {
-        let multi_source = self
-            .catalog()
-            .webhook_triggers
-            .get(&(namespace.to_owned(), trigger.to_owned()))
-            .is_some_and(|t| t.spec.webhook.multi_source);
-        if source.is_none() && !multi_source {
-            return Err(FireError::BadRequest(format!(
-                "this trigger fires one source at a time: POST /hooks/{namespace}/{trigger}/{{source}}"
-            )));
-        }
         let request = FireRequest {
             kind: TriggerKind::WebhookTrigger,
             namespace: namespace.to_owned(),

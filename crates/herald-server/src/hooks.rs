@@ -16,6 +16,17 @@ pub struct HookAuth {
     pub secret: Vec<u8>,
 }
 
+impl HookAuth {
+    /// What a WebhookTrigger's `webhook` settings ask of callers, with the secret they name.
+    pub fn from_webhook(webhook: &herald_api::WebhookConfig, secret: Vec<u8>) -> Self {
+        Self {
+            provider: webhook.provider.into(),
+            header: webhook.auth_config.header.to_ascii_lowercase(),
+            secret,
+        }
+    }
+}
+
 impl std::fmt::Debug for HookAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HookAuth")
