@@ -9,6 +9,7 @@ mod firing;
 mod naming;
 mod schedule;
 
+pub mod flux;
 pub mod hooks;
 
 pub use credentials::{
