@@ -335,6 +335,11 @@ def expected_cluster_rights():
     rights.add(("", "pods/log", "get"))
     rights |= {("", "secrets", v) for v in ("get", "list", "watch", "create")}
     rights |= {(g, "events", v) for g in ("", "events.k8s.io") for v in ("create", "patch")}
+    rights |= {("tekton.dev", r, v) for r in ("customruns", "runs") for v in ("get", "list", "watch")}
+    rights |= {("tekton.dev", f"{r}/status", "patch") for r in ("customruns", "runs")}
+    rights |= {(g, r, v) for g, r in (("kustomize.toolkit.fluxcd.io", "kustomizations"),
+                                      ("helm.toolkit.fluxcd.io", "helmreleases"))
+               for v in ("get", "list", "watch")}
     return rights
 
 

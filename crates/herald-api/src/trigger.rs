@@ -162,6 +162,9 @@ pub enum WebhookProvider {
     Gitlab,
     Gitea,
     BitbucketServer,
+    /// Bitbucket Cloud cannot sign its hooks: the Secret's token goes in the hook URL's path
+    /// (`/hooks/{namespace}/{trigger}/t/{token}`), so it must be long and random.
+    BitbucketCloud,
     #[default]
     Generic,
     GenericHmac,

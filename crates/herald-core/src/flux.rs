@@ -144,8 +144,8 @@ pub fn verdict(reason: &str, severity: &str) -> Verdict {
     }
 }
 
-/// What Flux has said about one revision so far.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What Flux has said about one revision so far (the `outcome` of the API's revision summary).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum FluxOutcome {
     /// Nothing decisive yet.

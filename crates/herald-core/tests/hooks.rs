@@ -103,7 +103,8 @@ fn github_tag_push_has_no_file_list() {
     assert_eq!(p.git_ref, "refs/tags/v1.2.0");
     assert_eq!(p.kind(), RefKind::Tag);
     assert_eq!(p.short_ref(), "v1.2.0");
-    assert_eq!(p.revision, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+    // An annotated tag: `after` is the tag object, `head_commit` the commit it tags.
+    assert_eq!(p.revision, "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c");
     assert_eq!(p.changed_files, None);
 }
 

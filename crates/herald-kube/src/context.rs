@@ -31,6 +31,11 @@ pub struct OperatorConfig {
     /// Watch namespaced kinds in this namespace only (a namespace-scoped install); all
     /// namespaces when `None`.
     pub watch_namespace: Option<String>,
+    /// The event store, read by the Tekton custom task for Flux's events; without it only
+    /// the Flux objects' status is read.
+    pub store: Option<herald_store::Store>,
+    /// How often a pending Tekton `FluxRevisionWait` run looks again.
+    pub flux_wait_interval: Duration,
 }
 
 impl Default for OperatorConfig {
@@ -46,6 +51,8 @@ impl Default for OperatorConfig {
             lease_renew: Duration::from_secs(5),
             identity: "herald".into(),
             watch_namespace: None,
+            store: None,
+            flux_wait_interval: Duration::from_secs(5),
         }
     }
 }

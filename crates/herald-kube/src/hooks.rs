@@ -116,6 +116,10 @@ impl Hooks for ClusterHooks {
         }
         Ok(runs)
     }
+
+    fn delivery_log(&self) -> Option<&herald_store::Store> {
+        self.ctx.config.store.as_ref()
+    }
 }
 
 fn selected(trigger: &WebhookTrigger, source: Option<&str>) -> Result<Vec<String>, FireError> {

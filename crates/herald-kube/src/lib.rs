@@ -18,6 +18,7 @@ mod run_controller;
 mod run_status;
 mod source_controller;
 mod sources;
+mod tekton;
 mod trigger_controller;
 
 pub use context::{Context, Leadership, OperatorConfig};
@@ -30,3 +31,4 @@ pub use labels::{
 };
 pub use lease::{LEASE_NAME, elect, try_hold};
 pub use operator::{controllers, run};
+pub use tekton::{TASK_API_VERSION, TASK_KIND};

@@ -18,7 +18,9 @@ use kube::{Api, Client, Resource};
 use crate::context::{Context, Leadership, OperatorConfig};
 use crate::error::Error;
 use crate::hooks::ClusterHooks;
-use crate::{lease, resource_controller, run_controller, source_controller, trigger_controller};
+use crate::{
+    lease, resource_controller, run_controller, source_controller, tekton, trigger_controller,
+};
 
 /// Run the operator until `shutdown` resolves.
 pub async fn run(
@@ -87,11 +89,13 @@ pub async fn controllers(client: Client, ctx: Arc<Context>) {
         error_policy,
         ctx.clone(),
     );
-    let cluster_actions = Controller::new(Api::<ClusterAction>::all(client), cfg()).run(
+    let cluster_actions = Controller::new(Api::<ClusterAction>::all(client.clone()), cfg()).run(
         resource_controller::reconcile_cluster_action,
         error_policy,
-        ctx,
+        ctx.clone(),
     );
+    // Tekton's CustomRun and Run, for the FluxRevisionWait custom task (off without Tekton).
+    let flux_waits = tekton::run(client, ctx);
     tokio::join!(
         drain("Run", runs),
         drain("ScheduleTrigger", schedules),
@@ -100,6 +104,7 @@ pub async fn controllers(client: Client, ctx: Arc<Context>) {
         drain("ClusterGitRepo", cluster_repos),
         drain("Action", actions),
         drain("ClusterAction", cluster_actions),
+        flux_waits,
     );
 }
 
@@ -122,7 +127,7 @@ impl Scoped {
 }
 
 /// Log each reconcile's outcome; the stream only ends when the controller stops.
-async fn drain<K, S, E>(kind: &'static str, stream: S)
+pub(crate) async fn drain<K, S, E>(kind: &'static str, stream: S)
 where
     K: Resource,
     S: futures::Stream<Item = Result<(kube::runtime::reflector::ObjectRef<K>, Action), E>>,

@@ -161,7 +161,11 @@ pub async fn reconcile_webhook(
     let mut status = trigger.status.clone().unwrap_or_default();
     let generation = trigger.metadata.generation;
     let namespace = trigger.namespace().unwrap_or_default();
-    status.hook_path = Some(format!("/hooks/{namespace}/{}", trigger.name_any()));
+    status.hook_path = Some(herald_core::hooks::hook_path(
+        trigger.spec.webhook.provider.into(),
+        &namespace,
+        &trigger.name_any(),
+    ));
     status = match trigger.validate() {
         Err(errors) => stalled(&*trigger, status, &join_errors(&errors)),
         Ok(()) => {

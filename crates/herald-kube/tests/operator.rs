@@ -195,7 +195,15 @@ async fn an_unchanged_revision_runs_once_and_a_new_commit_runs_again() {
 async fn a_webhook_creates_a_run() {
     let ns = namespace("webhook").await;
     let repo = TestRepo::new();
-    let operator = Operator::start(&ns.client, &ns.name, "a").await;
+    let state = tempfile::tempdir().unwrap();
+    let store = herald_store::Store::open(&state.path().join("herald.db"))
+        .await
+        .unwrap();
+    let log = store.clone();
+    let operator = Operator::start_with(&ns.client, &ns.name, "a", move |config| {
+        config.store = Some(log);
+    })
+    .await;
     schedule_setup(&ns, &repo.url()).await;
     apply(&ns, json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hook"}, "stringData": {"token": "s3cret"}})).await;
     apply(&ns, json!({
@@ -215,17 +223,28 @@ async fn a_webhook_creates_a_run() {
         .await
         .unwrap();
     assert_eq!(denied.status(), 401);
-    let accepted = client
-        .post(&url)
-        .header("x-trigger-auth", "s3cret")
-        .send()
-        .await
-        .unwrap();
+    let deliver = || {
+        client
+            .post(&url)
+            .header("x-trigger-auth", "s3cret")
+            .header("idempotency-key", "delivery-1")
+            .send()
+    };
+    let accepted = deliver().await.unwrap();
     assert_eq!(accepted.status(), 202);
     let body: serde_json::Value = accepted.json().await.unwrap();
     let name = body["runs"][0]["name"].as_str().unwrap().to_owned();
     let run: Run = ns.api().get(&name).await.unwrap();
     assert_eq!(run.spec.cause, herald_api::RunCause::Webhook);
+    let again = deliver().await.unwrap();
+    assert_eq!(again.status(), 200, "a redelivery is acknowledged");
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["duplicate"], true, "{again}");
+    let key = format!("{}/push/delivery-1", ns.name);
+    assert!(
+        store.delivery_event(&key).await.unwrap().is_some(),
+        "the delivery is recorded in the store"
+    );
     let trigger: herald_api::WebhookTrigger =
         wait_for("the hook path in status", TIMEOUT, || async {
             let t: herald_api::WebhookTrigger = ns.api().get("push").await.ok()?;

@@ -116,6 +116,19 @@ impl Catalog {
     }
 
     /// How many objects of each kind were loaded, for a start-up summary.
+    /// Each webhook trigger (`namespace/name`) with the URL path its sender must call: what
+    /// a trigger's status shows in cluster mode.
+    pub fn hook_paths(&self) -> Vec<(String, String)> {
+        self.webhook_triggers
+            .iter()
+            .map(|((namespace, name), trigger)| {
+                let provider = trigger.spec.webhook.provider.into();
+                let path = herald_core::hooks::hook_path(provider, namespace, name);
+                (format!("{namespace}/{name}"), path)
+            })
+            .collect()
+    }
+
     pub fn summary(&self) -> String {
         format!(
             "{} GitRepo, {} ClusterGitRepo, {} ScheduleTrigger, {} WebhookTrigger, {} Action, {} ClusterAction, {} Secret",

@@ -45,6 +45,10 @@ impl Hooks for Engine {
         })?;
         fired_runs(self, outcomes)
     }
+
+    fn delivery_log(&self) -> Option<&herald_store::Store> {
+        Some(self.store())
+    }
 }
 
 /// Start the new runs and describe them; fail only when no source could be read at all.

@@ -24,7 +24,7 @@ pub use herald_core::Firing;
 pub use manifests::{DEFAULT_NAMESPACE, LoadError, Loaded, load_dir};
 pub use watcher::load_and_report;
 
-use herald_server::{Health, RateLimits, ServerConfig};
+use herald_server::{ApiConfig, Health, RateLimits, Retention, Secret, ServerConfig};
 use herald_store::Store;
 use tokio::sync::watch;
 
@@ -33,8 +33,10 @@ use tokio::sync::watch;
 pub struct LocalConfig {
     /// The manifest folder.
     pub dir: PathBuf,
-    /// The SQLite file.
+    /// The SQLite file (unless `store_url` is set).
     pub db: PathBuf,
+    /// The store as a URL (`postgres://…`, `sqlite:PATH` or a path), used instead of `db`.
+    pub store_url: Option<String>,
     /// Where temporary checkouts are made.
     pub work_root: PathBuf,
     /// Address of the hook endpoints.
@@ -44,6 +46,29 @@ pub struct LocalConfig {
     pub reload_every: Duration,
     /// Hook rate limits.
     pub rate_limits: RateLimits,
+    /// The secret Flux's `generic-hmac` provider signs its events with; `None` accepts
+    /// unsigned events (`generic`).
+    pub flux_secret: Option<Secret>,
+    /// How long and how many events are kept.
+    pub retention: Retention,
+}
+
+impl Default for LocalConfig {
+    /// The `herald local` defaults for the current folder.
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("."),
+            db: PathBuf::from(".herald/herald.db"),
+            store_url: None,
+            work_root: PathBuf::from(".herald/work"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_parallel: 4,
+            reload_every: Duration::from_secs(2),
+            rate_limits: RateLimits::default(),
+            flux_secret: None,
+            retention: Retention::default(),
+        }
+    }
 }
 
 /// Why local mode could not start.
@@ -63,7 +88,8 @@ pub enum LocalError {
     },
 }
 
-/// Run local mode until `shutdown` resolves: watch the folder, run schedules, serve hooks.
+/// Run local mode until `shutdown` resolves: watch the folder, run schedules, prune old events,
+/// serve hooks and the query API.
 pub async fn run(
     config: LocalConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -72,9 +98,16 @@ pub async fn run(
         dir: config.dir.clone(),
         source,
     })?;
-    let store = Store::open(&config.db).await?;
+    let store = match &config.store_url {
+        Some(url) => Store::connect(url).await?,
+        None => Store::open(&config.db).await?,
+    };
     let (sender, receiver) = watch::channel(Arc::new(catalog));
-    let engine = Engine::new(store, receiver.clone(), engine_config(&config));
+    let api = ApiConfig {
+        store: store.clone(),
+        flux_secret: config.flux_secret.clone(),
+    };
+    let engine = Engine::new(store.clone(), receiver.clone(), engine_config(&config));
     let resumed = engine.recover().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resuming runs stored before the last stop");
@@ -84,16 +117,20 @@ pub async fn run(
     let watcher = tokio::spawn(health.clone().guard("manifest watcher", watch));
     let schedule = scheduler::run_schedules(engine.clone(), receiver);
     let schedules = tokio::spawn(health.clone().guard("scheduler", schedule));
+    let prune = herald_server::prune_events_forever(store, config.retention);
+    let retention = tokio::spawn(health.clone().guard("event retention", prune));
     health.set_ready();
     let server = ServerConfig {
         listen: config.listen,
         health,
         rate_limits: config.rate_limits,
+        api: Some(api),
         ..ServerConfig::default()
     };
     let served = herald_server::serve(Arc::new(engine), &server, shutdown).await;
     watcher.abort();
     schedules.abort();
+    retention.abort();
     served.map_err(|source| LocalError::Serve {
         listen: config.listen,
         source,

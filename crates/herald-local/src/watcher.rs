@@ -29,6 +29,9 @@ pub fn load_and_report(dir: &Path) -> std::io::Result<(Catalog, Vec<LoadError>)>
         tracing::error!(%error, "manifest not loaded");
     }
     tracing::info!(dir = %dir.display(), loaded = %loaded.catalog.summary(), errors = loaded.errors.len(), "manifests read");
+    for (trigger, path) in loaded.catalog.hook_paths() {
+        tracing::info!(%trigger, %path, "webhook trigger: point its sender at this path");
+    }
     Ok((loaded.catalog, loaded.errors))
 }
 

@@ -83,7 +83,7 @@ pub struct FiredRun {
     pub created: bool,
 }
 
-/// What the router needs from an engine. Implemented by local mode (and cluster mode later).
+/// What the router needs from an engine; local and cluster mode implement it.
 pub trait Hooks: Send + Sync + 'static {
     /// The auth settings of webhook trigger `namespace/trigger`.
     fn hook_auth(
@@ -101,4 +101,9 @@ pub trait Hooks: Send + Sync + 'static {
         source: Option<&str>,
         delivery: &Delivery,
     ) -> impl Future<Output = Result<Vec<FiredRun>, FireError>> + Send;
+
+    /// Where verified deliveries are recorded and looked up to acknowledge a repeated one
+    /// without running it again; `None` keeps no record (runs are still named by delivery id,
+    /// so a repeat creates nothing new).
+    fn delivery_log(&self) -> Option<&herald_store::Store>;
 }

@@ -1,6 +1,9 @@
-//! Herald's HTTP surface: hook endpoints and health. The same router serves local and cluster
-//! mode; what a hook fires is behind the [`Hooks`] trait.
+//! Herald's HTTP surface: hook endpoints, health, metrics and the query API (`/api/v1`: events,
+//! revisions, Flux's notifications). The same router serves local and cluster mode; what a hook
+//! fires is behind the [`Hooks`] trait.
 
+pub mod api;
+mod delivery_log;
 mod health;
 mod hook_handler;
 mod hooks;
@@ -8,6 +11,7 @@ mod limits;
 mod metrics;
 mod router;
 
+pub use api::{ApiConfig, Retention, Secret, prune_events_forever};
 pub use health::Health;
 pub use hooks::{Delivery, FireError, FiredRun, HookAuth, Hooks, LookupError};
 pub use limits::RateLimits;

@@ -1,18 +1,22 @@
-//! Rate limits on hook deliveries: one for all triggers and one per trigger. A delivery over a
-//! limit is answered 429 with `Retry-After`, never dropped silently.
+//! Limits on hook deliveries: a rate for all triggers, one per trigger, and how many may be in
+//! progress at once. A delivery over a rate is answered 429 and one over the in-progress limit
+//! 503, both with `Retry-After`: never dropped silently, never queued without bound.
 
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Deliveries per second allowed, with bursts of twice that; `None` is unlimited.
+/// Deliveries per second allowed, with bursts of twice that, and deliveries in progress at
+/// once; `None` is unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RateLimits {
     pub global_per_second: Option<NonZeroU32>,
     pub per_trigger_per_second: Option<NonZeroU32>,
+    pub max_in_flight: Option<NonZeroUsize>,
 }
 
 /// The limiters, shared by every request.
@@ -20,6 +24,7 @@ pub struct RateLimits {
 pub(crate) struct Limiters {
     global: Option<Arc<DefaultDirectRateLimiter>>,
     per_trigger: Option<Arc<DefaultKeyedRateLimiter<String>>>,
+    in_flight: Option<Arc<Semaphore>>,
 }
 
 impl std::fmt::Debug for Limiters {
@@ -27,8 +32,14 @@ impl std::fmt::Debug for Limiters {
         f.debug_struct("Limiters")
             .field("global", &self.global.is_some())
             .field("per_trigger", &self.per_trigger.is_some())
+            .field("in_flight", &self.in_flight.is_some())
             .finish()
     }
+}
+
+/// One delivery's place in progress.
+pub(crate) struct InFlight {
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 fn quota(per_second: NonZeroU32) -> Quota {
@@ -45,6 +56,22 @@ impl Limiters {
             per_trigger: limits
                 .per_trigger_per_second
                 .map(|n| Arc::new(governor::RateLimiter::keyed(quota(n)))),
+            in_flight: limits
+                .max_in_flight
+                .map(|n| Arc::new(Semaphore::new(n.get()))),
+        }
+    }
+
+    /// A place among the deliveries in progress, held until dropped; `None` when the limit is
+    /// reached (answer 503: the work already admitted must finish first).
+    pub(crate) fn admit(&self) -> Option<InFlight> {
+        match &self.in_flight {
+            None => Some(InFlight { _permit: None }),
+            Some(slots) => slots
+                .clone()
+                .try_acquire_owned()
+                .ok()
+                .map(|p| InFlight { _permit: Some(p) }),
         }
     }
 
@@ -74,10 +101,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn deliveries_over_the_in_flight_limit_are_refused_until_one_finishes() {
+        let limits = Limiters::new(RateLimits {
+            max_in_flight: NonZeroUsize::new(2),
+            ..RateLimits::default()
+        });
+        let first = limits.admit().expect("first");
+        let _second = limits.admit().expect("second");
+        assert!(limits.admit().is_none(), "a third waits for one to finish");
+        drop(first);
+        assert!(limits.admit().is_some());
+        assert!(
+            Limiters::new(RateLimits::default()).admit().is_some(),
+            "no limit"
+        );
+    }
+
+    #[test]
     fn a_trigger_over_its_limit_waits_and_others_do_not() {
         let limits = Limiters::new(RateLimits {
             global_per_second: None,
             per_trigger_per_second: NonZeroU32::new(1),
+            ..RateLimits::default()
         });
         assert!(limits.check_trigger("a").is_ok());
         assert!(limits.check_trigger("a").is_ok(), "a burst of two");
@@ -95,6 +140,7 @@ mod tests {
         let limits = Limiters::new(RateLimits {
             global_per_second: NonZeroU32::new(1),
             per_trigger_per_second: None,
+            ..RateLimits::default()
         });
         assert!(limits.check_global().is_ok() && limits.check_global().is_ok());
         assert!(limits.check_global().is_err());

@@ -12,6 +12,7 @@ use axum::{
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use crate::api::{self, ApiConfig};
 use crate::health::Health;
 use crate::hook_handler;
 use crate::hooks::Hooks;
@@ -30,6 +31,8 @@ pub struct ServerConfig {
     pub metrics: Metrics,
     /// Hook rate limits (unlimited by default).
     pub rate_limits: RateLimits,
+    /// The query API's store and Flux secret; `None` answers every `/api/` path with 503.
+    pub api: Option<ApiConfig>,
 }
 
 impl Default for ServerConfig {
@@ -40,12 +43,14 @@ impl Default for ServerConfig {
             health: Health::default(),
             metrics: Metrics::default(),
             rate_limits: RateLimits::default(),
+            api: None,
         }
     }
 }
 
 /// The router Herald serves: `POST /hooks/{namespace}/{trigger}[/{source}]`, `GET /healthz`
-/// (alive: no work loop has died) and `GET /readyz` (every work loop is running).
+/// (alive: no work loop has died), `GET /readyz` (every work loop is running), `/metrics`, and
+/// the query API under `/api/v1` (see [`ApiConfig`]).
 pub fn router<H: Hooks>(hooks: Arc<H>, config: &ServerConfig) -> Router {
     let (alive, ready) = (config.health.clone(), config.health.clone());
     Router::new()
@@ -56,6 +61,14 @@ pub fn router<H: Hooks>(hooks: Arc<H>, config: &ServerConfig) -> Router {
         .route(
             "/hooks/{namespace}/{trigger}/{source}",
             post(hook_handler::hook_one::<H>),
+        )
+        .route(
+            "/hooks/{namespace}/{trigger}/t/{token}",
+            post(hook_handler::hook_all_token::<H>),
+        )
+        .route(
+            "/hooks/{namespace}/{trigger}/{source}/t/{token}",
+            post(hook_handler::hook_one_token::<H>),
         )
         .route(
             "/healthz",
@@ -75,6 +88,7 @@ pub fn router<H: Hooks>(hooks: Arc<H>, config: &ServerConfig) -> Router {
             limiters: Limiters::new(config.rate_limits),
         })
         .merge(config.metrics.router())
+        .merge(api::router(config.api.as_ref(), config.body_limit))
 }
 
 /// What the hook handlers share.

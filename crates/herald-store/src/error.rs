@@ -1,6 +1,7 @@
 //! The store's error type.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use herald_api::RunPhase;
 
@@ -60,6 +61,24 @@ pub enum StoreError {
     /// No run has this id.
     #[error("run {0} not found")]
     NotFound(RunId),
+    /// Writing a batch of events (several callers' events in one transaction) failed for a
+    /// reason that is not one event's fault; every caller of the batch gets this, and none of
+    /// its events was recorded.
+    #[error("recording a batch of {events} events failed")]
+    BatchFailed {
+        /// How many events the batch held.
+        events: usize,
+        /// Why (shared by every caller of the batch).
+        #[source]
+        source: Arc<StoreError>,
+    },
+    /// The store was closed: nothing more is recorded.
+    #[error("the store is closed")]
+    Closed,
+    /// The store's event writer stopped before answering (its runtime shut down): the event
+    /// may not have been recorded.
+    #[error("the store's event writer stopped before the event was committed")]
+    WriterStopped,
     /// A stored value could not be read back.
     #[error("corrupt data in the store: {what}")]
     Corrupt {
@@ -80,6 +99,9 @@ impl StoreError {
             Self::NotTerminal { .. } => "not_terminal",
             Self::NotFound(_) => "not_found",
             Self::Corrupt { .. } => "corrupt",
+            Self::BatchFailed { .. } => "query",
+            Self::Closed => "closed",
+            Self::WriterStopped => "writer_stopped",
         }
     }
 

@@ -5,11 +5,11 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
-use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::Store;
 use crate::error::StoreError;
+use crate::event_rows::{self, EventRow};
 use crate::revision::canonical;
 use crate::rows::{self, get, micros};
 use crate::sql::{Sql, Value};
@@ -128,8 +128,9 @@ pub struct EventRecorded {
     pub duplicate: bool,
 }
 
-/// An event as stored.
+/// An event as stored. Serialised in camelCase, as the HTTP API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EventRecord {
     /// The store's id: increasing in insertion order; the pagination cursor.
     pub id: i64,
@@ -203,8 +204,9 @@ impl EventQuery {
     pub const MAX_LIMIT: u32 = 1000;
 }
 
-/// One page of events, newest first.
+/// One page of events, newest first. Serialised in camelCase, as the HTTP API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EventPage {
     /// The events.
     pub events: Vec<EventRecord>,
@@ -217,33 +219,36 @@ const EVENT_COLUMNS: &str = "id, at, kind, namespace, trigger_name, source_name,
      payload";
 
 impl Store {
-    /// Appends `event`. When it has a delivery id that is already stored, nothing is written
-    /// and the earlier event's id is returned with `duplicate: true`.
+    /// Appends `event`, durably: it returns once the event is committed. When it has a
+    /// delivery id that is already stored, nothing is written and the earlier event's id is
+    /// returned with `duplicate: true`.
+    ///
+    /// Concurrent calls share one transaction (group commit, see [`Store::record_events`]); a
+    /// call fails only for its own event, or when the whole write fails
+    /// ([`StoreError::BatchFailed`]), or after [`Store::close`] ([`StoreError::Closed`]).
     pub async fn record_event(&self, event: &NewEvent) -> Result<EventRecorded, StoreError> {
-        let op = "recording an event";
-        let mut conn = self.pool.acquire().await.map_err(StoreError::query(op))?;
-        if let Some(id) = insert(&mut conn, event, op).await? {
-            return Ok(EventRecorded {
-                id,
-                duplicate: false,
-            });
-        }
-        // Only a conflicting delivery id makes the insert write nothing.
-        let row = sqlx::query("SELECT id FROM events WHERE delivery_id = $1")
-            .bind(event.delivery_id.as_deref())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(StoreError::query(op))?
+        let recorded = self.writer.record(vec![EventRow::new(event)]).await?;
+        recorded
+            .into_iter()
+            .next()
             .ok_or_else(|| StoreError::Corrupt {
-                what: format!(
-                    "event with delivery id {:?} conflicts but cannot be read",
-                    event.delivery_id
-                ),
-            })?;
-        Ok(EventRecorded {
-            id: get(&row, "id")?,
-            duplicate: true,
-        })
+                what: "the event writer answered no id".to_owned(),
+            })
+    }
+
+    /// Appends `events` in order, in one transaction: all of them are recorded, or none and the
+    /// error. Each answer is as [`Store::record_event`]'s, in the same order; a delivery id
+    /// repeated within `events` is a duplicate of its first occurrence.
+    pub async fn record_events(
+        &self,
+        events: &[NewEvent],
+    ) -> Result<Vec<EventRecorded>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.writer
+            .record(events.iter().map(EventRow::new).collect())
+            .await
     }
 
     /// Events matching `query`, newest first, one page at a time.
@@ -350,35 +355,7 @@ pub(crate) async fn insert(
     event: &NewEvent,
     op: &'static str,
 ) -> Result<Option<i64>, StoreError> {
-    let at = micros(event.at.unwrap_or_else(rows::now));
-    let payload = event.payload.as_ref().map(|p| p.to_string());
-    let row = sqlx::query(
-        "INSERT INTO events (at, kind, namespace, trigger_name, source_name, revision, \
-         involved_kind, involved_namespace, involved_name, reason, severity, message, \
-         delivery_id, payload) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-         ON CONFLICT (delivery_id) DO NOTHING RETURNING id",
-    )
-    .bind(at)
-    .bind(event.kind.as_str())
-    .bind(event.namespace.as_deref())
-    .bind(event.trigger.as_deref())
-    .bind(event.source.as_deref())
-    .bind(event.revision.as_deref().map(canonical))
-    .bind(event.involved_kind.as_deref())
-    .bind(event.involved_namespace.as_deref())
-    .bind(event.involved_name.as_deref())
-    .bind(event.reason.as_deref())
-    .bind(event.severity.as_deref())
-    .bind(event.message.as_deref())
-    .bind(event.delivery_id.as_deref())
-    .bind(payload)
-    .fetch_optional(conn)
-    .await
-    .map_err(StoreError::query(op))?;
-    row.map(|r| r.try_get("id"))
-        .transpose()
-        .map_err(StoreError::query(op))
+    event_rows::insert(conn, &EventRow::new(event), op).await
 }
 
 fn event_record(row: &AnyRow) -> Result<EventRecord, StoreError> {

@@ -14,16 +14,21 @@
 //! dialect difference, how a surrogate key is generated, is rewritten for PostgreSQL when the
 //! migrations are applied (see [`Backend`]).
 
+mod deliveries;
 mod dialect;
 mod error;
+mod event_rows;
 mod events;
+mod group_commit;
 mod revision;
+mod revisions;
 mod rows;
 mod runs;
 mod sql;
 mod types;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Once;
 use std::time::Duration;
 
@@ -35,6 +40,7 @@ pub use dialect::Backend;
 pub use error::StoreError;
 pub use events::{EventKind, EventPage, EventQuery, EventRecord, EventRecorded, NewEvent};
 pub use revision::normalize_revision;
+pub use revisions::RevisionSummary;
 pub use runs::CREATED_REASON;
 pub use types::{
     Created, NewRun, RunDetail, RunFilter, RunId, RunOutcome, RunRecord, Transition, TriggerKey,
@@ -52,6 +58,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Writes events with group commit (see `group_commit`).
+    writer: Arc<group_commit::GroupCommit>,
 }
 
 fn install_drivers() {
@@ -95,10 +103,7 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(open_err)?;
-        let store = Self {
-            pool,
-            backend: Backend::Sqlite,
-        };
+        let store = Self::new(pool, Backend::Sqlite);
         store.migrate().await?;
         tracing::debug!(path = %path.display(), "store opened");
         Ok(store)
@@ -133,13 +138,18 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(connect_err)?;
-        let store = Self {
-            pool,
-            backend: Backend::Postgres,
-        };
+        let store = Self::new(pool, Backend::Postgres);
         store.migrate().await?;
         tracing::debug!(target = %dialect::redact(url), "store connected");
         Ok(store)
+    }
+
+    fn new(pool: AnyPool, backend: Backend) -> Self {
+        Self {
+            writer: Arc::new(group_commit::GroupCommit::new(pool.clone())),
+            pool,
+            backend,
+        }
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -154,8 +164,11 @@ impl Store {
         self.backend
     }
 
-    /// Closes every connection, waiting for those in use to be returned. Later calls fail.
+    /// Commits every event already queued (answering its caller), then closes every
+    /// connection, waiting for those in use to be returned. Later calls fail
+    /// ([`StoreError::Closed`] for events).
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 

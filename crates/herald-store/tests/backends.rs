@@ -1,7 +1,6 @@
 //! One behavioural suite, run against SQLite and against a real PostgreSQL.
 
 mod common;
-mod support;
 
 use std::time::Duration;
 
@@ -35,7 +34,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let Some(cluster) = crate::support::postgres() else { return };
+                    let Some(cluster) = herald_testkit::postgres::postgres() else { return };
                     let url = cluster.fresh_database().await;
                     let store = herald_store::Store::connect(&url).await.expect("connect");
                     assert_eq!(store.backend(), herald_store::Backend::Postgres);

@@ -18,13 +18,16 @@
 mod cluster;
 mod crds;
 mod git;
+mod manifests;
 mod namespace;
 mod pods;
+pub mod postgres;
 mod wait;
 
 pub use cluster::{TestCluster, shared};
 pub use crds::apply_crds;
 pub use git::TestRepo;
+pub use manifests::{FLUX_CRDS, TEKTON_CRDS, parse_crds, tekton_and_flux_crds};
 pub use namespace::TestNamespace;
 pub use pods::complete_pod;
 pub use wait::wait_for;

@@ -43,6 +43,12 @@ pub enum Command {
     /// Check out one revision (the init container of a cluster-mode Job). Credentials are read
     /// from files, never from arguments.
     Clone(CloneArgs),
+    /// List events from a running Herald's API: hook deliveries, detected revisions, run
+    /// transitions, Flux's notifications.
+    Events(EventsArgs),
+    /// Wait until Flux reports a revision applied (for pipelines).
+    #[command(after_help = WAIT_EXIT_CODES)]
+    Wait(WaitArgs),
 }
 
 /// Hook rate limits; a delivery over one is answered 429 with `Retry-After`.
@@ -54,6 +60,9 @@ pub struct RateLimitArgs {
     /// Verified deliveries per second for one trigger (bursts of twice that; default: no limit).
     #[arg(long, env = "HERALD_HOOK_RATE_LIMIT_PER_TRIGGER")]
     pub hook_rate_limit_per_trigger: Option<std::num::NonZeroU32>,
+    /// Deliveries in progress at once; more are answered 503 with `Retry-After`.
+    #[arg(long, env = "HERALD_HOOK_MAX_IN_FLIGHT", default_value = "1024")]
+    pub hook_max_in_flight: std::num::NonZeroUsize,
 }
 
 impl RateLimitArgs {
@@ -61,6 +70,7 @@ impl RateLimitArgs {
         herald_server::RateLimits {
             global_per_second: self.hook_rate_limit,
             per_trigger_per_second: self.hook_rate_limit_per_trigger,
+            max_in_flight: Some(self.hook_max_in_flight),
         }
     }
 }
@@ -108,6 +118,18 @@ pub struct RunArgs {
     /// This replica's name in the leader Lease (default: the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+    /// The store for the event log and the query API: a SQLite file or a `postgres://` URL
+    /// (use PostgreSQL when several replicas serve the API).
+    // A URL may hold a password: `--help` must not show the environment's value.
+    #[arg(
+        long,
+        env = "HERALD_STORE",
+        hide_env_values = true,
+        default_value = "/var/lib/herald/herald.db"
+    )]
+    pub store: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
     /// How long a leader's Lease lasts without renewal.
     #[arg(long, default_value = "15s", value_parser = humantime_duration)]
     pub lease_duration: std::time::Duration,
@@ -122,7 +144,17 @@ pub struct LocalArgs {
     pub dir: PathBuf,
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Address for the hook endpoints.
+    /// The store as a URL instead of `--db`: `postgres://…`, `sqlite:PATH` or a path.
+    #[arg(
+        long = "store",
+        env = "HERALD_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub store_url: Option<String>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Address for the hook endpoints and the query API.
     #[arg(long, env = "HERALD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Folder for temporary checkouts (default: `work` beside the database).
@@ -257,4 +289,113 @@ pub enum CloneAuth {
 
 fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// The query API's options, shared by `herald run` and `herald local`.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// A file holding the secret of Flux's `generic-hmac` provider (a trailing newline is
+    /// ignored). When set, `POST /api/v1/flux/events` requires `X-Signature`; when not, Flux's
+    /// `generic` provider is accepted unsigned.
+    #[arg(long, env = "HERALD_FLUX_SECRET_FILE", value_name = "PATH")]
+    pub flux_secret_file: Option<PathBuf>,
+    /// Events older than this are deleted (checked at start and hourly; 0 keeps them).
+    #[arg(long, env = "HERALD_EVENTS_MAX_AGE", default_value = "30d", value_parser = humantime_duration)]
+    pub events_max_age: std::time::Duration,
+    /// Only the newest this many events are kept (0 keeps any number).
+    #[arg(long, env = "HERALD_EVENTS_MAX_COUNT", default_value_t = 1_000_000)]
+    pub events_max_count: u64,
+}
+
+/// Where a running Herald serves its API.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The Herald server's base URL.
+    #[arg(long, env = "HERALD_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Only events about this revision (`main@sha1:<sha>`, `main/<sha>` and `<sha>` match).
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// Only events of this source.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Only events of this trigger.
+    #[arg(long)]
+    pub trigger: Option<String>,
+    /// Only events of this kind.
+    #[arg(long, value_parser = ["hook.delivery", "revision.detected", "run.transition", "flux.event"])]
+    pub kind: Option<String>,
+    /// Only events about this object: `Kind/namespace/name` (or `Kind/name`).
+    #[arg(long, value_name = "KIND/NS/NAME")]
+    pub object: Option<String>,
+    /// Only events about objects of this kind (`Kustomization`, `Run`, ...).
+    #[arg(long, conflicts_with = "object")]
+    pub involved_kind: Option<String>,
+    /// Only events about objects in this namespace.
+    #[arg(long, conflicts_with = "object")]
+    pub involved_namespace: Option<String>,
+    /// Only events about objects of this name.
+    #[arg(long, conflicts_with = "object")]
+    pub involved_name: Option<String>,
+    /// Only events with this reason.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Only events of this severity (`info`, `error`).
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// Only events at or after this time: RFC 3339, or a duration ago (`1h`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events at or before this time: RFC 3339, or a duration ago (`10m`).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Events per page, newest first (1 to 1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+    /// Start after this event id (a page's `nextCursor`).
+    #[arg(long)]
+    pub cursor: Option<i64>,
+    /// Follow the cursors and list every matching event.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub output: OutputFormat,
+}
+
+/// The exit codes of `herald wait`, shown in its help.
+pub const WAIT_EXIT_CODES: &str = "Exit codes:
+  0  Flux reported the revision applied and healthy
+  1  an error (the server cannot be reached, a bad answer, ...)
+  2  bad usage
+  3  Flux reported a failure (the reason and object are printed)
+  4  timed out before Flux reported either";
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The revision: `main@sha1:<sha>`, `main/<sha>` or `<sha>`.
+    #[arg(long)]
+    pub revision: String,
+    /// What to wait for.
+    #[arg(long = "for", value_enum, default_value = "flux-ready")]
+    pub condition: WaitFor,
+    /// Give up after this long (exit 4).
+    #[arg(long, default_value = "10m", value_parser = humantime_duration)]
+    pub timeout: std::time::Duration,
+    /// How often to ask.
+    #[arg(long, default_value = "2s", value_parser = humantime_duration)]
+    pub interval: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WaitFor {
+    /// Flux reported the revision reconciled and healthy.
+    FluxReady,
 }

@@ -1,6 +1,7 @@
 //! The `herald` command. Parsing lives in `cli`, each subcommand in `commands`.
 
 mod cli;
+mod client;
 mod commands;
 mod output;
 

@@ -82,6 +82,23 @@ impl fmt::Display for Provider {
     }
 }
 
+/// The path segment before a Bitbucket Cloud hook's token: `/hooks/{namespace}/{trigger}/t/{token}`.
+pub const TOKEN_SEGMENT: &str = "t";
+
+/// The shortest path token accepted: a Bitbucket Cloud hook has nothing else to prove it.
+pub const MIN_PATH_TOKEN_LEN: usize = 32;
+
+/// The URL path to configure at the sender for a webhook trigger. The token of a Bitbucket Cloud
+/// hook is shown as `{token}`, never its value.
+pub fn hook_path(provider: Provider, namespace: &str, trigger: &str) -> String {
+    match provider {
+        Provider::BitbucketCloud => {
+            format!("/hooks/{namespace}/{trigger}/{TOKEN_SEGMENT}/{{token}}")
+        }
+        _ => format!("/hooks/{namespace}/{trigger}"),
+    }
+}
+
 /// The name is not one of the manifest names of [`Provider`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -108,6 +125,7 @@ impl From<herald_api::WebhookProvider> for Provider {
             P::Gitlab => Self::Gitlab,
             P::Gitea => Self::Gitea,
             P::BitbucketServer => Self::BitbucketServer,
+            P::BitbucketCloud => Self::BitbucketCloud,
             P::Generic => Self::Generic,
             P::GenericHmac => Self::GenericHmac,
         }

@@ -469,10 +469,27 @@ fn changed_files(
 
 // ---- providers -------------------------------------------------------------------------------
 
+/// For a pushed tag, the commit it points at: an annotated tag's `after` is the tag object,
+/// which cannot be checked out as a commit, while `commit_field` names the commit itself.
+fn tagged_commit(v: &Value, git_ref: &str, commit_field: &str, after: String) -> String {
+    if !git_ref.starts_with("refs/tags/") || is_zero(&after) {
+        return after;
+    }
+    opt_str(v, commit_field)
+        .and_then(|c| revision(c, commit_field).ok())
+        .filter(|c| !is_zero(c))
+        .unwrap_or(after)
+}
+
 /// GitHub and Gitea/Forgejo push payloads.
 fn github_like(v: &Value, cap: Option<usize>, total_field: Option<&str>) -> Result<Push> {
     let git_ref = full_ref(req_str(v, "", "ref")?, "ref")?;
-    let revision = revision(req_str(v, "", "after")?, "after")?;
+    let revision = tagged_commit(
+        v,
+        &git_ref,
+        "head_commit.id",
+        revision(req_str(v, "", "after")?, "after")?,
+    );
     let before_zero = opt_str(v, "before").is_none_or(is_zero);
     let deleted = opt_bool(v, "deleted").unwrap_or(false) || is_zero(&revision);
     let created = opt_bool(v, "created").unwrap_or(false) || before_zero;
@@ -504,7 +521,12 @@ fn github_like(v: &Value, cap: Option<usize>, total_field: Option<&str>) -> Resu
 /// GitLab `Push Hook` / `Tag Push Hook` (and their system-hook forms).
 fn gitlab(v: &Value) -> Result<Push> {
     let git_ref = full_ref(req_str(v, "", "ref")?, "ref")?;
-    let revision = revision(req_str(v, "", "after")?, "after")?;
+    let revision = tagged_commit(
+        v,
+        &git_ref,
+        "checkout_sha",
+        revision(req_str(v, "", "after")?, "after")?,
+    );
     let deleted = is_zero(&revision);
     let created = opt_str(v, "before").is_none_or(is_zero);
     let changed_files = if deleted || created || git_ref.starts_with("refs/tags/") {

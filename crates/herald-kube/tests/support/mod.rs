@@ -18,15 +18,38 @@ use serde_json::Value;
 
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Herald's CRDs, applied once per test binary: concurrent applies of the same CRDs race on
+/// v1.20.
+static HERALD_CRDS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+/// Tekton's and Flux's CRDs, applied once per test binary.
+static TEKTON_AND_FLUX_CRDS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
 /// A test's namespace on the shared control plane, with Herald's CRDs applied.
 pub async fn namespace(prefix: &str) -> TestNamespace {
     let cluster = herald_testkit::shared()
         .await
         .expect("the test control plane (run scripts/control-plane.sh build)");
     let ns = cluster.namespace(prefix).await.unwrap();
-    herald_testkit::apply_crds(&ns.client, &herald_api::all_crds())
-        .await
-        .unwrap();
+    HERALD_CRDS
+        .get_or_init(|| async {
+            herald_testkit::apply_crds(&ns.client, &herald_api::all_crds())
+                .await
+                .unwrap();
+        })
+        .await;
+    ns
+}
+
+/// [`namespace`], with Tekton's (CustomRun, Run) and Flux's (Kustomization, HelmRelease) CRDs
+/// served too.
+pub async fn namespace_with_tekton_and_flux(prefix: &str) -> TestNamespace {
+    let ns = namespace(prefix).await;
+    TEKTON_AND_FLUX_CRDS
+        .get_or_init(|| async {
+            let crds = herald_testkit::tekton_and_flux_crds().unwrap();
+            herald_testkit::apply_crds(&ns.client, &crds).await.unwrap();
+        })
+        .await;
     ns
 }
 
@@ -39,8 +62,18 @@ pub struct Operator {
 
 impl Operator {
     pub async fn start(client: &Client, namespace: &str, identity: &str) -> Self {
+        Self::start_with(client, namespace, identity, |_| {}).await
+    }
+
+    /// [`Operator::start`], with the test's settings changed by `configure` (e.g. a store).
+    pub async fn start_with(
+        client: &Client,
+        namespace: &str,
+        identity: &str,
+        configure: impl FnOnce(&mut OperatorConfig),
+    ) -> Self {
         let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let config = OperatorConfig {
+        let mut config = OperatorConfig {
             namespace: namespace.to_owned(),
             watch_namespace: Some(namespace.to_owned()),
             identity: identity.to_owned(),
@@ -50,8 +83,10 @@ impl Operator {
             source_interval: Duration::from_secs(5),
             keep_succeeded: 2,
             keep_failed: 2,
+            flux_wait_interval: Duration::from_millis(500),
             ..OperatorConfig::default()
         };
+        configure(&mut config);
         let server = ServerConfig {
             listen,
             ..ServerConfig::default()

@@ -94,3 +94,116 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// How long a test waits for a local Herald to listen or for its runs to reach a state.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// `herald local` on a free loopback port, over a manifests folder, with its own SQLite store.
+pub struct LocalHerald {
+    pub listen: std::net::SocketAddr,
+    db: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    _state: tempfile::TempDir,
+}
+
+impl LocalHerald {
+    /// Start Herald and wait until it accepts connections.
+    pub async fn start(manifests: &Manifests) -> Self {
+        let state = tempfile::tempdir().unwrap();
+        let listen = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let db = state.path().join("herald.db");
+        let config = herald_local::LocalConfig {
+            dir: manifests.path(),
+            db: db.clone(),
+            work_root: state.path().join("work"),
+            listen,
+            max_parallel: 2,
+            reload_every: Duration::from_millis(100),
+            ..herald_local::LocalConfig::default()
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            herald_local::run(config, async { stopped.await.unwrap_or(()) })
+                .await
+                .unwrap();
+        });
+        wait_for("the server to listen", DEADLINE, || async {
+            tokio::net::TcpStream::connect(listen)
+                .await
+                .ok()
+                .map(|_| ())
+        })
+        .await;
+        Self {
+            listen,
+            db,
+            stop: Some(stop),
+            task,
+            _state: state,
+        }
+    }
+
+    /// Every run in the store, newest first.
+    pub async fn runs(&self) -> Vec<herald_store::RunRecord> {
+        let store = herald_store::Store::open(&self.db).await.unwrap();
+        let filter = herald_store::RunFilter {
+            limit: Some(100),
+            ..herald_store::RunFilter::default()
+        };
+        store.list_runs(&filter).await.unwrap()
+    }
+
+    /// The runs once `done` holds for them; fails the test after [`DEADLINE`].
+    pub async fn wait_for_runs(
+        &self,
+        what: &str,
+        done: impl Fn(&[herald_store::RunRecord]) -> bool,
+    ) -> Vec<herald_store::RunRecord> {
+        wait_for(what, DEADLINE, || async {
+            let runs = self.runs().await;
+            done(&runs).then_some(runs)
+        })
+        .await
+    }
+
+    /// The `hook.delivery` events recorded so far.
+    pub async fn deliveries(&self) -> Vec<herald_store::EventRecord> {
+        let store = herald_store::Store::open(&self.db).await.unwrap();
+        let query = herald_store::EventQuery {
+            kind: Some(herald_store::EventKind::HookDelivery),
+            ..herald_store::EventQuery::default()
+        };
+        store.query_events(&query).await.unwrap().events
+    }
+
+    /// POST `body` with `headers` to `path`; the status and the JSON answer (null if none).
+    pub async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> (u16, serde_json::Value) {
+        let mut request = reqwest::Client::new().post(format!("http://{}{path}", self.listen));
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.body(body.to_vec()).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
+    /// Stop Herald and wait for it to finish.
+    pub async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.await.unwrap();
+    }
+}
+
+/// The hex HMAC-SHA256 of `body` under `secret`, as Git hosts sign their hooks.
+pub fn hmac_sha256_hex(secret: &[u8], body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}

@@ -6,23 +6,31 @@ use herald_local::LocalConfig;
 
 use crate::cli::LocalArgs;
 
-fn local_config(args: &LocalArgs) -> LocalConfig {
+fn local_config(args: &LocalArgs) -> anyhow::Result<LocalConfig> {
     let work_root =
         (args.work_dir.clone()).unwrap_or_else(|| super::default_work_root(&args.store.db));
-    LocalConfig {
+    Ok(LocalConfig {
         dir: args.dir.clone(),
         db: args.store.db.clone(),
+        store_url: args.store_url.clone(),
         work_root,
         listen: args.listen,
         max_parallel: args.max_parallel,
         reload_every: args.reload_every,
         rate_limits: args.rate_limits.limits(),
-    }
+        flux_secret: super::flux_secret(&args.api)?,
+        retention: super::retention(&args.api),
+    })
 }
 
 pub async fn local(args: LocalArgs) -> anyhow::Result<ExitCode> {
-    let config = local_config(&args);
-    tracing::info!(dir = %config.dir.display(), db = %config.db.display(), listen = %config.listen, "herald local starting");
+    let config = local_config(&args)?;
+    // A URL may hold a password: only its scheme is logged.
+    let store = match &config.store_url {
+        Some(url) => format!("{} URL", url.split(':').next().unwrap_or("store")),
+        None => config.db.display().to_string(),
+    };
+    tracing::info!(dir = %config.dir.display(), %store, listen = %config.listen, "herald local starting");
     herald_local::run(config, super::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

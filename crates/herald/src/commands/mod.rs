@@ -1,17 +1,19 @@
 //! One module per subcommand; each calls into the library crates.
 
 mod clone;
+mod events;
 mod local;
 mod operator;
 mod runs;
 mod trigger;
+mod wait;
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use herald_store::Store;
 
-use crate::cli::{Cli, Command, LogFormat};
+use crate::cli::{ApiArgs, Cli, Command, LogFormat};
 
 pub fn init_tracing(format: &LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -36,6 +38,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Runs(args) => runs::runs(args).await,
         Command::Trigger(args) => trigger::trigger(args).await,
         Command::Clone(args) => clone::clone(args).await,
+        Command::Events(args) => events::events(args).await,
+        Command::Wait(args) => wait::wait(args).await,
     }
 }
 
@@ -43,6 +47,32 @@ pub(crate) async fn open_store(db: &std::path::Path) -> anyhow::Result<Store> {
     Store::open(db)
         .await
         .with_context(|| format!("opening {}", db.display()))
+}
+
+/// The Flux secret named by `--flux-secret-file`, without a trailing newline. Read from a file
+/// so that it never appears in arguments or the environment.
+pub(crate) fn flux_secret(args: &ApiArgs) -> anyhow::Result<Option<herald_server::Secret>> {
+    let Some(path) = &args.flux_secret_file else {
+        return Ok(None);
+    };
+    let mut bytes = std::fs::read(path)
+        .with_context(|| format!("reading the Flux secret file {}", path.display()))?;
+    while bytes.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+        bytes.pop();
+    }
+    match herald_server::Secret::new(bytes) {
+        Some(secret) => Ok(Some(secret)),
+        None => anyhow::bail!("the Flux secret file {} is empty", path.display()),
+    }
+}
+
+/// Event retention from `--events-max-age` and `--events-max-count` (0 turns one off).
+pub(crate) fn retention(args: &ApiArgs) -> herald_server::Retention {
+    herald_server::Retention {
+        max_age: (!args.events_max_age.is_zero()).then_some(args.events_max_age),
+        max_count: (args.events_max_count > 0).then_some(args.events_max_count),
+        ..herald_server::Retention::default()
+    }
 }
 
 /// Where temporary checkouts go when no folder is given: `work` beside the database.

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use herald_kube::OperatorConfig;
-use herald_server::ServerConfig;
+use herald_server::{ApiConfig, ServerConfig};
+use herald_store::Store;
 
 use crate::cli::RunArgs;
 
@@ -13,6 +14,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("connecting to Kubernetes (in-cluster or KUBECONFIG)")?;
     let identity = args.identity.clone().unwrap_or_else(host_name);
+    let store = Store::connect(&args.store)
+        .await
+        .context("opening the store (--store)")?;
+    let api = ApiConfig {
+        store: store.clone(),
+        flux_secret: super::flux_secret(&args.api)?,
+    };
     let config = OperatorConfig {
         namespace: args.namespace,
         cloner_image: args.cloner_image,
@@ -22,17 +30,24 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         lease_duration: args.lease_duration,
         lease_renew: args.lease_renew,
         identity,
+        store: Some(store.clone()),
         ..OperatorConfig::default()
     };
     tracing::info!(namespace = %config.namespace, identity = %config.identity, listen = %args.listen, "herald operator starting");
     let server = ServerConfig {
         listen: args.listen,
         rate_limits: args.rate_limits.limits(),
+        api: Some(api),
         ..ServerConfig::default()
     };
-    herald_kube::run(client, config, server, super::shutdown_signal())
-        .await
-        .context("serving hooks")?;
+    // Every replica prunes: the deletes are idempotent, and a replica never waits for another.
+    let retention = tokio::spawn(herald_server::prune_events_forever(
+        store,
+        super::retention(&args.api),
+    ));
+    let served = herald_kube::run(client, config, server, super::shutdown_signal()).await;
+    retention.abort();
+    served.context("serving hooks")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,17 +1,24 @@
-//! A throwaway PostgreSQL cluster, started once per test binary.
+//! A throwaway PostgreSQL cluster, started once per process.
 //!
 //! The server binaries are found through `HERALD_PG_BINDIR`, then `PATH`, then Debian's
 //! versioned layout (`/usr/lib/postgresql/<major>/bin`). They refuse to run as root, so as
 //! root everything runs as the `postgres` user (`runuser`). The cluster lives in a fresh temp
-//! dir and is started by `sh`, which waits on a pipe from this process: when the test binary
+//! dir and is started by `sh`, which waits on a pipe from this process: when the process
 //! exits, however it exits, the pipe closes, and the shell stops the server and removes the
-//! dir. Nothing outlives the tests.
-
-#![allow(dead_code)]
+//! dir. Nothing outlives the process.
+//!
+//! ```no_run
+//! # async fn example() {
+//! let Some(cluster) = herald_testkit::postgres::postgres() else { return };
+//! let url = cluster.fresh_database().await;
+//! // ... connect to `url` ...
+//! # }
+//! ```
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -21,6 +28,7 @@ use sqlx::{Connection, Executor};
 const READY_DEADLINE: Duration = Duration::from_secs(60);
 
 /// A running cluster.
+#[derive(Debug)]
 pub struct Postgres {
     port: u16,
     /// Held open for the life of the process; closing it stops the server.
@@ -29,15 +37,20 @@ pub struct Postgres {
 }
 
 impl Postgres {
-    /// The URL of database `db` on the cluster.
+    /// The URL of database `db` on the cluster (user `postgres`, trusted on loopback).
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
-    /// A new, empty database.
+    /// The port the server listens on (loopback only).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A new, empty database; returns its URL.
     pub async fn fresh_database(&self) -> String {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let name = format!("herald_test_{}_{n}", std::process::id());
         let mut conn = sqlx::postgres::PgConnection::connect(&self.url("postgres"))
             .await
@@ -50,11 +63,19 @@ impl Postgres {
     }
 }
 
-/// The cluster, started on first use; `None` when the binaries are missing (a skip notice is
-/// printed). Fails when they are missing and `CI` is set.
+/// The shared cluster, started on first use with `fsync=off` (tests need correctness, not
+/// crash safety of the server); `None` when the binaries are missing (a skip notice is
+/// printed). Panics when they are missing and `CI` is set.
 pub fn postgres() -> Option<&'static Postgres> {
     static CLUSTER: OnceLock<Option<Postgres>> = OnceLock::new();
-    CLUSTER.get_or_init(start).as_ref()
+    CLUSTER.get_or_init(|| start(false)).as_ref()
+}
+
+/// A second cluster with PostgreSQL's durable defaults (`fsync=on`), for benchmarks that
+/// measure durable writes. Started on first use, like [`postgres`].
+pub fn durable_postgres() -> Option<&'static Postgres> {
+    static CLUSTER: OnceLock<Option<Postgres>> = OnceLock::new();
+    CLUSTER.get_or_init(|| start(true)).as_ref()
 }
 
 fn bindir() -> Option<PathBuf> {
@@ -100,13 +121,13 @@ fn free_port() -> u16 {
 /// The shell that owns the server: make a dir, initdb, start, report, wait on stdin, stop.
 const SCRIPT: &str = r#"
 set -e
-bin=$1; port=$2
+bin=$1; port=$2; fsync=$3
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
 mkdir "$dir/sock"
 "$bin/postgres" -D "$dir/data" -k "$dir/sock" -p "$port" -c listen_addresses=127.0.0.1 \
-  -c fsync=off -c max_connections=200 >"$dir/server.log" 2>&1 &
+  -c fsync="$fsync" -c max_connections=200 >"$dir/server.log" 2>&1 &
 pid=$!
 echo started
 set +e
@@ -115,7 +136,7 @@ kill "$pid" 2>/dev/null
 wait "$pid"
 "#;
 
-fn start() -> Option<Postgres> {
+fn start(durable: bool) -> Option<Postgres> {
     let Some(bin) = bindir() else {
         let msg = "PostgreSQL server binaries (initdb, postgres) not found: install postgresql \
                    (Debian: postgresql-15) or set HERALD_PG_BINDIR";
@@ -135,6 +156,7 @@ fn start() -> Option<Postgres> {
         .args(["-c", SCRIPT, "sh"])
         .arg(&bin)
         .arg(port.to_string())
+        .arg(if durable { "on" } else { "off" })
         .current_dir(std::env::temp_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -1,0 +1,170 @@
+//! The batch writer on hand-made batches, so that what shares a transaction is certain (the
+//! integration tests in `tests/group_commit.rs` drive it through concurrent callers). Each test
+//! runs on SQLite and, when its binaries are there, on a real PostgreSQL.
+
+use sqlx::Executor;
+use tempfile::TempDir;
+
+use super::*;
+use crate::Store;
+use crate::events::{EventKind, NewEvent};
+
+/// A fresh store per backend; the temp dir keeps the SQLite file alive.
+async fn stores() -> (TempDir, Vec<Store>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut stores = vec![
+        Store::open(&dir.path().join("herald.db"))
+            .await
+            .expect("open sqlite"),
+    ];
+    if let Some(cluster) = herald_testkit::postgres::postgres() {
+        let url = cluster.fresh_database().await;
+        stores.push(Store::connect(&url).await.expect("connect postgres"));
+    }
+    (dir, stores)
+}
+
+fn hook(delivery: Option<&str>, reason: &str) -> EventRow {
+    EventRow::new(&NewEvent {
+        delivery_id: delivery.map(str::to_owned),
+        reason: Some(reason.to_owned()),
+        ..NewEvent::new(EventKind::HookDelivery)
+    })
+}
+
+type Answer = oneshot::Receiver<Result<Vec<EventRecorded>, StoreError>>;
+
+/// One job per element of `calls`, and where each answer arrives.
+fn batch(calls: Vec<Vec<EventRow>>) -> (Vec<Job>, Vec<Answer>) {
+    calls
+        .into_iter()
+        .map(|rows| {
+            let (reply, answer) = oneshot::channel();
+            (Job { rows, reply }, answer)
+        })
+        .unzip()
+}
+
+async fn answers(answers: Vec<Answer>) -> Vec<Result<Vec<EventRecorded>, StoreError>> {
+    let mut out = Vec::new();
+    for a in answers {
+        out.push(a.await.expect("every caller is answered"));
+    }
+    out
+}
+
+/// Makes the database itself refuse any event whose reason is `poison`.
+async fn refuse_poison(store: &Store) {
+    let statements: &[&str] = match store.backend() {
+        crate::Backend::Sqlite => &["CREATE TRIGGER poison BEFORE INSERT ON events \
+              WHEN NEW.reason = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned event'); END"],
+        crate::Backend::Postgres => &[
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.reason = 'poison' THEN RAISE EXCEPTION 'poisoned event'; END IF; \
+             RETURN NEW; END $$",
+            "CREATE TRIGGER poison BEFORE INSERT ON events FOR EACH ROW \
+             EXECUTE FUNCTION poison()",
+        ],
+    };
+    for sql in statements {
+        store.pool.execute(*sql).await.expect("install trigger");
+    }
+}
+
+async fn count(store: &Store) -> i64 {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM events")
+        .fetch_one(&store.pool)
+        .await
+        .expect("count");
+    crate::rows::get(&row, "n").expect("n")
+}
+
+#[tokio::test]
+async fn duplicates_within_one_transaction_answer_the_first_id() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let (jobs, rx) = batch(vec![
+            vec![hook(Some("d-1"), "a")],
+            vec![hook(Some("d-1"), "again"), hook(None, "b")],
+            vec![hook(Some("d-1"), "third")],
+        ]);
+        commit(&store.pool, jobs).await;
+        let got: Vec<Vec<EventRecorded>> = answers(rx)
+            .await
+            .into_iter()
+            .map(|a| a.expect("recorded"))
+            .collect();
+        let first = got[0][0];
+        assert!(!first.duplicate, "{:?}", store.backend());
+        assert_eq!(
+            got[1][0],
+            EventRecorded {
+                id: first.id,
+                duplicate: true
+            }
+        );
+        assert!(!got[1][1].duplicate && got[1][1].id > first.id);
+        assert_eq!(got[2][0], got[1][0]);
+        assert_eq!(count(&store).await, 2);
+    }
+}
+
+#[tokio::test]
+async fn a_refused_event_fails_only_its_caller() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        refuse_poison(&store).await;
+        let (jobs, rx) = batch(vec![
+            vec![hook(Some("d-1"), "ok")],
+            vec![hook(None, "poison")],
+            // A call's events stand or fall together.
+            vec![hook(Some("d-2"), "ok"), hook(None, "poison")],
+            vec![hook(Some("d-1"), "redelivered")],
+            vec![hook(None, "ok")],
+        ]);
+        commit(&store.pool, jobs).await;
+        let got = answers(rx).await;
+        let first = got[0].as_ref().expect("first call")[0];
+        assert!(!first.duplicate);
+        for refused in [&got[1], &got[2]] {
+            let err = refused.as_ref().expect_err("refused");
+            assert!(matches!(err, StoreError::Query { .. }), "{err}");
+            let cause = std::error::Error::source(err).map(ToString::to_string);
+            assert!(
+                cause
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("poisoned event"),
+                "{cause:?}"
+            );
+        }
+        let redelivered = got[3].as_ref().expect("redelivery")[0];
+        assert_eq!(
+            redelivered,
+            EventRecorded {
+                id: first.id,
+                duplicate: true
+            }
+        );
+        assert!(!got[4].as_ref().expect("last call")[0].duplicate);
+        assert_eq!(count(&store).await, 2, "{:?}", store.backend());
+    }
+}
+
+#[tokio::test]
+async fn a_failed_connection_fails_every_caller() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        store.pool.close().await;
+        let (jobs, rx) = batch(vec![vec![hook(None, "a")], vec![hook(None, "b")]]);
+        commit(&store.pool, jobs).await;
+        for answer in answers(rx).await {
+            let err = answer.expect_err("no connection");
+            assert!(
+                matches!(&err, StoreError::BatchFailed { events: 2, source }
+                    if matches!(**source, StoreError::Query { .. })),
+                "{err:?}"
+            );
+        }
+    }
+}
