@@ -16,6 +16,7 @@ use crate::context::Context;
 use crate::error::{Error, KubeContext, is_conflict};
 use crate::job::run_labels;
 use crate::sources::{self, get};
+use crate::store_events;
 
 /// The parts of a trigger firing needs, whatever its kind.
 #[derive(Debug, Clone)]
@@ -110,6 +111,9 @@ pub async fn fire_source(
                 cause: created.spec.cause.to_string(),
             };
             ctx.metrics.runs_created.get_or_create(&labels).inc();
+            if plan.records_last_seen && seen != Some(created.spec.revision.as_str()) {
+                store_events::record(ctx, store_events::detected(&created)).await;
+            }
             Ok(Fired::Run {
                 run: Box::new(created),
                 created: true,

@@ -18,6 +18,7 @@ mod run_controller;
 mod run_status;
 mod source_controller;
 mod sources;
+mod store_events;
 mod tekton;
 mod trigger_controller;
 

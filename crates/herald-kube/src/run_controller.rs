@@ -21,6 +21,7 @@ use crate::job::{JobInputs, build_job};
 use crate::labels;
 use crate::run_status::{Observed, job_phase, next_status};
 use crate::sources::{self, get};
+use crate::store_events;
 
 /// Lines of pod log kept as the output excerpt.
 const LOG_TAIL_LINES: i64 = 100;
@@ -226,4 +227,7 @@ async fn publish(run: &Run, ctx: &Context, observed: &Observed) {
     if let Err(e) = ctx.recorder.publish(&event, &run.object_ref(&())).await {
         tracing::warn!(run = %run.name_any(), error = %e, "could not publish an Event");
     }
+    let transition =
+        store_events::transition(run, observed.phase, &observed.reason, &observed.message);
+    store_events::record(ctx, transition).await;
 }

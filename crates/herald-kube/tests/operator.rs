@@ -245,6 +245,14 @@ async fn a_webhook_creates_a_run() {
         store.delivery_event(&key).await.unwrap().is_some(),
         "the delivery is recorded in the store"
     );
+    let detected = herald_store::EventQuery {
+        kind: Some(herald_store::EventKind::RevisionDetected),
+        trigger: Some("push".into()),
+        ..herald_store::EventQuery::default()
+    };
+    let detected = store.query_events(&detected).await.unwrap().events;
+    assert_eq!(detected.len(), 1, "{detected:?}");
+    assert_eq!(detected[0].revision.as_deref(), Some(repo.head().as_str()));
     let trigger: herald_api::WebhookTrigger =
         wait_for("the hook path in status", TIMEOUT, || async {
             let t: herald_api::WebhookTrigger = ns.api().get("push").await.ok()?;

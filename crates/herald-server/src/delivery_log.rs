@@ -1,12 +1,13 @@
 //! Recording verified deliveries, and recognising one delivered before.
 //!
-//! A delivery is looked up before it fires and recorded after its runs are stored: a crash in
-//! between leaves no record, so the sender's retry fires again, and run names (made from the
-//! delivery id) turn that retry into the runs already created. Recording first would instead
-//! acknowledge a retry whose runs were never stored.
+//! A delivery is recorded after its runs are stored: a crash in between leaves no record, so
+//! the sender's retry fires again, and run names (made from the delivery id) turn that retry
+//! into the runs already created. Recording first would instead acknowledge a retry whose runs
+//! were never stored. A repeat is told apart when it is recorded (the id is unique), or, for a
+//! hook without a payload to fire from, looked up before firing.
 
 use herald_core::hooks::{HookEvent, Provider, Push};
-use herald_store::{EventKind, NewEvent, Store, StoreError};
+use herald_store::{EventKind, EventRecorded, NewEvent, Store, StoreError};
 use serde_json::json;
 
 use crate::hooks::FiredRun;
@@ -47,20 +48,19 @@ impl<'a> DeliveryLog<'a> {
         }
     }
 
-    /// Records the delivery as handled; `Ok(None)` when there is no log.
+    /// Records the delivery as handled; `duplicate` when it was recorded before, `Ok(None)`
+    /// when there is no log.
     pub(crate) async fn record(
         &self,
         provider: Provider,
         event: &HookEvent,
         runs: &[FiredRun],
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<EventRecorded>, StoreError> {
         let Some(store) = self.store else {
             return Ok(None);
         };
-        let recorded = store
-            .record_event(&self.event(provider, event, runs))
-            .await?;
-        Ok(Some(recorded.id))
+        let event = self.event(provider, event, runs);
+        store.record_event(&event).await.map(Some)
     }
 
     fn event(&self, provider: Provider, event: &HookEvent, runs: &[FiredRun]) -> NewEvent {

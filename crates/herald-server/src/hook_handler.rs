@@ -163,16 +163,22 @@ async fn handle<H: Hooks>(
         source,
         id.as_deref(),
     );
-    match log.earlier().await {
-        Ok(Some(event_id)) => return duplicate(event_id),
-        Ok(None) => {}
-        Err(e) => return not_stored(namespace, trigger, &e.to_string()),
+    // A payload names its revision, so firing it again finds the runs it made (their names
+    // come from the delivery id); a hook without one reads the remote, which may have moved,
+    // so only such a repeat must be caught before firing.
+    if matches!(event, HookEvent::Unspecified) {
+        match log.earlier().await {
+            Ok(Some(event_id)) => return duplicate(event_id),
+            Ok(None) => {}
+            Err(e) => return not_stored(namespace, trigger, &e.to_string()),
+        }
     }
     let (response, runs) = respond(hooks, namespace, trigger, source, id, &event).await;
     if !response.status().is_success() {
         return response;
     }
     match log.record(auth.provider, &event, &runs).await {
+        Ok(Some(recorded)) if recorded.duplicate => duplicate(recorded.id),
         Ok(_) => response,
         Err(e) => not_stored(namespace, trigger, &e.to_string()),
     }

@@ -25,6 +25,8 @@ pub(crate) struct Limiters {
     global: Option<Arc<DefaultDirectRateLimiter>>,
     per_trigger: Option<Arc<DefaultKeyedRateLimiter<String>>>,
     in_flight: Option<Arc<Semaphore>>,
+    /// Made once: making a clock calibrates it, which costs more than a whole check.
+    clock: DefaultClock,
 }
 
 impl std::fmt::Debug for Limiters {
@@ -59,6 +61,7 @@ impl Limiters {
             in_flight: limits
                 .max_in_flight
                 .map(|n| Arc::new(Semaphore::new(n.get()))),
+            clock: DefaultClock::default(),
         }
     }
 
@@ -77,22 +80,23 @@ impl Limiters {
 
     /// `Err(wait)` when all hooks together are over the limit; `wait` is when to retry.
     pub(crate) fn check_global(&self) -> Result<(), Duration> {
-        let now = DefaultClock::default().now();
-        self.global
-            .as_ref()
-            .map_or(Ok(()), |g| g.check().map_err(|e| e.wait_time_from(now)))
+        let Some(limiter) = &self.global else {
+            return Ok(());
+        };
+        limiter
+            .check()
+            .map_err(|e| e.wait_time_from(self.clock.now()))
     }
 
     /// `Err(wait)` when `trigger`'s verified deliveries are over its limit. Checked after the
     /// signature, so unsigned floods cannot use up a trigger's budget.
     pub(crate) fn check_trigger(&self, trigger: &str) -> Result<(), Duration> {
-        let now = DefaultClock::default().now();
         let Some(limiter) = &self.per_trigger else {
             return Ok(());
         };
         limiter
             .check_key(&trigger.to_owned())
-            .map_err(|e| e.wait_time_from(now))
+            .map_err(|e| e.wait_time_from(self.clock.now()))
     }
 }
 

@@ -13,6 +13,7 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::dialect::Backend;
 use crate::error::StoreError;
 use crate::event_rows::{self, EventRow};
 use crate::events::EventRecorded;
@@ -25,6 +26,15 @@ const MAX_BATCH: usize = 1024;
 /// What a failed write names in its error.
 const OP: &str = "recording an event";
 
+/// What the writer is sent.
+#[derive(Debug)]
+enum Msg {
+    /// Write these events.
+    Write(Job),
+    /// Take nothing more; write what is queued, then stop.
+    Close,
+}
+
 /// What one caller asked for, and where its answer goes.
 #[derive(Debug)]
 pub(crate) struct Job {
@@ -36,6 +46,7 @@ pub(crate) struct Job {
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     pool: AnyPool,
+    backend: Backend,
     state: Mutex<State>,
 }
 
@@ -45,7 +56,7 @@ enum State {
     Idle,
     /// A writer is draining `queue`.
     Running {
-        queue: mpsc::Sender<Job>,
+        queue: mpsc::Sender<Msg>,
         writer: JoinHandle<()>,
     },
     /// [`GroupCommit::close`] was called: nothing more is taken.
@@ -53,9 +64,10 @@ enum State {
 }
 
 impl GroupCommit {
-    pub(crate) fn new(pool: AnyPool) -> Self {
+    pub(crate) fn new(pool: AnyPool, backend: Backend) -> Self {
         Self {
             pool,
+            backend,
             state: Mutex::new(State::Idle),
         }
     }
@@ -68,10 +80,14 @@ impl GroupCommit {
     ) -> Result<Vec<EventRecorded>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let queue = self.queue()?;
-        queue
-            .send(Job { rows, reply })
-            .await
-            .map_err(|_| StoreError::WriterStopped)?;
+        if queue.send(Msg::Write(Job { rows, reply })).await.is_err() {
+            // The writer no longer takes anything: the store was closed meanwhile, or the
+            // runtime that ran the writer shut down.
+            return Err(match *self.lock() {
+                State::Closed => StoreError::Closed,
+                _ => StoreError::WriterStopped,
+            });
+        }
         drop(queue);
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
@@ -80,7 +96,8 @@ impl GroupCommit {
     pub(crate) async fn close(&self) {
         let previous = std::mem::replace(&mut *self.lock(), State::Closed);
         if let State::Running { queue, writer } = previous {
-            // The writer ends once every sender is gone and the queue is empty.
+            // Queued behind every event already sent; an error means the writer is gone.
+            let _ = queue.send(Msg::Close).await;
             drop(queue);
             if let Err(e) = writer.await {
                 if e.is_panic() {
@@ -92,7 +109,7 @@ impl GroupCommit {
 
     /// The queue, starting a writer on first use, and again when the runtime that ran the
     /// last one has shut down (a store opened in one runtime and used in another).
-    fn queue(&self) -> Result<mpsc::Sender<Job>, StoreError> {
+    fn queue(&self) -> Result<mpsc::Sender<Msg>, StoreError> {
         let mut state = self.lock();
         match &*state {
             State::Closed => return Err(StoreError::Closed),
@@ -100,7 +117,7 @@ impl GroupCommit {
             State::Running { .. } | State::Idle => {}
         }
         let (queue, jobs) = mpsc::channel(QUEUE);
-        let writer = tokio::spawn(write_queued(self.pool.clone(), jobs));
+        let writer = tokio::spawn(write_queued(self.pool.clone(), self.backend, jobs));
         *state = State::Running {
             queue: queue.clone(),
             writer,
@@ -113,27 +130,41 @@ impl GroupCommit {
     }
 }
 
-/// The writer: takes what is queued, commits it, answers, repeats.
-async fn write_queued(pool: AnyPool, mut jobs: mpsc::Receiver<Job>) {
-    while let Some(first) = jobs.recv().await {
-        let mut size = first.rows.len();
-        let mut batch = vec![first];
-        while size < MAX_BATCH {
-            let Ok(job) = jobs.try_recv() else { break };
-            size += job.rows.len();
-            batch.push(job);
+/// The writer: takes what is queued, commits it, answers, repeats; after [`Msg::Close`], only
+/// until the queue is empty.
+async fn write_queued(pool: AnyPool, backend: Backend, mut queue: mpsc::Receiver<Msg>) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = Vec::new();
+        let mut size = 0;
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                Msg::Write(job) => {
+                    size += job.rows.len();
+                    batch.push(job);
+                }
+                // Later sends fail; what is already queued is still received.
+                Msg::Close => queue.close(),
+            }
+            next = if size < MAX_BATCH {
+                queue.try_recv().ok()
+            } else {
+                None
+            };
         }
-        commit(&pool, batch).await;
+        if !batch.is_empty() {
+            commit(&pool, backend, batch).await;
+        }
     }
 }
 
 /// Writes `batch` in one transaction and answers each caller. When the database refuses a
 /// statement, each call is written again in its own transaction, so one bad event fails only
 /// its caller; any other error (the connection, the pool) fails every caller.
-async fn commit(pool: &AnyPool, batch: Vec<Job>) {
+async fn commit(pool: &AnyPool, backend: Backend, batch: Vec<Job>) {
     let events: usize = batch.iter().map(|j| j.rows.len()).sum();
     let rows: Vec<&EventRow> = batch.iter().flat_map(|j| &j.rows).collect();
-    match write(pool, &rows).await {
+    match write(pool, backend, &rows).await {
         Ok(recorded) => {
             tracing::trace!(events, calls = batch.len(), "event batch committed");
             let mut recorded = recorded.into_iter();
@@ -146,7 +177,7 @@ async fn commit(pool: &AnyPool, batch: Vec<Job>) {
             tracing::debug!(events, error = %e, "event batch refused; writing each call alone");
             for job in batch {
                 let rows: Vec<&EventRow> = job.rows.iter().collect();
-                let answer = write(pool, &rows).await;
+                let answer = write(pool, backend, &rows).await;
                 let _ = job.reply.send(answer);
             }
         }
@@ -168,12 +199,20 @@ async fn commit(pool: &AnyPool, batch: Vec<Job>) {
 }
 
 /// Writes `rows` in one transaction, in order.
-async fn write(pool: &AnyPool, rows: &[&EventRow]) -> Result<Vec<EventRecorded>, StoreError> {
-    let mut tx = pool.begin().await.map_err(StoreError::query(OP))?;
-    let mut recorded = Vec::with_capacity(rows.len());
-    for row in rows {
-        recorded.push(event_rows::record(&mut tx, row, OP).await?);
-    }
+async fn write(
+    pool: &AnyPool,
+    backend: Backend,
+    rows: &[&EventRow],
+) -> Result<Vec<EventRecorded>, StoreError> {
+    // SQLite: take the write lock first, waiting for other writers (runs) as long as the busy
+    // timeout allows. A deferred transaction that reads (the delivery id lookup) and then
+    // writes is refused at once ("database is locked") when another writer holds the lock.
+    let tx = match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => pool.begin().await,
+    };
+    let mut tx = tx.map_err(StoreError::query(OP))?;
+    let recorded = event_rows::record_all(&mut tx, backend, rows, OP).await?;
     tx.commit().await.map_err(StoreError::query(OP))?;
     Ok(recorded)
 }

@@ -6,8 +6,8 @@ use sqlx::Executor;
 use tempfile::TempDir;
 
 use super::*;
-use crate::Store;
 use crate::events::{EventKind, NewEvent};
+use crate::{Backend, Store};
 
 /// A fresh store per backend; the temp dir keeps the SQLite file alive.
 async fn stores() -> (TempDir, Vec<Store>) {
@@ -56,9 +56,9 @@ async fn answers(answers: Vec<Answer>) -> Vec<Result<Vec<EventRecorded>, StoreEr
 /// Makes the database itself refuse any event whose reason is `poison`.
 async fn refuse_poison(store: &Store) {
     let statements: &[&str] = match store.backend() {
-        crate::Backend::Sqlite => &["CREATE TRIGGER poison BEFORE INSERT ON events \
+        Backend::Sqlite => &["CREATE TRIGGER poison BEFORE INSERT ON events \
               WHEN NEW.reason = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned event'); END"],
-        crate::Backend::Postgres => &[
+        Backend::Postgres => &[
             "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
              IF NEW.reason = 'poison' THEN RAISE EXCEPTION 'poisoned event'; END IF; \
              RETURN NEW; END $$",
@@ -88,7 +88,7 @@ async fn duplicates_within_one_transaction_answer_the_first_id() {
             vec![hook(Some("d-1"), "again"), hook(None, "b")],
             vec![hook(Some("d-1"), "third")],
         ]);
-        commit(&store.pool, jobs).await;
+        commit(&store.pool, store.backend, jobs).await;
         let got: Vec<Vec<EventRecorded>> = answers(rx)
             .await
             .into_iter()
@@ -122,7 +122,7 @@ async fn a_refused_event_fails_only_its_caller() {
             vec![hook(Some("d-1"), "redelivered")],
             vec![hook(None, "ok")],
         ]);
-        commit(&store.pool, jobs).await;
+        commit(&store.pool, store.backend, jobs).await;
         let got = answers(rx).await;
         let first = got[0].as_ref().expect("first call")[0];
         assert!(!first.duplicate);
@@ -157,7 +157,7 @@ async fn a_failed_connection_fails_every_caller() {
     for store in stores {
         store.pool.close().await;
         let (jobs, rx) = batch(vec![vec![hook(None, "a")], vec![hook(None, "b")]]);
-        commit(&store.pool, jobs).await;
+        commit(&store.pool, store.backend, jobs).await;
         for answer in answers(rx).await {
             let err = answer.expect_err("no connection");
             assert!(
@@ -167,4 +167,58 @@ async fn a_failed_connection_fails_every_caller() {
             );
         }
     }
+}
+
+/// Another writer (another replica) stores a delivery id after the batch looked it up: the
+/// batch's insert hits the unique constraint, and writing each call again answers a duplicate.
+#[tokio::test]
+async fn a_delivery_stored_meanwhile_elsewhere_is_a_duplicate() {
+    let Some(cluster) = herald_testkit::postgres::postgres() else {
+        return;
+    };
+    let store = Store::connect(&cluster.fresh_database().await)
+        .await
+        .expect("connect");
+    let mut other = store.pool.begin().await.expect("other transaction");
+    let theirs = event_rows::insert(&mut other, &hook(Some("race"), "theirs"), "test")
+        .await
+        .expect("insert")
+        .expect("new");
+    let (jobs, rx) = batch(vec![
+        vec![hook(Some("race"), "ours")],
+        vec![hook(None, "other")],
+    ]);
+    let pool = store.pool.clone();
+    let writer = tokio::spawn(async move { commit(&pool, Backend::Postgres, jobs).await });
+    // The batch's insert waits on the uncommitted row's unique key.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+             AND datname = current_database()",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .expect("pg_stat_activity");
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch never waited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    other.commit().await.expect("commit theirs");
+    writer.await.expect("writer");
+    let got = answers(rx).await;
+    assert_eq!(
+        got[0].as_ref().expect("ours")[..],
+        [EventRecorded {
+            id: theirs,
+            duplicate: true
+        }]
+    );
+    assert!(!got[1].as_ref().expect("other")[0].duplicate);
+    assert_eq!(count(&store).await, 2);
 }

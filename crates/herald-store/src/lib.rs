@@ -13,6 +13,9 @@
 //! `TEXT`, timestamps as microseconds since the epoch, enums as their variant name); the one
 //! dialect difference, how a surrogate key is generated, is rewritten for PostgreSQL when the
 //! migrations are applied (see [`Backend`]).
+//!
+//! Events are written with group commit: concurrent [`Store::record_event`] calls share one
+//! transaction, written by one task per store, and each returns once its event is committed.
 
 mod deliveries;
 mod dialect;
@@ -146,7 +149,7 @@ impl Store {
 
     fn new(pool: AnyPool, backend: Backend) -> Self {
         Self {
-            writer: Arc::new(group_commit::GroupCommit::new(pool.clone())),
+            writer: Arc::new(group_commit::GroupCommit::new(pool.clone(), backend)),
             pool,
             backend,
         }

@@ -108,8 +108,8 @@ impl Store {
             op,
         )
         .await?;
-        if new.record_last_seen {
-            record_last_seen(&mut tx, new, now, op).await?;
+        if new.record_last_seen && record_last_seen(&mut tx, new, now, op).await? {
+            events::insert(&mut tx, &detected_event(new, now), op).await?;
         }
         tx.commit().await.map_err(StoreError::query(op))?;
         tracing::debug!(run = %record.name, id = record.id, "run created");
@@ -364,12 +364,25 @@ async fn insert_transition(
     Ok(())
 }
 
+/// Records `new.revision` as last seen; true when it differs from the one seen before (a
+/// newly detected revision).
 async fn record_last_seen(
     conn: &mut AnyConnection,
     new: &NewRun,
     at: i64,
     op: &'static str,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
+    let before: Option<String> = sqlx::query_scalar(
+        "SELECT revision FROM last_seen WHERE trigger_kind = $1 AND trigger_namespace = $2 \
+         AND trigger_name = $3 AND source_name = $4",
+    )
+    .bind(enum_text(new.trigger.kind))
+    .bind(&new.trigger.namespace)
+    .bind(&new.trigger.name)
+    .bind(&new.source)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(StoreError::query(op))?;
     sqlx::query(
         "INSERT INTO last_seen (trigger_kind, trigger_namespace, trigger_name, source_name, \
          revision, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -385,7 +398,23 @@ async fn record_last_seen(
     .execute(conn)
     .await
     .map_err(StoreError::query(op))?;
-    Ok(())
+    Ok(before.as_deref() != Some(new.revision.as_str()))
+}
+
+/// The `revision.detected` event of a revision a trigger sees for the first time.
+fn detected_event(new: &NewRun, at: i64) -> NewEvent {
+    let git_ref = new.git_ref.as_deref().unwrap_or("a pinned revision");
+    NewEvent {
+        at: rows::time(at),
+        namespace: Some(new.namespace.clone()),
+        trigger: Some(new.trigger.name.clone()),
+        source: Some(new.source.clone()),
+        revision: Some(new.revision.clone()),
+        reason: Some("Detected".into()),
+        severity: Some("info".into()),
+        message: Some(format!("{git_ref} is at {}", new.revision)),
+        ..NewEvent::new(EventKind::RevisionDetected)
+    }
 }
 
 /// The `run.transition` event recorded with a transition of `run` (already in its new phase).

@@ -171,6 +171,24 @@ mod suite {
             store.last_seen(&t, "repo").await.expect("read").as_deref(),
             Some(SHA2)
         );
+        // Another run of a revision already seen detects nothing new.
+        store
+            .create_run(&new_run("d", "nightly", SHA2))
+            .await
+            .expect("create");
+        let detected = EventQuery {
+            kind: Some(EventKind::RevisionDetected),
+            ..EventQuery::default()
+        };
+        let detected = store.query_events(&detected).await.expect("query").events;
+        let revisions: Vec<_> = detected.iter().map(|e| e.revision.as_deref()).collect();
+        assert_eq!(
+            revisions,
+            [Some(SHA2), Some(SHA)],
+            "newest first, once each"
+        );
+        assert_eq!(detected[0].trigger.as_deref(), Some("nightly"));
+        assert_eq!(detected[0].source.as_deref(), Some("repo"));
     }
 
     pub async fn list_and_phases(store: Store, _url: &str) {

@@ -6,6 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+mod common;
+
 use herald_store::{EventKind, EventQuery, EventRecorded, NewEvent, Store, StoreError};
 use sqlx::{Connection, Executor};
 
@@ -44,6 +46,7 @@ on_both_backends!(
     duplicate_deliveries_are_stored_once,
     a_refused_event_fails_only_its_caller,
     close_commits_what_is_queued,
+    events_and_runs_are_written_at_once,
 );
 
 fn hook(delivery: Option<String>, reason: &str) -> NewEvent {
@@ -237,6 +240,30 @@ mod suite {
         );
     }
 
+    pub async fn events_and_runs_are_written_at_once(store: Store, _url: &str) {
+        // Runs are written in their own transactions, beside the event writer's.
+        let runs: Vec<_> = (0..40)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let run = common::new_run(&format!("r{i}"), "nightly", &format!("{i:040x}"));
+                    store.create_run(&run).await
+                })
+            })
+            .collect();
+        let events = (0..400)
+            .map(|i| hook(Some(format!("d-{i}")), "push"))
+            .collect();
+        for answer in record_concurrently(&store, events).await {
+            answer.expect("an event is recorded beside runs");
+        }
+        for run in runs {
+            run.await
+                .expect("join")
+                .expect("a run is created beside events");
+        }
+    }
+
     pub async fn close_commits_what_is_queued(store: Store, url: &str) {
         let events: Vec<_> = (0..200)
             .map(|i| hook(Some(format!("d-{i}")), "push"))
@@ -246,15 +273,21 @@ mod suite {
             .iter()
             .map(|e| Box::pin(store.record_event(e)) as Call<'_>)
             .collect();
-        // One poll queues each call's event (the queue has room) without waiting for it.
-        let mut cx = Context::from_waker(Waker::noop());
-        let early: Vec<Option<_>> = calls
-            .iter_mut()
-            .map(|c| match c.as_mut().poll(&mut cx) {
-                Poll::Ready(answer) => Some(answer),
-                Poll::Pending => None,
-            })
-            .collect();
+        // One poll queues each call's event (the queue has room) without waiting for it;
+        // unconstrained, or tokio's cooperative budget would hold back the later sends.
+        let early: Vec<Option<_>> = tokio::task::unconstrained(std::future::poll_fn(|_| {
+            let mut cx = Context::from_waker(Waker::noop());
+            Poll::Ready(
+                calls
+                    .iter_mut()
+                    .map(|c| match c.as_mut().poll(&mut cx) {
+                        Poll::Ready(answer) => Some(answer),
+                        Poll::Pending => None,
+                    })
+                    .collect(),
+            )
+        }))
+        .await;
         store.close().await;
         for (call, early) in calls.into_iter().zip(early) {
             let answer = match early {

@@ -1,0 +1,63 @@
+//! The store's side of cluster mode: Runs and their resources are the live view, the store
+//! the long memory. Writing to it is best effort: a Run is durable in the API server already,
+//! so a store outage is logged, never a reason to fail a reconcile.
+
+use herald_api::{Run, RunPhase};
+use herald_store::{EventKind, NewEvent};
+use kube::ResourceExt;
+
+use crate::context::Context;
+
+/// Appends `event` to the store, if there is one.
+pub async fn record(ctx: &Context, event: NewEvent) {
+    let Some(store) = &ctx.config.store else {
+        return;
+    };
+    if let Err(e) = store.record_event(&event).await {
+        tracing::warn!(kind = %event.kind, error = %e, "could not record an event in the store");
+    }
+}
+
+/// What every event about `run` says: where, for which trigger, source and revision.
+fn about(run: &Run, kind: EventKind) -> NewEvent {
+    NewEvent {
+        namespace: run.namespace(),
+        trigger: Some(run.spec.trigger.name.clone()),
+        source: Some(run.spec.source.name.clone()),
+        revision: Some(run.spec.revision.clone()),
+        involved_kind: Some("Run".into()),
+        involved_namespace: run.namespace(),
+        involved_name: Some(run.name_any()),
+        ..NewEvent::new(kind)
+    }
+}
+
+/// `run` moved to `phase` for `reason`; the same shape local mode's store writes.
+pub fn transition(run: &Run, phase: RunPhase, reason: &str, message: &str) -> NewEvent {
+    let severity = if phase == RunPhase::Failed {
+        "error"
+    } else {
+        "info"
+    };
+    NewEvent {
+        reason: Some(reason.to_owned()),
+        severity: Some(severity.into()),
+        message: Some(message.chars().take(1000).collect()),
+        payload: Some(serde_json::json!({ "phase": phase })),
+        ..about(run, EventKind::RunTransition)
+    }
+}
+
+/// `run` was created for a revision its trigger had not seen for its source.
+pub fn detected(run: &Run) -> NewEvent {
+    let git_ref = run.spec.git_ref.as_deref().unwrap_or("a pinned revision");
+    NewEvent {
+        reason: Some("Detected".into()),
+        severity: Some("info".into()),
+        message: Some(format!("{git_ref} is at {}", run.spec.revision)),
+        involved_kind: None,
+        involved_namespace: None,
+        involved_name: None,
+        ..about(run, EventKind::RevisionDetected)
+    }
+}
