@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::figures::Figures;
 use crate::server::Server;
 
 /// How long the load runs before the server is killed.
@@ -173,15 +174,25 @@ async fn collect(tasks: Vec<tokio::task::JoinHandle<Report>>, length: Duration) 
 }
 
 impl Report {
-    pub fn header() -> String {
-        format!(
-            "{:<28} {:>10} {:>12} {:>9} {:>9}  {}",
-            "endpoint", "requests", "per second", "p50 ms", "p99 ms", "statuses"
-        )
-    }
-
-    pub fn rate(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    /// The figures of this run; `errors` counts answers other than 2xx by status (0: none).
+    pub fn figures(&self) -> Figures {
+        let errors: Vec<String> = self
+            .statuses
+            .iter()
+            .filter(|(status, _)| !(200..300).contains(*status))
+            .map(|(status, n)| format!("{n} x {status}"))
+            .collect();
+        Figures {
+            requests: self.latencies.len() as u64,
+            per_second: self.latencies.len() as f64 / self.elapsed.as_secs_f64(),
+            p50_ms: self.percentile(0.50),
+            p99_ms: self.percentile(0.99),
+            errors: if errors.is_empty() {
+                "none".into()
+            } else {
+                errors.join(", ")
+            },
+        }
     }
 
     fn percentile(&self, p: f64) -> f64 {
@@ -190,16 +201,5 @@ impl Report {
         }
         let at = ((self.latencies.len() - 1) as f64 * p).round() as usize;
         self.latencies[at].as_secs_f64() * 1000.0
-    }
-
-    pub fn row(&self, label: &str) -> String {
-        format!(
-            "{label:<28} {:>10} {:>12.0} {:>9.2} {:>9.2}  {:?}",
-            self.latencies.len(),
-            self.rate(),
-            self.percentile(0.50),
-            self.percentile(0.99),
-            self.statuses
-        )
     }
 }

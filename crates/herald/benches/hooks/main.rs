@@ -2,19 +2,25 @@
 //! over loopback, with durable storage on (SQLite, `synchronous=FULL`).
 //!
 //! Prints deliveries/s and p50/p99 latency for the hook path, beside a baseline measured in the
-//! same run on `GET /healthz` (the same HTTP stack doing nothing), then kills the server with
-//! SIGKILL under load, restarts it on the same store and checks that every delivery answered
-//! 2xx was stored. The load generator runs in this process on the same cores as the server.
+//! same run with the same generator on `GET /healthz` (the same HTTP stack doing nothing), then
+//! kills the server with SIGKILL under load, restarts it on the same store and checks that
+//! every delivery answered 2xx was stored. Load comes from `wrk` when it is installed, else
+//! from a Rust generator in this process; the durability check always uses the Rust one, which
+//! knows which delivery each answer was for. Both share the two cores with the server.
 //!
-//! `HERALD_BENCH_SECONDS` (default 10) sets each measurement's length and
-//! `HERALD_BENCH_CONNECTIONS` (default 64) the concurrent connections.
+//! `HERALD_BENCH_SECONDS` (default 10) sets each measurement's length,
+//! `HERALD_BENCH_CONNECTIONS` (default 64) the concurrent connections, and
+//! `HERALD_BENCH_GENERATOR=rust` skips `wrk`.
 
+mod figures;
 mod load;
 mod server;
+mod wrk;
 
 use std::time::Duration;
 
-use load::{Load, Report, Target};
+use figures::Figures;
+use load::{Load, Target};
 use server::Bench;
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -35,48 +41,106 @@ fn main() {
     }
 }
 
+/// How the load is made.
+struct Settings {
+    length: Duration,
+    connections: usize,
+    use_wrk: bool,
+}
+
 async fn run() -> Result<(), String> {
-    let seconds = Duration::from_secs(env_number("HERALD_BENCH_SECONDS", 10));
-    let connections = env_number("HERALD_BENCH_CONNECTIONS", 64) as usize;
+    let settings = Settings {
+        length: Duration::from_secs(env_number("HERALD_BENCH_SECONDS", 10)),
+        connections: env_number("HERALD_BENCH_CONNECTIONS", 64) as usize,
+        use_wrk: std::env::var("HERALD_BENCH_GENERATOR").as_deref() != Ok("rust")
+            && wrk::available(),
+    };
     let bench = Bench::prepare()?;
     let mut server = bench.start()?;
     let load = Load::new(
         server.listen,
-        connections,
+        settings.connections,
         bench.body.clone(),
         bench.signature.clone(),
     );
-
     println!(
-        "hook bench: {connections} connections, {}s each, body 8 KiB, SQLite durable\n",
-        seconds.as_secs()
+        "hook bench: {} connections, {}s each, body {} bytes, SQLite durable, load from {}\n",
+        settings.connections,
+        settings.length.as_secs(),
+        bench.body.len(),
+        if settings.use_wrk {
+            "wrk"
+        } else {
+            "the Rust generator"
+        }
     );
-    load.run(Target::Health, Duration::from_secs(1), "warm-up")
-        .await;
-    let baseline = load.run(Target::Health, seconds, "health").await;
-    load.run(Target::Hook { first: 0 }, Duration::from_secs(1), "warm")
-        .await;
-    let hooks = load
-        .run(Target::Hook { first: 1_000_000 }, seconds, "hook")
-        .await;
-    println!("{}", Report::header());
+    let baseline = measure(&bench, &load, &settings, false).await?;
+    let hooks = measure(&bench, &load, &settings, true).await?;
+    println!("{}", Figures::header());
     println!("{}", baseline.row("GET /healthz (baseline)"));
     println!("{}", hooks.row("POST /hooks (GitHub push)"));
     println!(
         "\nhook path: {:.0}% of the baseline's rate; targets: >= 10000 deliveries/s, p99 < 20 ms",
-        100.0 * hooks.rate() / baseline.rate().max(1.0)
+        100.0 * hooks.per_second / baseline.per_second.max(1.0)
     );
-    if hooks.acknowledged.is_empty() {
-        return Err(format!(
-            "no delivery was acknowledged: {:?}",
-            hooks.statuses
-        ));
+    if hooks.requests == 0 {
+        return Err("no delivery was answered".into());
     }
+    check_kill(&bench, &load, &mut server).await
+}
 
-    let (acknowledged, killed_after) = load.run_until_killed(&mut server, 2_000_000).await;
-    let server = bench.start()?;
+/// Warms up, then measures the health endpoint or the hook endpoint.
+async fn measure(
+    bench: &Bench,
+    load: &Load,
+    settings: &Settings,
+    hook: bool,
+) -> Result<Figures, String> {
+    let warm_up = Duration::from_secs(1);
+    if settings.use_wrk {
+        let signature = bench.signature.as_str();
+        let body = bench.body_file()?;
+        let target = |run| {
+            if hook {
+                wrk::Wrk::Hook {
+                    body: &body,
+                    signature,
+                    run,
+                }
+            } else {
+                wrk::Wrk::Health
+            }
+        };
+        let (listen, connections) = (bench.listen(), settings.connections);
+        wrk::run(listen, &target("warm"), warm_up, connections, bench.dir())?;
+        return wrk::run(
+            listen,
+            &target("measure"),
+            settings.length,
+            connections,
+            bench.dir(),
+        );
+    }
+    let target = |first| {
+        if hook {
+            Target::Hook { first }
+        } else {
+            Target::Health
+        }
+    };
+    load.run(target(0), warm_up, "warm-up").await;
+    Ok(load
+        .run(target(1_000_000), settings.length, "measure")
+        .await
+        .figures())
+}
+
+/// SIGKILLs the server under load, restarts it and checks every acknowledged delivery.
+async fn check_kill(bench: &Bench, load: &Load, server: &mut server::Server) -> Result<(), String> {
+    let (acknowledged, killed_after) = load.run_until_killed(server, 2_000_000).await;
+    let restarted = bench.start()?;
     let missing = bench.missing(&acknowledged).await?;
-    server.stop();
+    restarted.stop();
     println!(
         "\nkill -9 after {} ms of load: {} deliveries acknowledged, {} missing after restart",
         killed_after.as_millis(),

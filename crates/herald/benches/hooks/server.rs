@@ -51,6 +51,23 @@ impl Bench {
         })
     }
 
+    /// The scratch folder (manifests, repository, store).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where the server listens.
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// The body, written to a file for generators that read one.
+    pub fn body_file(&self) -> Result<PathBuf, String> {
+        let path = self.dir.path().join("body.json");
+        std::fs::write(&path, &self.body).map_err(|e| format!("writing {path:?}: {e}"))?;
+        Ok(path)
+    }
+
     fn db(&self) -> PathBuf {
         self.dir.path().join("state/herald.db")
     }
