@@ -23,6 +23,7 @@ mod error;
 mod event_rows;
 mod events;
 mod group_commit;
+mod last_seen;
 mod revision;
 mod revisions;
 mod rows;
@@ -63,6 +64,8 @@ pub struct Store {
     backend: Backend,
     /// Writes events with group commit (see `group_commit`).
     writer: Arc<group_commit::GroupCommit>,
+    /// Last seen revisions, kept in memory where that is sound (see `last_seen`).
+    last_seen_cache: last_seen::LastSeenCache,
 }
 
 fn install_drivers() {
@@ -150,6 +153,7 @@ impl Store {
     fn new(pool: AnyPool, backend: Backend) -> Self {
         Self {
             writer: Arc::new(group_commit::GroupCommit::new(pool.clone(), backend)),
+            last_seen_cache: last_seen::LastSeenCache::for_backend(backend),
             pool,
             backend,
         }
@@ -173,28 +177,5 @@ impl Store {
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
-    }
-
-    /// The last revision `trigger` recorded for the source named `source`, if any.
-    pub async fn last_seen(
-        &self,
-        trigger: &TriggerKey,
-        source: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let op = "reading the last seen revision";
-        let row = sqlx::query(
-            "SELECT revision FROM last_seen WHERE trigger_kind = $1 AND trigger_namespace = $2 \
-             AND trigger_name = $3 AND source_name = $4",
-        )
-        .bind(rows::enum_text(trigger.kind))
-        .bind(&trigger.namespace)
-        .bind(&trigger.name)
-        .bind(source)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(StoreError::query(op))?;
-        row.map(|r| r.try_get("revision"))
-            .transpose()
-            .map_err(StoreError::query(op))
     }
 }

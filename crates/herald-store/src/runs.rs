@@ -112,6 +112,9 @@ impl Store {
             events::insert(&mut tx, &detected_event(new, now), op).await?;
         }
         tx.commit().await.map_err(StoreError::query(op))?;
+        if new.record_last_seen {
+            (self.last_seen_cache).offer(&new.trigger, &new.source, record.id, &new.revision);
+        }
         tracing::debug!(run = %record.name, id = record.id, "run created");
         Ok(Created::New(record))
     }
