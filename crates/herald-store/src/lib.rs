@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Executor, Row};
+use sqlx::Executor;
 
 pub use dialect::Backend;
 pub use error::StoreError;
