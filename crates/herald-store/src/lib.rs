@@ -37,8 +37,8 @@ use std::sync::Once;
 use std::time::Duration;
 
 use sqlx::AnyPool;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::Executor;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 
 pub use dialect::Backend;
 pub use error::StoreError;

@@ -19,6 +19,7 @@
 
 mod headers;
 mod parse;
+mod pruned;
 mod verify;
 
 use std::fmt;

@@ -278,16 +278,14 @@ fn json_body<H: Headers + ?Sized>(headers: &H, body: &[u8], form_ok: bool) -> Re
         ct.get(..33)
             .is_some_and(|p| p.eq_ignore_ascii_case("application/x-www-form-urlencoded"))
     });
-    let v: Value = if form_ok && is_form {
-        let payload = form_field(body, b"payload")?;
-        serde_json::from_slice(&payload).map_err(|e| ParseError::Json(e.to_string()))?
+    let payload;
+    let json = if form_ok && is_form {
+        payload = form_field(body, b"payload")?;
+        &payload[..]
     } else {
-        serde_json::from_slice(body).map_err(|e| ParseError::Json(e.to_string()))?
+        body
     };
-    if !v.is_object() {
-        return Err(ParseError::Json("the body must be a JSON object".into()));
-    }
-    Ok(v)
+    super::pruned::from_slice(json).map_err(|e| ParseError::Json(e.to_string()))
 }
 
 /// The percent-decoded value of `name` in an `application/x-www-form-urlencoded` body.
