@@ -5,102 +5,12 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use herald_api::RunPhase;
-use herald_local::LocalConfig;
-use herald_store::{RunFilter, RunRecord, Store};
-use support::{Manifests, TestRepo, free_port, schedule_setup, wait_for};
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-struct Running {
-    listen: SocketAddr,
-    db: std::path::PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-    _state: tempfile::TempDir,
-}
-
-impl Running {
-    async fn start(manifests: &Manifests) -> Self {
-        Self::start_with(manifests, herald_server::RateLimits::default()).await
-    }
-
-    async fn start_with(manifests: &Manifests, rate_limits: herald_server::RateLimits) -> Self {
-        let state = tempfile::tempdir().unwrap();
-        let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let db = state.path().join("herald.db");
-        let config = LocalConfig {
-            dir: manifests.path(),
-            db: db.clone(),
-            work_root: state.path().join("work"),
-            listen,
-            max_parallel: 2,
-            reload_every: Duration::from_millis(100),
-            rate_limits,
-            ..LocalConfig::default()
-        };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            herald_local::run(config, async { stopped.await.unwrap_or(()) })
-                .await
-                .unwrap();
-        });
-        let running = Self {
-            listen,
-            db,
-            stop: Some(stop),
-            task,
-            _state: state,
-        };
-        wait_for("the server to listen", DEADLINE, || async {
-            tokio::net::TcpStream::connect(listen)
-                .await
-                .ok()
-                .map(|_| ())
-        })
-        .await;
-        running
-    }
-
-    async fn runs(&self) -> Vec<RunRecord> {
-        let store = Store::open(&self.db).await.unwrap();
-        store
-            .list_runs(&RunFilter {
-                limit: Some(100),
-                ..RunFilter::default()
-            })
-            .await
-            .unwrap()
-    }
-
-    async fn wait_for_runs(
-        &self,
-        what: &str,
-        done: impl Fn(&[RunRecord]) -> bool,
-    ) -> Vec<RunRecord> {
-        wait_for(what, DEADLINE, || async {
-            let runs = self.runs().await;
-            done(&runs).then_some(runs)
-        })
-        .await
-    }
-
-    async fn deliveries(&self) -> Vec<herald_store::EventRecord> {
-        let store = Store::open(&self.db).await.unwrap();
-        let query = herald_store::EventQuery {
-            kind: Some(herald_store::EventKind::HookDelivery),
-            ..herald_store::EventQuery::default()
-        };
-        store.query_events(&query).await.unwrap().events
-    }
-
-    async fn stop(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.task.await.unwrap();
-    }
-}
+use herald_store::RunRecord;
+use support::{
+    DEADLINE, LocalHerald, Manifests, TestRepo, hmac_sha256_hex, schedule_setup, wait_for,
+};
 
 fn succeeded_for<'a>(runs: &'a [RunRecord], revision: &str) -> Option<&'a RunRecord> {
     runs.iter()
@@ -115,7 +25,7 @@ async fn a_commit_is_noticed_and_run_and_a_new_commit_runs_again() {
         "all.yaml",
         &schedule_setup(&repo.url(), "cat README.md", true, "1s"),
     );
-    let herald = Running::start(&manifests).await;
+    let herald = LocalHerald::start(&manifests).await;
     let first = repo.head();
     herald
         .wait_for_runs("a run of the first commit", |runs| {
@@ -144,7 +54,7 @@ async fn manifests_added_while_running_are_picked_up_and_bad_ones_do_not_stop_ot
         "broken.yaml",
         "apiVersion: herald.dev/v1alpha1\nkind: ScheduleTrigger\nmetadata: {name: x}\nspec: {}\n",
     );
-    let herald = Running::start(&manifests).await;
+    let herald = LocalHerald::start(&manifests).await;
     assert!(herald.runs().await.is_empty());
     manifests.write("all.yaml", &schedule_setup(&repo.url(), "true", true, "1s"));
     let head = repo.head();
@@ -211,7 +121,7 @@ async fn hooks_check_the_token_and_create_runs() {
     let repo = TestRepo::new();
     let manifests = Manifests::new();
     manifests.write("hook.yaml", &webhook_manifests(&repo.url()));
-    let herald = Running::start(&manifests).await;
+    let herald = LocalHerald::start(&manifests).await;
     let l = herald.listen;
 
     assert_eq!(post(l, "/hooks/team/hook/repo", None).await.0, 401);
@@ -314,10 +224,7 @@ async fn github(
     body: &[u8],
     secret: &[u8],
 ) -> (u16, serde_json::Value) {
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
-    mac.update(body);
-    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let signature = format!("sha256={}", hmac_sha256_hex(secret, body));
     let response = reqwest::Client::new()
         .post(format!("http://{listen}/hooks/default/gh/repo"))
         .header("content-type", "application/json")
@@ -343,7 +250,6 @@ async fn github_form(
     json: &[u8],
     secret: &[u8],
 ) -> (u16, serde_json::Value) {
-    use hmac::Mac;
     let json = std::str::from_utf8(json).unwrap();
     let body = reqwest::Client::new()
         .post("http://unused")
@@ -354,9 +260,7 @@ async fn github_form(
         .and_then(|b| b.as_bytes())
         .unwrap()
         .to_vec();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
-    mac.update(&body);
-    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let signature = format!("sha256={}", hmac_sha256_hex(secret, &body));
     let response = reqwest::Client::new()
         .post(format!("http://{listen}/hooks/default/gh/repo"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -386,7 +290,7 @@ async fn github_pushes_are_verified_read_and_deduplicated() {
     let repo = TestRepo::new();
     let manifests = Manifests::new();
     manifests.write("gh.yaml", &github_manifests(&repo.url()));
-    let herald = Running::start(&manifests).await;
+    let herald = LocalHerald::start(&manifests).await;
     let l = herald.listen;
     let secret = b"it-is-a-secret";
     let head = repo.head();
@@ -500,7 +404,7 @@ async fn a_trigger_over_its_rate_limit_is_told_when_to_retry() {
         per_trigger_per_second: std::num::NonZeroU32::new(1),
         ..herald_server::RateLimits::default()
     };
-    let herald = Running::start_with(&manifests, limits).await;
+    let herald = LocalHerald::start_with(&manifests, limits).await;
     let l = herald.listen;
     // Unsigned requests do not use up the trigger's budget.
     for _ in 0..5 {
@@ -594,7 +498,7 @@ async fn bitbucket_cloud_hooks_are_proven_by_a_long_path_token() {
     let manifests = Manifests::new();
     let token = "p0Yb6Jc9m2Qw4Zt7Lx1Rn8Vd3Hs5Kf0A";
     manifests.write("bb.yaml", &bitbucket_cloud_manifests(&repo.url(), token));
-    let herald = Running::start(&manifests).await;
+    let herald = LocalHerald::start(&manifests).await;
     let l = herald.listen;
     let body = bitbucket_cloud_push(&repo.head());
 
@@ -635,7 +539,7 @@ async fn only_bitbucket_cloud_hooks_take_a_path_token() {
     let repo = TestRepo::new();
     let manifests = Manifests::new();
     manifests.write("gh.yaml", &github_manifests(&repo.url()));
-    let herald = Running::start(&manifests).await;
+    let herald = LocalHerald::start(&manifests).await;
     let path = "/hooks/default/gh/t/it-is-a-secret";
     let (status, _) = bitbucket_cloud(herald.listen, path, "{}").await;
     assert_eq!(status, 404);

@@ -110,6 +110,11 @@ pub struct LocalHerald {
 impl LocalHerald {
     /// Start Herald and wait until it accepts connections.
     pub async fn start(manifests: &Manifests) -> Self {
+        Self::start_with(manifests, herald_server::RateLimits::default()).await
+    }
+
+    /// [`LocalHerald::start`] with hook limits.
+    pub async fn start_with(manifests: &Manifests, rate_limits: herald_server::RateLimits) -> Self {
         let state = tempfile::tempdir().unwrap();
         let listen = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
         let db = state.path().join("herald.db");
@@ -120,6 +125,7 @@ impl LocalHerald {
             listen,
             max_parallel: 2,
             reload_every: Duration::from_millis(100),
+            rate_limits,
             ..herald_local::LocalConfig::default()
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
