@@ -50,14 +50,11 @@ pub fn transition(run: &Run, phase: RunPhase, reason: &str, message: &str) -> Ne
 
 /// `run` was created for a revision its trigger had not seen for its source.
 pub fn detected(run: &Run) -> NewEvent {
-    let git_ref = run.spec.git_ref.as_deref().unwrap_or("a pinned revision");
-    NewEvent {
-        reason: Some("Detected".into()),
-        severity: Some("info".into()),
-        message: Some(format!("{git_ref} is at {}", run.spec.revision)),
-        involved_kind: None,
-        involved_namespace: None,
-        involved_name: None,
-        ..about(run, EventKind::RevisionDetected)
-    }
+    NewEvent::revision_detected(
+        &run.namespace().unwrap_or_default(),
+        &run.spec.trigger.name,
+        &run.spec.source.name,
+        run.spec.git_ref.as_deref(),
+        &run.spec.revision,
+    )
 }

@@ -117,6 +117,28 @@ impl NewEvent {
             payload: None,
         }
     }
+
+    /// `trigger` saw `revision` of `source` (at `git_ref`, when one was watched) for the
+    /// first time: the event both modes record when a run moves a last seen revision.
+    pub fn revision_detected(
+        namespace: &str,
+        trigger: &str,
+        source: &str,
+        git_ref: Option<&str>,
+        revision: &str,
+    ) -> Self {
+        let git_ref = git_ref.unwrap_or("a pinned revision");
+        Self {
+            namespace: Some(namespace.to_owned()),
+            trigger: Some(trigger.to_owned()),
+            source: Some(source.to_owned()),
+            revision: Some(revision.to_owned()),
+            reason: Some("Detected".into()),
+            severity: Some("info".into()),
+            message: Some(format!("{git_ref} is at {revision}")),
+            ..Self::new(EventKind::RevisionDetected)
+        }
+    }
 }
 
 /// The result of [`Store::record_event`].

@@ -406,17 +406,15 @@ async fn record_last_seen(
 
 /// The `revision.detected` event of a revision a trigger sees for the first time.
 fn detected_event(new: &NewRun, at: i64) -> NewEvent {
-    let git_ref = new.git_ref.as_deref().unwrap_or("a pinned revision");
     NewEvent {
         at: rows::time(at),
-        namespace: Some(new.namespace.clone()),
-        trigger: Some(new.trigger.name.clone()),
-        source: Some(new.source.clone()),
-        revision: Some(new.revision.clone()),
-        reason: Some("Detected".into()),
-        severity: Some("info".into()),
-        message: Some(format!("{git_ref} is at {}", new.revision)),
-        ..NewEvent::new(EventKind::RevisionDetected)
+        ..NewEvent::revision_detected(
+            &new.namespace,
+            &new.trigger.name,
+            &new.source,
+            new.git_ref.as_deref(),
+            &new.revision,
+        )
     }
 }
 
