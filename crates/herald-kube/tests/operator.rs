@@ -50,7 +50,12 @@ async fn a_schedule_runs_a_job_to_success_with_history() {
     let run = wait_for_run(&ns, &head).await;
     let name = run.metadata.name.clone().unwrap();
 
-    let job: Job = ns.api::<Job>().get(&name).await.unwrap();
+    // The Run exists before its controller has made the Job.
+    let job: Job = wait_for(&format!("Job {name}"), TIMEOUT, || async {
+        ns.api::<Job>().get(&name).await.ok()
+    })
+    .await
+    .unwrap();
     let spec = job.spec.as_ref().unwrap();
     assert_eq!(spec.backoff_limit, Some(0));
     assert_eq!(spec.active_deadline_seconds, Some(60));
