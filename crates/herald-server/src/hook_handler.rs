@@ -113,10 +113,7 @@ async fn handle<H: Hooks>(
         Err(e @ LookupError::NotFound(_)) => return error(StatusCode::NOT_FOUND, &e.to_string()),
         Err(LookupError::Misconfigured(why)) => {
             tracing::warn!(namespace, trigger, reason = %why, "hook refused: trigger misconfigured");
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "trigger is not ready to accept hooks",
-            );
+            return not_ready();
         }
     };
     if let Some(refused) = path_token_refusal(&auth, namespace, trigger, token) {
@@ -132,10 +129,7 @@ async fn handle<H: Hooks>(
                 trigger,
                 "hook refused: the trigger's secret is empty"
             );
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "trigger is not ready to accept hooks",
-            );
+            return not_ready();
         }
         // No detail: telling a caller which part was wrong helps only an attacker.
         Err(_) => return error(StatusCode::UNAUTHORIZED, "unauthorized"),
@@ -239,12 +233,17 @@ fn path_token_refusal(
             min = hooks::MIN_PATH_TOKEN_LEN,
             "hook refused: a bitbucket-cloud token must be at least this long"
         );
-        return Some(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "trigger is not ready to accept hooks",
-        ));
+        return Some(not_ready());
     }
     None
+}
+
+/// 503: the trigger cannot verify callers yet (the reason is logged, not told to the caller).
+fn not_ready() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "trigger is not ready to accept hooks",
+    )
 }
 
 /// 503 with `Retry-After`: too many deliveries are in progress to take another now.
