@@ -40,6 +40,15 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// A statement of the SQLite event writer failed.
+    #[error("store statement failed while {op}")]
+    Sqlite {
+        /// What the writer was doing.
+        op: &'static str,
+        /// Why.
+        #[source]
+        source: rusqlite::Error,
+    },
     /// The run is in a terminal phase, which it cannot leave.
     #[error("run {id} cannot go from {from} to {to}")]
     InvalidTransition {
@@ -94,7 +103,7 @@ impl StoreError {
             Self::Open { .. } => "open",
             Self::Connect { .. } => "connect",
             Self::Migrate(_) => "migrate",
-            Self::Query { .. } => "query",
+            Self::Query { .. } | Self::Sqlite { .. } => "query",
             Self::InvalidTransition { .. } => "invalid_transition",
             Self::NotTerminal { .. } => "not_terminal",
             Self::NotFound(_) => "not_found",
@@ -103,6 +112,11 @@ impl StoreError {
             Self::Closed => "closed",
             Self::WriterStopped => "writer_stopped",
         }
+    }
+
+    /// Wraps an SQLite event writer's error with what it was doing.
+    pub(crate) fn sqlite(op: &'static str) -> impl FnOnce(rusqlite::Error) -> Self {
+        move |source| Self::Sqlite { op, source }
     }
 
     /// Wraps a statement's error with what the store was doing.

@@ -53,6 +53,31 @@ impl EventRow {
             payload: event.payload.as_ref().map(|p| p.to_string()),
         }
     }
+
+    /// The row's columns for rusqlite, in [`COLUMNS`] order.
+    pub(crate) fn sqlite_params(&self) -> [&dyn rusqlite::ToSql; PER_ROW] {
+        [
+            &self.at,
+            &self.kind,
+            &self.namespace,
+            &self.trigger,
+            &self.source,
+            &self.revision,
+            &self.involved_kind,
+            &self.involved_namespace,
+            &self.involved_name,
+            &self.reason,
+            &self.severity,
+            &self.message,
+            &self.delivery_id,
+            &self.payload,
+        ]
+    }
+
+    /// The provider's delivery id, scoped to its trigger, if any.
+    pub(crate) fn delivery_id(&self) -> Option<&str> {
+        self.delivery_id.as_deref()
+    }
 }
 
 /// The columns an event is written in, in binding order.
@@ -84,6 +109,16 @@ fn bind_row<'q>(query: AnyQuery<'q>, row: &'q EventRow) -> AnyQuery<'q> {
         .bind(row.message.as_deref())
         .bind(row.delivery_id.as_deref())
         .bind(row.payload.as_deref())
+}
+
+/// The statement inserting one event with `?N` placeholders (SQLite); a delivery id stored
+/// before makes it change nothing.
+pub(crate) fn insert_one_sql() -> String {
+    let marks: Vec<String> = (1..=PER_ROW).map(|n| format!("?{n}")).collect();
+    format!(
+        "INSERT INTO events ({COLUMNS}) VALUES ({}) ON CONFLICT (delivery_id) DO NOTHING",
+        marks.join(", ")
+    )
 }
 
 /// `count` placeholders. SQLite gets anonymous `?`: binding numbered ones costs it a scan of

@@ -338,6 +338,7 @@ impl Store {
         max_count: Option<u64>,
     ) -> Result<u64, StoreError> {
         let op = "pruning events";
+        let _turn = self.write_turn().await;
         let mut deleted = 0;
         if let Some(age) = max_age {
             let age = i64::try_from(age.as_micros()).unwrap_or(i64::MAX);

@@ -1,22 +1,29 @@
 //! Group commit: concurrent event writes share one transaction.
 //!
 //! Each call queues its events on a bounded channel (a full queue makes callers wait: memory
-//! stays bounded) and waits for its answer. One writer task per store takes whatever is queued,
-//! up to [`MAX_BATCH`] events, writes it in one transaction and answers every caller once it
-//! has committed. Nothing waits for a batch to fill: under load the next batch queues while one
+//! stays bounded) and waits for its answer. One writer per store takes whatever is queued, up
+//! to [`MAX_BATCH`] events, writes it in one transaction and answers every caller once it has
+//! committed. Nothing waits for a batch to fill: under load the next batch queues while one
 //! commits, so batches grow by themselves, and a durable commit (an fsync) is paid once per
 //! batch rather than once per event.
+//!
+//! PostgreSQL's writer is a task on the caller's runtime. SQLite's is a thread of its own with
+//! its own connection (see `sqlite_writer`): a batch is then written without handing each
+//! statement to a driver thread and back, and without waiting behind the runtime's other tasks.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::WriteGate;
 use crate::dialect::Backend;
 use crate::error::StoreError;
 use crate::event_rows::{self, EventRow};
 use crate::events::EventRecorded;
+use crate::sqlite_writer::{self, SqliteWriter};
 
 /// Calls that may wait in the queue before callers are held back.
 const QUEUE: usize = 4096;
@@ -24,11 +31,11 @@ const QUEUE: usize = 4096;
 /// over it).
 const MAX_BATCH: usize = 1024;
 /// What a failed write names in its error.
-const OP: &str = "recording an event";
+pub(crate) const OP: &str = "recording an event";
 
 /// What the writer is sent.
 #[derive(Debug)]
-enum Msg {
+pub(crate) enum Msg {
     /// Write these events.
     Write(Job),
     /// Take nothing more; write what is queued, then stop.
@@ -42,11 +49,20 @@ pub(crate) struct Job {
     reply: oneshot::Sender<Result<Vec<EventRecorded>, StoreError>>,
 }
 
+/// Where a store's events are written.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    /// The SQLite file at `path`, by a thread of its own, taking turns with the store's other
+    /// writers at `gate`.
+    Sqlite { path: PathBuf, gate: WriteGate },
+    /// PostgreSQL, through the store's pool, by a task.
+    Postgres(AnyPool),
+}
+
 /// The writer of one store: its queue and its task, started on first use.
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
-    pool: AnyPool,
-    backend: Backend,
+    target: Target,
     state: Mutex<State>,
 }
 
@@ -57,17 +73,37 @@ enum State {
     /// A writer is draining `queue`.
     Running {
         queue: mpsc::Sender<Msg>,
-        writer: JoinHandle<()>,
+        writer: Writer,
     },
     /// [`GroupCommit::close`] was called: nothing more is taken.
     Closed,
 }
 
+/// A running writer, to wait for when the store closes.
+#[derive(Debug)]
+enum Writer {
+    Task(JoinHandle<()>),
+    /// Answered (or dropped, if the thread panicked) when the thread ends.
+    Thread(oneshot::Receiver<()>),
+}
+
+impl Writer {
+    /// Waits until the writer has ended, logging a panic.
+    async fn finished(self) {
+        let panicked = match self {
+            Self::Task(task) => task.await.is_err_and(|e| e.is_panic()),
+            Self::Thread(done) => done.await.is_err(),
+        };
+        if panicked {
+            tracing::error!("the store's event writer panicked");
+        }
+    }
+}
+
 impl GroupCommit {
-    pub(crate) fn new(pool: AnyPool, backend: Backend) -> Self {
+    pub(crate) fn new(target: Target) -> Self {
         Self {
-            pool,
-            backend,
+            target,
             state: Mutex::new(State::Idle),
         }
     }
@@ -99,16 +135,12 @@ impl GroupCommit {
             // Queued behind every event already sent; an error means the writer is gone.
             let _ = queue.send(Msg::Close).await;
             drop(queue);
-            if let Err(e) = writer.await {
-                if e.is_panic() {
-                    tracing::error!("the store's event writer panicked");
-                }
-            }
+            writer.finished().await;
         }
     }
 
-    /// The queue, starting a writer on first use, and again when the runtime that ran the
-    /// last one has shut down (a store opened in one runtime and used in another).
+    /// The queue, starting a writer on first use, and again when the last one has stopped
+    /// (a task whose runtime shut down: a store opened in one runtime and used in another).
     fn queue(&self) -> Result<mpsc::Sender<Msg>, StoreError> {
         let mut state = self.lock();
         match &*state {
@@ -117,7 +149,13 @@ impl GroupCommit {
             State::Running { .. } | State::Idle => {}
         }
         let (queue, jobs) = mpsc::channel(QUEUE);
-        let writer = tokio::spawn(write_queued(self.pool.clone(), self.backend, jobs));
+        let writer = match &self.target {
+            Target::Sqlite { path, gate } => {
+                let writer = SqliteWriter::new(path.clone(), Arc::clone(gate));
+                Writer::Thread(sqlite_writer::start(writer, jobs)?)
+            }
+            Target::Postgres(pool) => Writer::Task(tokio::spawn(write_queued(pool.clone(), jobs))),
+        };
         *state = State::Running {
             queue: queue.clone(),
             writer,
@@ -130,41 +168,36 @@ impl GroupCommit {
     }
 }
 
-/// The writer: takes what is queued, commits it, answers, repeats; after [`Msg::Close`], only
-/// until the queue is empty.
-async fn write_queued(pool: AnyPool, backend: Backend, mut queue: mpsc::Receiver<Msg>) {
-    while let Some(first) = queue.recv().await {
-        let mut batch = Vec::new();
-        let mut size = 0;
-        let mut next = Some(first);
-        while let Some(msg) = next {
-            match msg {
-                Msg::Write(job) => {
-                    size += job.rows.len();
-                    batch.push(job);
-                }
-                // Later sends fail; what is already queued is still received.
-                Msg::Close => queue.close(),
+/// The calls queued after `first`, up to [`MAX_BATCH`] events (a call's events are never
+/// split). [`Msg::Close`] closes the queue: later sends fail, what is queued is still taken.
+pub(crate) fn gather(first: Msg, queue: &mut mpsc::Receiver<Msg>) -> Vec<Job> {
+    let mut batch = Vec::new();
+    let mut size = 0;
+    let mut next = Some(first);
+    while let Some(msg) = next {
+        match msg {
+            Msg::Write(job) => {
+                size += job.rows.len();
+                batch.push(job);
             }
-            next = if size < MAX_BATCH {
-                queue.try_recv().ok()
-            } else {
-                None
-            };
+            Msg::Close => queue.close(),
         }
-        if !batch.is_empty() {
-            commit(&pool, backend, batch).await;
-        }
+        next = if size < MAX_BATCH {
+            queue.try_recv().ok()
+        } else {
+            None
+        };
     }
+    batch
 }
 
-/// Writes `batch` in one transaction and answers each caller. When the database refuses a
-/// statement, each call is written again in its own transaction, so one bad event fails only
+/// Answers the callers of `batch` from `written`, its write in one transaction; returns the
+/// calls to write again, each in its own transaction. When the database refused a statement,
+/// that may be one event's fault, so each call is written alone and one bad event fails only
 /// its caller; any other error (the connection, the pool) fails every caller.
-async fn commit(pool: &AnyPool, backend: Backend, batch: Vec<Job>) {
+pub(crate) fn settle(batch: Vec<Job>, written: Result<Vec<EventRecorded>, StoreError>) -> Vec<Job> {
     let events: usize = batch.iter().map(|j| j.rows.len()).sum();
-    let rows: Vec<&EventRow> = batch.iter().flat_map(|j| &j.rows).collect();
-    match write(pool, backend, &rows).await {
+    match written {
         Ok(recorded) => {
             tracing::trace!(events, calls = batch.len(), "event batch committed");
             let mut recorded = recorded.into_iter();
@@ -172,19 +205,17 @@ async fn commit(pool: &AnyPool, backend: Backend, batch: Vec<Job>) {
                 let answer = recorded.by_ref().take(job.rows.len()).collect();
                 let _ = job.reply.send(Ok(answer));
             }
+            Vec::new()
         }
         Err(e) if batch.len() > 1 && refused_statement(&e) => {
             tracing::debug!(events, error = %e, "event batch refused; writing each call alone");
-            for job in batch {
-                let rows: Vec<&EventRow> = job.rows.iter().collect();
-                let answer = write(pool, backend, &rows).await;
-                let _ = job.reply.send(answer);
-            }
+            batch
         }
         Err(e) if batch.len() == 1 => {
             if let Some(job) = batch.into_iter().next() {
                 let _ = job.reply.send(Err(e));
             }
+            Vec::new()
         }
         Err(e) => {
             let source = Arc::new(e);
@@ -194,25 +225,52 @@ async fn commit(pool: &AnyPool, backend: Backend, batch: Vec<Job>) {
                     source: Arc::clone(&source),
                 }));
             }
+            Vec::new()
         }
     }
 }
 
+impl Job {
+    /// The call's events, in order.
+    pub(crate) fn rows(&self) -> Vec<&EventRow> {
+        self.rows.iter().collect()
+    }
+
+    /// Answers the caller.
+    pub(crate) fn answer(self, answer: Result<Vec<EventRecorded>, StoreError>) {
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// All the events of `batch`, in order.
+pub(crate) fn batch_rows(batch: &[Job]) -> Vec<&EventRow> {
+    batch.iter().flat_map(|j| &j.rows).collect()
+}
+
+/// The PostgreSQL writer: takes what is queued, commits it, answers, repeats; after
+/// [`Msg::Close`], only until the queue is empty.
+async fn write_queued(pool: AnyPool, mut queue: mpsc::Receiver<Msg>) {
+    while let Some(first) = queue.recv().await {
+        let batch = gather(first, &mut queue);
+        if !batch.is_empty() {
+            commit(&pool, batch).await;
+        }
+    }
+}
+
+/// Writes `batch` in one transaction and answers each caller (see [`settle`]).
+async fn commit(pool: &AnyPool, batch: Vec<Job>) {
+    let written = write(pool, &batch_rows(&batch)).await;
+    for job in settle(batch, written) {
+        let answer = write(pool, &job.rows()).await;
+        job.answer(answer);
+    }
+}
+
 /// Writes `rows` in one transaction, in order.
-async fn write(
-    pool: &AnyPool,
-    backend: Backend,
-    rows: &[&EventRow],
-) -> Result<Vec<EventRecorded>, StoreError> {
-    // SQLite: take the write lock first, waiting for other writers (runs) as long as the busy
-    // timeout allows. A deferred transaction that reads (the delivery id lookup) and then
-    // writes is refused at once ("database is locked") when another writer holds the lock.
-    let tx = match backend {
-        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-        Backend::Postgres => pool.begin().await,
-    };
-    let mut tx = tx.map_err(StoreError::query(OP))?;
-    let recorded = event_rows::record_all(&mut tx, backend, rows, OP).await?;
+async fn write(pool: &AnyPool, rows: &[&EventRow]) -> Result<Vec<EventRecorded>, StoreError> {
+    let mut tx = pool.begin().await.map_err(StoreError::query(OP))?;
+    let recorded = event_rows::record_all(&mut tx, Backend::Postgres, rows, OP).await?;
     tx.commit().await.map_err(StoreError::query(OP))?;
     Ok(recorded)
 }
@@ -222,6 +280,7 @@ async fn write(
 fn refused_statement(error: &StoreError) -> bool {
     match error {
         StoreError::Query { source, .. } => matches!(source, sqlx::Error::Database(_)),
+        StoreError::Sqlite { source, .. } => sqlite_writer::refused(source),
         StoreError::Corrupt { .. } => true,
         _ => false,
     }

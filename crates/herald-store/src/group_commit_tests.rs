@@ -7,6 +7,7 @@ use tempfile::TempDir;
 
 use super::*;
 use crate::events::{EventKind, NewEvent};
+use crate::sqlite_writer::SqliteWriter;
 use crate::{Backend, Store};
 
 /// A fresh store per backend; the temp dir keeps the SQLite file alive.
@@ -30,6 +31,24 @@ fn hook(delivery: Option<&str>, reason: &str) -> EventRow {
         reason: Some(reason.to_owned()),
         ..NewEvent::new(EventKind::HookDelivery)
     })
+}
+
+/// Writes `jobs` as one batch with `store`'s kind of writer.
+async fn commit_on(store: &Store, jobs: Vec<Job>) {
+    match &store.writer.target {
+        Target::Sqlite { path, gate } => {
+            let mut writer = SqliteWriter::new(path.clone(), Arc::clone(gate));
+            tokio::task::spawn_blocking(move || writer.commit(jobs))
+                .await
+                .expect("writer");
+        }
+        Target::Postgres(pool) => commit(pool, jobs).await,
+    }
+}
+
+/// An error of a statement (or of its connection), whichever the backend.
+fn is_statement_error(err: &StoreError) -> bool {
+    matches!(err, StoreError::Query { .. } | StoreError::Sqlite { .. })
 }
 
 type Answer = oneshot::Receiver<Result<Vec<EventRecorded>, StoreError>>;
@@ -88,7 +107,7 @@ async fn duplicates_within_one_transaction_answer_the_first_id() {
             vec![hook(Some("d-1"), "again"), hook(None, "b")],
             vec![hook(Some("d-1"), "third")],
         ]);
-        commit(&store.pool, store.backend, jobs).await;
+        commit_on(&store, jobs).await;
         let got: Vec<Vec<EventRecorded>> = answers(rx)
             .await
             .into_iter()
@@ -122,13 +141,13 @@ async fn a_refused_event_fails_only_its_caller() {
             vec![hook(Some("d-1"), "redelivered")],
             vec![hook(None, "ok")],
         ]);
-        commit(&store.pool, store.backend, jobs).await;
+        commit_on(&store, jobs).await;
         let got = answers(rx).await;
         let first = got[0].as_ref().expect("first call")[0];
         assert!(!first.duplicate);
         for refused in [&got[1], &got[2]] {
             let err = refused.as_ref().expect_err("refused");
-            assert!(matches!(err, StoreError::Query { .. }), "{err}");
+            assert!(is_statement_error(err), "{err}");
             let cause = std::error::Error::source(err).map(ToString::to_string);
             assert!(
                 cause
@@ -153,16 +172,28 @@ async fn a_refused_event_fails_only_its_caller() {
 
 #[tokio::test]
 async fn a_failed_connection_fails_every_caller() {
-    let (_dir, stores) = stores().await;
+    let (dir, stores) = stores().await;
     for store in stores {
-        store.pool.close().await;
         let (jobs, rx) = batch(vec![vec![hook(None, "a")], vec![hook(None, "b")]]);
-        commit(&store.pool, store.backend, jobs).await;
+        match &store.writer.target {
+            // A file that cannot be opened: the writer never creates one.
+            Target::Sqlite { gate, .. } => {
+                let path = dir.path().join("missing/herald.db");
+                let mut writer = SqliteWriter::new(path, Arc::clone(gate));
+                tokio::task::spawn_blocking(move || writer.commit(jobs))
+                    .await
+                    .expect("writer");
+            }
+            Target::Postgres(pool) => {
+                pool.close().await;
+                commit(pool, jobs).await;
+            }
+        }
         for answer in answers(rx).await {
             let err = answer.expect_err("no connection");
             assert!(
                 matches!(&err, StoreError::BatchFailed { events: 2, source }
-                    if matches!(**source, StoreError::Query { .. })),
+                    if is_statement_error(source)),
                 "{err:?}"
             );
         }
@@ -189,7 +220,7 @@ async fn a_delivery_stored_meanwhile_elsewhere_is_a_duplicate() {
         vec![hook(None, "other")],
     ]);
     let pool = store.pool.clone();
-    let writer = tokio::spawn(async move { commit(&pool, Backend::Postgres, jobs).await });
+    let writer = tokio::spawn(async move { commit(&pool, jobs).await });
     // The batch's insert waits on the uncommitted row's unique key.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
@@ -221,4 +252,38 @@ async fn a_delivery_stored_meanwhile_elsewhere_is_a_duplicate() {
     );
     assert!(!got[1].as_ref().expect("other")[0].duplicate);
     assert_eq!(count(&store).await, 2);
+}
+
+/// SQLite's event writer takes its turn with the store's other writers: while another holds
+/// the turn, no batch is written (and so none holds SQLite's lock for long before a run can
+/// be created); once it is released, the batch is.
+#[tokio::test]
+async fn the_sqlite_writer_waits_for_its_turn() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&dir.path().join("herald.db"))
+        .await
+        .expect("open sqlite");
+    let turn = store.write_turn().await.expect("SQLite has a gate");
+    let event = NewEvent {
+        delivery_id: Some("turn-1".into()),
+        ..NewEvent::new(EventKind::HookDelivery)
+    };
+    let record = tokio::spawn({
+        let store = store.clone();
+        async move { store.record_event(&event).await }
+    });
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(200), async {
+        while count(&store).await == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_err(),
+        "an event was written while the turn was held"
+    );
+    drop(turn);
+    let recorded = record.await.expect("task").expect("recorded");
+    assert!(!recorded.duplicate);
+    assert_eq!(count(&store).await, 1);
 }

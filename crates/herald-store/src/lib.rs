@@ -15,7 +15,8 @@
 //! migrations are applied (see [`Backend`]).
 //!
 //! Events are written with group commit: concurrent [`Store::record_event`] calls share one
-//! transaction, written by one task per store, and each returns once its event is committed.
+//! transaction, written by one writer per store (for SQLite a thread with its own rusqlite
+//! connection), and each returns once its event is committed.
 
 mod deliveries;
 mod dialect;
@@ -29,6 +30,7 @@ mod revisions;
 mod rows;
 mod runs;
 mod sql;
+mod sqlite_writer;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -66,7 +68,13 @@ pub struct Store {
     writer: Arc<group_commit::GroupCommit>,
     /// Last seen revisions, kept in memory where that is sound (see `last_seen`).
     last_seen_cache: last_seen::LastSeenCache,
+    /// SQLite: taken by every writing transaction of this process, in turn (see
+    /// [`Store::write_turn`]).
+    write_gate: Option<WriteGate>,
 }
+
+/// Whose turn it is to write to a SQLite file.
+pub(crate) type WriteGate = Arc<tokio::sync::Mutex<()>>;
 
 fn install_drivers() {
     static DRIVERS: Once = Once::new();
@@ -109,7 +117,13 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(open_err)?;
-        let store = Self::new(pool, Backend::Sqlite);
+        let gate = WriteGate::default();
+        let target = group_commit::Target::Sqlite {
+            path: path.to_owned(),
+            gate: Arc::clone(&gate),
+        };
+        let mut store = Self::new(pool, Backend::Sqlite, target);
+        store.write_gate = Some(gate);
         store.migrate().await?;
         tracing::debug!(path = %path.display(), "store opened");
         Ok(store)
@@ -144,18 +158,32 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(connect_err)?;
-        let store = Self::new(pool, Backend::Postgres);
+        let target = group_commit::Target::Postgres(pool.clone());
+        let store = Self::new(pool, Backend::Postgres, target);
         store.migrate().await?;
         tracing::debug!(target = %dialect::redact(url), "store connected");
         Ok(store)
     }
 
-    fn new(pool: AnyPool, backend: Backend) -> Self {
+    fn new(pool: AnyPool, backend: Backend, events: group_commit::Target) -> Self {
         Self {
-            writer: Arc::new(group_commit::GroupCommit::new(pool.clone(), backend)),
+            writer: Arc::new(group_commit::GroupCommit::new(events)),
             last_seen_cache: last_seen::LastSeenCache::for_backend(backend),
             pool,
             backend,
+            write_gate: None,
+        }
+    }
+
+    /// Waits for this process's turn to write (SQLite; PostgreSQL needs none). SQLite lets
+    /// one transaction write at a time and makes the others retry until a timeout; under a
+    /// flood of hooks the event writer would hold the lock nearly all the time, and a run
+    /// could wait seconds for a gap. Taking turns here, first come first served, bounds that
+    /// wait by one batch of events.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.write_gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
         }
     }
 

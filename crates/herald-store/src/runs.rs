@@ -54,6 +54,7 @@ impl Store {
     pub async fn create_run(&self, new: &NewRun) -> Result<Created, StoreError> {
         let op = "creating a run";
         let now = micros(rows::now());
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await.map_err(StoreError::query(op))?;
         let inserted = sqlx::query(concat!(
             "INSERT INTO runs (name, namespace, trigger_kind, trigger_name, source_kind, \
@@ -221,6 +222,7 @@ impl Store {
         let now = micros(rows::now());
         let started = (change.to == RunPhase::Running).then_some(now);
         let finished = change.to.is_terminal().then_some(now);
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await.map_err(StoreError::query(op))?;
         let updated = sqlx::query(concat!(
             "UPDATE runs SET phase = $1, message = $2, started_at = COALESCE(started_at, $3), \

@@ -17,6 +17,7 @@
 //! | `generic` | a token in a configurable header, default `Authorization: Bearer <token>` | `Idempotency-Key`, else `X-Delivery-Id` |
 //! | `generic-hmac` | HMAC-SHA256 hex of the body in a configurable header, default `X-Hub-Signature-256`, optional `sha256=` | as `generic` |
 
+mod commits;
 mod headers;
 mod parse;
 mod pruned;

@@ -1,11 +1,11 @@
 //! Payload parsing: which refs moved to which commits, and which files changed.
 
-use std::collections::BTreeSet;
-
 use serde_json::Value;
 
 use super::Provider;
+use super::commits::CommitList;
 use super::headers::{Headers, header_str};
+use super::pruned::{self, Payload};
 
 /// What a verified delivery asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,13 +178,26 @@ pub fn parse<H: Headers + ?Sized>(
     headers: &H,
     body: &[u8],
 ) -> Result<HookEvent> {
+    parse_with(provider, headers, body, pruned::from_slice)
+}
+
+/// Reads a JSON payload.
+type Reader = fn(&[u8]) -> serde_json::Result<Payload>;
+
+/// [`parse`], reading JSON with `read`.
+fn parse_with<H: Headers + ?Sized>(
+    provider: Provider,
+    headers: &H,
+    body: &[u8],
+    read: Reader,
+) -> Result<HookEvent> {
     match provider {
         Provider::Github => {
             let event = event_header(headers, &["x-github-event"])?;
             match event {
                 "push" => {
-                    let v = json_body(headers, body, true)?;
-                    Ok(HookEvent::Push(vec![github_like(&v, Some(2048), None)?]))
+                    let v = json_body(headers, body, true, read)?;
+                    Ok(HookEvent::Push(vec![github_like(v, Some(2048), None)?]))
                 }
                 "ping" => Ok(HookEvent::Ping),
                 other => Ok(ignored(other)),
@@ -197,9 +210,9 @@ pub fn parse<H: Headers + ?Sized>(
             )?;
             match event {
                 "push" => {
-                    let v = json_body(headers, body, true)?;
+                    let v = json_body(headers, body, true, read)?;
                     Ok(HookEvent::Push(vec![github_like(
-                        &v,
+                        v,
                         None,
                         Some("total_commits"),
                     )?]))
@@ -212,16 +225,16 @@ pub fn parse<H: Headers + ?Sized>(
             let event = event_header(headers, &["x-gitlab-event"])?;
             match event {
                 "Push Hook" | "Tag Push Hook" => {
-                    let v = json_body(headers, body, false)?;
-                    Ok(HookEvent::Push(vec![gitlab(&v)?]))
+                    let v = json_body(headers, body, false, read)?;
+                    Ok(HookEvent::Push(vec![gitlab(v)?]))
                 }
                 "System Hook" => {
-                    let v = json_body(headers, body, false)?;
-                    let name = opt_str(&v, "event_name")
-                        .or_else(|| opt_str(&v, "object_kind"))
+                    let v = json_body(headers, body, false, read)?;
+                    let name = opt_str(&v.fields, "event_name")
+                        .or_else(|| opt_str(&v.fields, "object_kind"))
                         .unwrap_or("");
                     match name {
-                        "push" | "tag_push" => Ok(HookEvent::Push(vec![gitlab(&v)?])),
+                        "push" | "tag_push" => Ok(HookEvent::Push(vec![gitlab(v)?])),
                         other => Ok(ignored(&format!("System Hook: {other}"))),
                     }
                 }
@@ -232,8 +245,8 @@ pub fn parse<H: Headers + ?Sized>(
             let event = event_header(headers, &["x-event-key"])?;
             match event {
                 "repo:refs_changed" => {
-                    let v = json_body(headers, body, false)?;
-                    bitbucket_server(&v, event)
+                    let v = json_body(headers, body, false, read)?;
+                    bitbucket_server(&v.fields, event)
                 }
                 "diagnostics:ping" => Ok(HookEvent::Ping),
                 other => Ok(ignored(other)),
@@ -243,8 +256,8 @@ pub fn parse<H: Headers + ?Sized>(
             let event = event_header(headers, &["x-event-key"])?;
             match event {
                 "repo:push" => {
-                    let v = json_body(headers, body, false)?;
-                    bitbucket_cloud(&v, event)
+                    let v = json_body(headers, body, false, read)?;
+                    bitbucket_cloud(&v.fields, event)
                 }
                 other => Ok(ignored(other)),
             }
@@ -273,7 +286,12 @@ fn event_header<'h, H: Headers + ?Sized>(
         .ok_or(ParseError::MissingHeader(names[0]))
 }
 
-fn json_body<H: Headers + ?Sized>(headers: &H, body: &[u8], form_ok: bool) -> Result<Value> {
+fn json_body<H: Headers + ?Sized>(
+    headers: &H,
+    body: &[u8],
+    form_ok: bool,
+    read: Reader,
+) -> Result<Payload> {
     let is_form = header_str(headers, "content-type").is_some_and(|ct| {
         ct.get(..33)
             .is_some_and(|p| p.eq_ignore_ascii_case("application/x-www-form-urlencoded"))
@@ -285,7 +303,7 @@ fn json_body<H: Headers + ?Sized>(headers: &H, body: &[u8], form_ok: bool) -> Re
     } else {
         body
     };
-    super::pruned::from_slice(json).map_err(|e| ParseError::Json(e.to_string()))
+    read(json).map_err(|e| ParseError::Json(e.to_string()))
 }
 
 /// The percent-decoded value of `name` in an `application/x-www-form-urlencoded` body.
@@ -411,58 +429,16 @@ fn push_unique(urls: &mut Vec<String>, u: &str) {
     }
 }
 
-/// Union of `commits[].added/modified/removed`; `None` when unknown or incomplete.
+/// The files the push changed (see [`CommitList::changed_files`]), with the pushed total read
+/// from `total_field`.
 fn changed_files(
+    commits: CommitList,
     v: &Value,
     cap: Option<usize>,
     total_field: Option<&str>,
 ) -> Result<Option<Vec<String>>> {
-    let commits = match at(v, "commits") {
-        None => return Ok(None),
-        Some(Value::Array(a)) => a,
-        Some(_) => {
-            return Err(ParseError::InvalidField {
-                field: "commits".into(),
-                expected: "an array",
-            });
-        }
-    };
-    if commits.is_empty() || cap.is_some_and(|c| commits.len() >= c) {
-        return Ok(None);
-    }
-    if let Some(t) = total_field.and_then(|f| at(v, f)).and_then(Value::as_u64) {
-        if t > commits.len() as u64 {
-            return Ok(None);
-        }
-    }
-    let mut seen = BTreeSet::new();
-    let mut files = Vec::new();
-    for (i, c) in commits.iter().enumerate() {
-        for key in ["added", "modified", "removed"] {
-            let list = match c.get(key) {
-                None | Some(Value::Null) => return Ok(None),
-                Some(Value::Array(a)) => a,
-                Some(_) => {
-                    return Err(ParseError::InvalidField {
-                        field: format!("commits[{i}].{key}"),
-                        expected: "an array of paths",
-                    });
-                }
-            };
-            for f in list {
-                let Some(f) = f.as_str() else {
-                    return Err(ParseError::InvalidField {
-                        field: format!("commits[{i}].{key}"),
-                        expected: "an array of paths",
-                    });
-                };
-                if seen.insert(f) {
-                    files.push(f.to_owned());
-                }
-            }
-        }
-    }
-    Ok(Some(files))
+    let total = total_field.and_then(|f| at(v, f)).and_then(Value::as_u64);
+    commits.changed_files(cap, total)
 }
 
 // ---- providers -------------------------------------------------------------------------------
@@ -480,7 +456,11 @@ fn tagged_commit(v: &Value, git_ref: &str, commit_field: &str, after: String) ->
 }
 
 /// GitHub and Gitea/Forgejo push payloads.
-fn github_like(v: &Value, cap: Option<usize>, total_field: Option<&str>) -> Result<Push> {
+fn github_like(payload: Payload, cap: Option<usize>, total_field: Option<&str>) -> Result<Push> {
+    let Payload {
+        fields: ref v,
+        commits,
+    } = payload;
     let git_ref = full_ref(req_str(v, "", "ref")?, "ref")?;
     let revision = tagged_commit(
         v,
@@ -495,7 +475,7 @@ fn github_like(v: &Value, cap: Option<usize>, total_field: Option<&str>) -> Resu
     let changed_files = if deleted || created || forced || git_ref.starts_with("refs/tags/") {
         None
     } else {
-        changed_files(v, cap, total_field)?
+        changed_files(commits, v, cap, total_field)?
     };
     let full_name = opt_str(v, "repository.full_name").map(str::to_owned);
     let repository = repository(
@@ -517,7 +497,11 @@ fn github_like(v: &Value, cap: Option<usize>, total_field: Option<&str>) -> Resu
 }
 
 /// GitLab `Push Hook` / `Tag Push Hook` (and their system-hook forms).
-fn gitlab(v: &Value) -> Result<Push> {
+fn gitlab(payload: Payload) -> Result<Push> {
+    let Payload {
+        fields: ref v,
+        commits,
+    } = payload;
     let git_ref = full_ref(req_str(v, "", "ref")?, "ref")?;
     let revision = tagged_commit(
         v,
@@ -530,7 +514,7 @@ fn gitlab(v: &Value) -> Result<Push> {
     let changed_files = if deleted || created || git_ref.starts_with("refs/tags/") {
         None
     } else {
-        changed_files(v, None, Some("total_commits_count"))?
+        changed_files(commits, v, None, Some("total_commits_count"))?
     };
     let full_name = opt_str(v, "project.path_with_namespace").map(str::to_owned);
     let repository = repository(
@@ -643,6 +627,8 @@ fn bitbucket_cloud(v: &Value, event: &str) -> Result<HookEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
 
     #[test]
     fn urls_normalize() {
@@ -663,6 +649,63 @@ mod tests {
         // never panics on odd input
         for odd in ["", ":", "a/b:c", "@", "://", "x://@:/", "é:ü/ö"] {
             let _ = normalize_url(odd);
+        }
+    }
+
+    /// A `commits` list of any shape: commits with or without each file list, lists holding
+    /// paths or not, and values that are not commits.
+    fn commits() -> impl Strategy<Value = Value> {
+        let path = prop_oneof![
+            4 => prop::sample::select(vec!["a", "b", "src/c.rs", "d/e"]).prop_map(Value::from),
+            1 => any::<i64>().prop_map(Value::from),
+        ];
+        let list = prop_oneof![
+            6 => prop::collection::vec(path, 0..4).prop_map(Value::from),
+            1 => Just(Value::Null),
+            1 => Just(Value::from("not a list")),
+        ];
+        let commit = prop_oneof![
+            8 => prop::collection::btree_map(
+                prop::sample::select(vec!["added", "modified", "removed", "id", "message"]),
+                list,
+                0..6,
+            )
+            .prop_map(|m| json!(m)),
+            1 => Just(json!("not a commit")),
+            1 => Just(json!([1, {"added": []}])),
+        ];
+        prop_oneof![
+            8 => prop::collection::vec(commit, 0..5).prop_map(Value::from),
+            1 => Just(Value::Null),
+            1 => Just(json!({"added": ["a"]})),
+        ]
+    }
+
+    proptest! {
+        /// Pruning while parsing gives the same event as reading the whole payload.
+        #[test]
+        fn pruned_reading_agrees_with_reading_everything(
+            fixture in prop::sample::select(vec![
+                (Provider::Github, "x-github-event", "push", include_str!("../../tests/fixtures/hooks/github/push.json")),
+                (Provider::Gitea, "x-gitea-event", "push", include_str!("../../tests/fixtures/hooks/gitea/push.json")),
+                (Provider::Gitlab, "x-gitlab-event", "Push Hook", include_str!("../../tests/fixtures/hooks/gitlab/push.json")),
+                (Provider::BitbucketServer, "x-event-key", "repo:refs_changed", include_str!("../../tests/fixtures/hooks/bitbucket-server/refs_changed.json")),
+                (Provider::BitbucketCloud, "x-event-key", "repo:push", include_str!("../../tests/fixtures/hooks/bitbucket-cloud/push.json")),
+            ]),
+            commits in commits(),
+            total in prop::option::of(0u64..6),
+        ) {
+            let (provider, header, event, text) = fixture;
+            let mut payload: Value = serde_json::from_str(text).expect("fixture is JSON");
+            payload["commits"] = commits;
+            for field in ["total_commits", "total_commits_count"] {
+                payload[field] = total.map_or(Value::Null, Value::from);
+            }
+            let body = serde_json::to_vec(&payload).expect("serializes");
+            let headers = vec![(header.to_owned(), event.as_bytes().to_vec())];
+            let pruned = parse_with(provider, &headers, &body, pruned::from_slice);
+            let whole = parse_with(provider, &headers, &body, Payload::whole);
+            prop_assert_eq!(pruned, whole);
         }
     }
 

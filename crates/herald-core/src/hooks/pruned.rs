@@ -2,86 +2,124 @@
 //!
 //! Real payloads are mostly text Herald ignores (commit messages and authors, the sender, the
 //! repository's dozens of URLs); building a `Value` tree of all of it was the largest part of a
-//! hook's cost. This keeps the top-level fields the parsers read, and of each commit its id and
-//! file lists; everything else is checked for well-formedness and dropped.
+//! hook's cost. This keeps the fields the parsers read, reads `commits` straight into the files
+//! they changed (see [`super::commits`]), and checks everything else for well-formedness only.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-/// Top-level fields any provider's parser reads.
-const KEPT: &[&str] = &[
-    "ref",
-    "before",
-    "after",
-    "created",
-    "deleted",
-    "forced",
-    "commits",
-    "head_commit",
-    "total_commits",
-    "total_commits_count",
-    "checkout_sha",
-    "repository",
-    "project",
-    "changes",
-    "push",
-    "event_name",
-    "object_kind",
+use super::commits::{CommitList, CommitsSeed};
+
+/// What of a payload the parsers read.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Payload {
+    /// The kept top-level fields, `commits` aside.
+    pub(crate) fields: Value,
+    pub(crate) commits: CommitList,
+}
+
+/// How much of a field is kept.
+enum Keep {
+    /// All of it.
+    Whole,
+    /// Of an object, these fields (each whole); another value is kept as it is.
+    Fields(&'static [&'static str]),
+}
+
+/// Top-level fields any provider's parser reads (`commits` aside).
+const KEPT: &[(&str, Keep)] = &[
+    ("ref", Keep::Whole),
+    ("before", Keep::Whole),
+    ("after", Keep::Whole),
+    ("created", Keep::Whole),
+    ("deleted", Keep::Whole),
+    ("forced", Keep::Whole),
+    ("total_commits", Keep::Whole),
+    ("total_commits_count", Keep::Whole),
+    ("checkout_sha", Keep::Whole),
+    ("changes", Keep::Whole),
+    ("push", Keep::Whole),
+    ("event_name", Keep::Whole),
+    ("object_kind", Keep::Whole),
+    ("head_commit", Keep::Fields(&["id"])),
+    (
+        "repository",
+        Keep::Fields(&[
+            "full_name",
+            "clone_url",
+            "ssh_url",
+            "html_url",
+            "git_http_url",
+            "git_ssh_url",
+            "homepage",
+            "project",
+            "slug",
+            "links",
+        ]),
+    ),
+    (
+        "project",
+        Keep::Fields(&[
+            "path_with_namespace",
+            "git_http_url",
+            "git_ssh_url",
+            "web_url",
+        ]),
+    ),
 ];
 
-/// Fields of a commit the parsers read.
-const COMMIT_KEPT: &[&str] = &["id", "added", "modified", "removed"];
-
 /// Parses `body`, which must be a JSON object, keeping only what the parsers read.
-pub(crate) fn from_slice(body: &[u8]) -> serde_json::Result<Value> {
+pub(crate) fn from_slice(body: &[u8]) -> serde_json::Result<Payload> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = Object { kept: KEPT }.deserialize(&mut deserializer)?;
+    let payload = deserializer.deserialize_map(TopLevel)?;
     deserializer.end()?;
-    Ok(value)
+    Ok(payload)
 }
 
-/// An object with only the `kept` fields; `commits` read as [`Commits`].
-struct Object {
-    kept: &'static [&'static str],
-}
+/// The payload object: [`KEPT`] fields and `commits`.
+struct TopLevel;
 
-impl<'de> DeserializeSeed<'de> for Object {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Object {
-    type Value = Value;
+impl<'de> Visitor<'de> for TopLevel {
+    type Value = Payload;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut kept = Map::new();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if !self.kept.contains(&key.as_ref()) {
-                map.next_value::<IgnoredAny>()?;
-            } else if key == "commits" {
-                kept.insert(key.into_owned(), map.next_value_seed(Commits)?);
-            } else {
-                kept.insert(key.into_owned(), map.next_value::<Value>()?);
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Payload, A::Error> {
+        let mut fields = Map::new();
+        let mut commits = CommitList::Absent;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "commits" {
+                commits = map.next_value_seed(CommitsSeed)?;
+                continue;
             }
+            let value = match KEPT.iter().find(|(name, _)| *name == key) {
+                Some((_, Keep::Whole)) => map.next_value::<Value>()?,
+                Some((_, Keep::Fields(kept))) => map.next_value_seed(Pruned { kept })?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            fields.insert(key.into_owned(), value);
         }
-        Ok(Value::Object(kept))
+        Ok(Payload {
+            fields: Value::Object(fields),
+            commits,
+        })
     }
 }
 
-/// A `commits` array, each commit pruned to [`COMMIT_KEPT`]. Another value keeps only its
-/// type's shape (the parser rejects it as not an array either way).
-struct Commits;
+/// An object with only the `kept` fields; any other value as it is.
+struct Pruned {
+    kept: &'static [&'static str],
+}
 
-impl<'de> DeserializeSeed<'de> for Commits {
+impl<'de> DeserializeSeed<'de> for Pruned {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -89,24 +127,31 @@ impl<'de> DeserializeSeed<'de> for Commits {
     }
 }
 
-impl<'de> Visitor<'de> for Commits {
+impl<'de> Visitor<'de> for Pruned {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of commits")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut commits = Vec::new();
-        while let Some(commit) = seq.next_element_seed(Commit)? {
-            commits.push(commit);
-        }
-        Ok(Value::Array(commits))
+        f.write_str("any JSON value")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Value::Object(Map::new()))
+        let mut kept = Map::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if self.kept.contains(&key.as_ref()) {
+                kept.insert(key.into_owned(), map.next_value::<Value>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(Value::Object(kept))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
     }
 
     fn visit_unit<E>(self) -> Result<Value, E> {
@@ -134,64 +179,17 @@ impl<'de> Visitor<'de> for Commits {
     }
 }
 
-/// One commit pruned to [`COMMIT_KEPT`]; anything but an object is read as null (the parser
-/// finds no file lists in either).
-struct Commit;
-
-impl<'de> DeserializeSeed<'de> for Commit {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Commit {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a commit")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut kept = Map::new();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if COMMIT_KEPT.contains(&key.as_ref()) {
-                kept.insert(key.into_owned(), map.next_value::<Value>()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(Value::Object(kept))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Value::Null)
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
-        Ok(Value::Null)
+#[cfg(test)]
+impl Payload {
+    /// The same reading from a whole JSON tree, pruning nothing: what [`from_slice`] must
+    /// agree with.
+    pub(crate) fn whole(body: &[u8]) -> serde_json::Result<Self> {
+        let mut fields: Value = serde_json::from_slice(body)?;
+        let commits = fields.as_object_mut().and_then(|f| f.remove("commits"));
+        Ok(Self {
+            commits: CommitList::from_value(commits.as_ref()),
+            fields,
+        })
     }
 }
 
@@ -200,35 +198,78 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    use crate::hooks::commits::Files;
+
     #[test]
     fn keeps_what_the_parsers_read_and_drops_the_rest() {
         let body = json!({
             "ref": "refs/heads/main", "after": "a", "sender": {"login": "dev"},
             "repository": {"full_name": "acme/app", "owner": {"login": "acme"}},
+            "head_commit": {"id": "a", "message": "m"},
+            "project": "not an object",
             "commits": [
                 {"id": "a", "message": "m", "author": {"name": "Dev"}, "added": ["x"],
-                 "modified": [], "removed": null},
-                "not a commit",
+                 "modified": ["y", "x"], "removed": []},
+                {"id": "b", "added": [], "modified": ["z"], "removed": ["y"]},
             ],
         });
         let pruned = from_slice(body.to_string().as_bytes()).expect("parses");
         assert_eq!(
-            pruned,
+            pruned.fields,
             json!({
                 "ref": "refs/heads/main", "after": "a",
-                "repository": {"full_name": "acme/app", "owner": {"login": "acme"}},
-                "commits": [{"id": "a", "added": ["x"], "modified": [], "removed": null}, null],
+                "repository": {"full_name": "acme/app"},
+                "head_commit": {"id": "a"},
+                "project": "not an object",
             })
+        );
+        let files = ["x", "y", "z"].map(String::from).to_vec();
+        assert_eq!(
+            pruned.commits,
+            CommitList::Listed {
+                count: 2,
+                files: Files::Known(files)
+            }
         );
     }
 
     #[test]
-    fn commits_that_are_not_a_list_stay_not_a_list() {
-        for commits in [json!({"a": 1}), json!("x"), json!(3), json!(null)] {
+    fn commits_are_read_as_the_files_they_changed() {
+        for (commits, expected) in [
+            (json!(null), CommitList::Absent),
+            (json!({"a": 1}), CommitList::NotAList),
+            (json!("x"), CommitList::NotAList),
+            (json!(3), CommitList::NotAList),
+            (
+                json!([{"added": ["a"], "modified": [], "removed": []}, "not a commit"]),
+                CommitList::Listed {
+                    count: 2,
+                    files: Files::Unknown,
+                },
+            ),
+            (
+                json!([{"added": [], "modified": null, "removed": 7}]),
+                CommitList::Listed {
+                    count: 1,
+                    files: Files::Unknown,
+                },
+            ),
+            (
+                json!([{"added": [], "modified": [1], "removed": null}, {"added": null}]),
+                CommitList::Listed {
+                    count: 2,
+                    files: Files::Invalid {
+                        commit: 0,
+                        key: "modified",
+                    },
+                },
+            ),
+        ] {
             let body = json!({ "commits": commits }).to_string();
             let pruned = from_slice(body.as_bytes()).expect("parses");
-            assert!(!pruned["commits"].is_array(), "{body}");
-            assert_eq!(pruned["commits"].is_null(), commits.is_null(), "{body}");
+            assert_eq!(pruned.commits, expected, "{body}");
+            let whole = Payload::whole(body.as_bytes()).expect("parses");
+            assert_eq!(whole.commits, expected, "{body}");
         }
     }
 
