@@ -51,7 +51,7 @@ impl Hooks for ClusterHooks {
                 auth.secret_ref.name, auth.key
             ))
         })?;
-        Ok(HookAuth::from_webhook(&found.spec.webhook, secret))
+        Ok(HookAuth::from_trigger(&found.spec, secret))
     }
 
     async fn fire_hook(

@@ -19,7 +19,7 @@ impl Hooks for Engine {
         let secret = catalog
             .secret_value(namespace, &auth.secret_ref.name, &auth.key)
             .map_err(LookupError::Misconfigured)?;
-        Ok(HookAuth::from_webhook(&found.spec.webhook, secret))
+        Ok(HookAuth::from_trigger(&found.spec, secret))
     }
 
     async fn fire_hook(

@@ -336,6 +336,7 @@ provider_tests! {
         a_tag_push_runs_the_tag,
         a_push_to_another_branch_runs_nothing,
         a_files_filter_skips_a_push_touching_no_matching_file,
+        file_lists_are_read_only_for_a_files_filter,
         other_events_are_acknowledged_and_ignored,
         malformed_json_is_a_bad_request,
     ];
@@ -351,6 +352,7 @@ provider_tests! {
         a_tag_push_runs_the_tag,
         a_push_to_another_branch_runs_nothing,
         a_files_filter_skips_a_push_touching_no_matching_file,
+        file_lists_are_read_only_for_a_files_filter,
         other_events_are_acknowledged_and_ignored,
         malformed_json_is_a_bad_request,
     ];
@@ -368,6 +370,7 @@ provider_tests! {
         a_push_runs_its_revision_once,
         a_tag_push_runs_the_tag,
         a_files_filter_skips_a_push_touching_no_matching_file,
+        file_lists_are_read_only_for_a_files_filter,
         other_events_are_acknowledged_and_ignored,
         a_ping_is_answered,
     ];
@@ -706,6 +709,36 @@ async fn a_files_filter_skips_a_push_touching_no_matching_file(host: &Host) {
         .deliver("matching", host.push_event, &delivery_id(2), &body)
         .await;
     assert_eq!((status, runs_in(&fired)), (202, 1), "{glob}: {fired}");
+    s.herald.stop().await;
+}
+
+/// File lists are read only for a trigger that watches files: a push whose list is not a
+/// list runs a trigger without a files filter, and is a bad request for one with a filter.
+async fn file_lists_are_read_only_for_a_files_filter(host: &Host) {
+    let branch = host.push.name;
+    let triggers = [
+        Trigger::on("any", Watch::Branch(branch)),
+        Trigger {
+            files: vec!["charts/**"],
+            ..Trigger::on("charts", Watch::Branch(branch))
+        },
+    ];
+    let s = Setup::start(host, &triggers).await;
+    let mut payload: Value =
+        serde_json::from_slice(&host.push.body(&s.repo.head())).expect("fixture is JSON");
+    payload["commits"][0]["added"] = Value::from(5);
+    let body = serde_json::to_vec(&payload).expect("serializes");
+
+    let (status, fired) = s
+        .deliver("any", host.push_event, &delivery_id(1), &body)
+        .await;
+    assert_eq!((status, runs_in(&fired)), (202, 1), "{fired}");
+    let (status, refused) = s
+        .deliver("charts", host.push_event, &delivery_id(2), &body)
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    let reason = refused["error"].as_str().unwrap_or_default();
+    assert!(reason.contains("commits[0].added"), "the reason: {refused}");
     s.herald.stop().await;
 }
 

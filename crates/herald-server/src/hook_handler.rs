@@ -140,7 +140,12 @@ async fn handle<H: Hooks>(
     {
         return too_many(wait);
     }
-    let event = match hooks::parse(auth.provider, &view, body) {
+    let parse = if auth.reads_files {
+        hooks::parse
+    } else {
+        hooks::parse_refs
+    };
+    let event = match parse(auth.provider, &view, body) {
         Ok(event) => event,
         Err(e) => {
             return error(

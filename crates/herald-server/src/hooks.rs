@@ -14,15 +14,20 @@ pub struct HookAuth {
     pub header: String,
     /// The shared secret (never logged).
     pub secret: Vec<u8>,
+    /// Whether the trigger watches files, so that a payload's file lists must be read.
+    pub reads_files: bool,
 }
 
 impl HookAuth {
-    /// What a WebhookTrigger's `webhook` settings ask of callers, with the secret they name.
-    pub fn from_webhook(webhook: &herald_api::WebhookConfig, secret: Vec<u8>) -> Self {
+    /// What a WebhookTrigger asks of callers (its `webhook` settings, with the secret they
+    /// name) and of their payloads.
+    pub fn from_trigger(spec: &herald_api::WebhookTriggerSpec, secret: Vec<u8>) -> Self {
+        let webhook = &spec.webhook;
         Self {
             provider: webhook.provider.into(),
             header: webhook.auth_config.header.to_ascii_lowercase(),
             secret,
+            reads_files: !spec.sources.watch_on.files.is_empty(),
         }
     }
 }
@@ -32,6 +37,7 @@ impl std::fmt::Debug for HookAuth {
         f.debug_struct("HookAuth")
             .field("provider", &self.provider)
             .field("header", &self.header)
+            .field("reads_files", &self.reads_files)
             .finish_non_exhaustive()
     }
 }

@@ -23,6 +23,8 @@ pub(crate) enum CommitList {
     Absent,
     /// Something other than a list.
     NotAList,
+    /// Not read: nobody asked which files changed.
+    Unread,
     /// A list of `count` commits.
     Listed { count: usize, files: Files },
 }
@@ -37,7 +39,7 @@ impl CommitList {
         total: Option<u64>,
     ) -> Result<Option<Vec<String>>, ParseError> {
         let (count, files) = match self {
-            Self::Absent => return Ok(None),
+            Self::Absent | Self::Unread => return Ok(None),
             Self::NotAList => {
                 return Err(ParseError::InvalidField {
                     field: "commits".into(),

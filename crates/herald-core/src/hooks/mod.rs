@@ -29,7 +29,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use headers::Headers;
-pub use parse::{HookEvent, ParseError, Push, RefKind, Repository, parse};
+pub use parse::{HookEvent, ParseError, Push, RefKind, Repository, parse, parse_refs};
 pub use verify::{HmacAlgorithm, HookSecret, VerifyError, delivery_id, verify};
 
 /// The kind of sender a webhook trigger expects. Serialized as in the `WebhookTrigger` spec.

@@ -73,14 +73,26 @@ const KEPT: &[(&str, Keep)] = &[
 
 /// Parses `body`, which must be a JSON object, keeping only what the parsers read.
 pub(crate) fn from_slice(body: &[u8]) -> serde_json::Result<Payload> {
+    read(body, TopLevel { files: true })
+}
+
+/// [`from_slice`] without the commits' file lists, which are only checked for well-formedness
+/// (for a trigger that watches no files, reading them is most of the cost).
+pub(crate) fn without_files(body: &[u8]) -> serde_json::Result<Payload> {
+    read(body, TopLevel { files: false })
+}
+
+fn read(body: &[u8], top: TopLevel) -> serde_json::Result<Payload> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let payload = deserializer.deserialize_map(TopLevel)?;
+    let payload = deserializer.deserialize_map(top)?;
     deserializer.end()?;
     Ok(payload)
 }
 
-/// The payload object: [`KEPT`] fields and `commits`.
-struct TopLevel;
+/// The payload object: [`KEPT`] fields and, if `files`, what `commits` says of files.
+struct TopLevel {
+    files: bool,
+}
 
 impl<'de> Visitor<'de> for TopLevel {
     type Value = Payload;
@@ -94,7 +106,12 @@ impl<'de> Visitor<'de> for TopLevel {
         let mut commits = CommitList::Absent;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             if key == "commits" {
-                commits = map.next_value_seed(CommitsSeed)?;
+                commits = if self.files {
+                    map.next_value_seed(CommitsSeed)?
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                    CommitList::Unread
+                };
                 continue;
             }
             let value = match KEPT.iter().find(|(name, _)| *name == key) {
