@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::figures::Figures;
-use crate::server::Server;
+use crate::server::{self, Server};
 
 /// How long the load runs before the server is killed.
 const KILL_AFTER: Duration = Duration::from_secs(3);
@@ -17,8 +17,8 @@ const KILL_AFTER: Duration = Duration::from_secs(3);
 pub enum Target {
     /// `GET /healthz`: the HTTP stack alone.
     Health,
-    /// A signed push, with delivery ids counting up from `first`.
-    Hook { first: u64 },
+    /// A signed push to `trigger`, with delivery ids counting up from `first`.
+    Hook { trigger: &'static str, first: u64 },
 }
 
 /// The generator, bound to one server address and one signed body.
@@ -76,7 +76,11 @@ impl Load {
         first: u64,
     ) -> (Vec<String>, Duration) {
         let stop = Arc::new(AtomicBool::new(false));
-        let tasks = self.spawn(Target::Hook { first }, &stop);
+        let target = Target::Hook {
+            trigger: server::TRIGGER,
+            first,
+        };
+        let tasks = self.spawn(target, &stop);
         tokio::time::sleep(KILL_AFTER).await;
         server.kill();
         stop.store(true, Ordering::Relaxed);
@@ -90,7 +94,7 @@ impl Load {
         stop: &Arc<AtomicBool>,
     ) -> Vec<tokio::task::JoinHandle<Report>> {
         let next = Arc::new(AtomicU64::new(match target {
-            Target::Hook { first } => first,
+            Target::Hook { first, .. } => first,
             Target::Health => 0,
         }));
         (0..self.connections)
@@ -140,9 +144,12 @@ impl Worker {
     async fn send(&self, id: &str) -> Result<u16, reqwest::Error> {
         let request = match self.target {
             Target::Health => self.client.get(format!("http://{}/healthz", self.listen)),
-            Target::Hook { .. } => self
+            Target::Hook { trigger, .. } => self
                 .client
-                .post(format!("http://{}/hooks/default/bench/repo", self.listen))
+                .post(format!(
+                    "http://{}/hooks/default/{trigger}/repo",
+                    self.listen
+                ))
                 .header("content-type", "application/json")
                 .header("x-github-event", "push")
                 .header("x-github-delivery", id)

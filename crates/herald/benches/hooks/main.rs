@@ -74,42 +74,42 @@ async fn run() -> Result<(), String> {
             "the Rust generator"
         }
     );
-    let baseline = measure(&bench, &load, &settings, false).await?;
-    let hooks = measure(&bench, &load, &settings, true).await?;
+    let baseline = measure(&bench, &load, &settings, None).await?;
+    let hooks = measure(&bench, &load, &settings, Some(server::TRIGGER)).await?;
+    let with_files = measure(&bench, &load, &settings, Some(server::FILES_TRIGGER)).await?;
     println!("{}", Figures::header());
     println!("{}", baseline.row("GET /healthz (baseline)"));
     println!("{}", hooks.row("POST /hooks (GitHub push)"));
+    println!("{}", with_files.row("  ... files filter"));
     println!(
         "\nhook path: {:.0}% of the baseline's rate; targets: >= 10000 deliveries/s, p99 < 20 ms",
         100.0 * hooks.per_second / baseline.per_second.max(1.0)
     );
-    if hooks.requests == 0 {
+    if hooks.requests == 0 || with_files.requests == 0 {
         return Err("no delivery was answered".into());
     }
     check_kill(&bench, &load, &mut server).await
 }
 
-/// Warms up, then measures the health endpoint or the hook endpoint.
+/// Warms up, then measures the health endpoint, or the hook endpoint of `hook_trigger`.
 async fn measure(
     bench: &Bench,
     load: &Load,
     settings: &Settings,
-    hook: bool,
+    hook_trigger: Option<&'static str>,
 ) -> Result<Figures, String> {
     let warm_up = Duration::from_secs(1);
     if settings.use_wrk {
         let signature = bench.signature.as_str();
         let body = bench.body_file()?;
-        let target = |run| {
-            if hook {
-                wrk::Wrk::Hook {
-                    body: &body,
-                    signature,
-                    run,
-                }
-            } else {
-                wrk::Wrk::Health
-            }
+        let target = |run| match hook_trigger {
+            Some(trigger) => wrk::Wrk::Hook {
+                trigger,
+                body: &body,
+                signature,
+                run,
+            },
+            None => wrk::Wrk::Health,
         };
         let (listen, connections) = (bench.listen(), settings.connections);
         wrk::run(listen, &target("warm"), warm_up, connections, bench.dir())?;
@@ -121,12 +121,9 @@ async fn measure(
             bench.dir(),
         );
     }
-    let target = |first| {
-        if hook {
-            Target::Hook { first }
-        } else {
-            Target::Health
-        }
+    let target = |first| match hook_trigger {
+        Some(trigger) => Target::Hook { trigger, first },
+        None => Target::Health,
     };
     load.run(target(0), warm_up, "warm-up").await;
     Ok(load

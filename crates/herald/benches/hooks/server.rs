@@ -9,7 +9,11 @@ use hmac::Mac;
 
 /// The secret the bench trigger verifies GitHub signatures with.
 const SECRET: &[u8] = b"bench-secret-0123456789";
-/// Delivery ids are recorded scoped to their trigger.
+/// The trigger on `main` that watches no files (so its deliveries' file lists are not read).
+pub const TRIGGER: &str = "bench";
+/// The same trigger with a files filter every delivery matches (so the lists are read).
+pub const FILES_TRIGGER: &str = "bench-files";
+/// Delivery ids are recorded scoped to their trigger ([`TRIGGER`] in the kill test).
 pub const DELIVERY_PREFIX: &str = "default/bench/";
 /// How long the server may take to become ready.
 const READY_DEADLINE: Duration = Duration::from_secs(30);
@@ -186,8 +190,8 @@ fn init_repo(repo: &Path) -> Result<String, String> {
     git(repo, &["rev-parse", "HEAD"])
 }
 
-/// One trigger that runs on new revisions of main: after the first delivery the rest find
-/// the revision already seen, as redundant deliveries of one change do.
+/// Two triggers that run on new revisions of main, one with a files filter: after the first
+/// delivery the rest find the revision already seen, as redundant deliveries of one change do.
 fn manifests_yaml(repo: &Path) -> String {
     let secret = std::str::from_utf8(SECRET).unwrap_or_default();
     format!(
@@ -206,6 +210,16 @@ kind: WebhookTrigger
 metadata: {{name: bench}}
 spec:
   sources: {{kind: GitRepo, names: [repo], watchOn: {{reference: {{branch: main}}, onChangeOnly: true}}}}
+  webhook:
+    provider: github
+    authConfig: {{secretRef: {{name: bench-secret}}}}
+  action: {{kind: Action, name: noop}}
+---
+apiVersion: herald.dev/v1alpha1
+kind: WebhookTrigger
+metadata: {{name: bench-files}}
+spec:
+  sources: {{kind: GitRepo, names: [repo], watchOn: {{reference: {{branch: main}}, onChangeOnly: true, files: ["src/**"]}}}}
   webhook:
     provider: github
     authConfig: {{secretRef: {{name: bench-secret}}}}

@@ -45,6 +45,7 @@ pub fn available() -> bool {
 pub enum Wrk<'a> {
     Health,
     Hook {
+        trigger: &'a str,
         body: &'a Path,
         signature: &'a str,
         /// Sets these deliveries' ids apart from other runs'.
@@ -71,6 +72,7 @@ pub fn run(
             command.arg(format!("http://{listen}/healthz"));
         }
         Wrk::Hook {
+            trigger,
             body,
             signature,
             run,
@@ -80,7 +82,7 @@ pub fn run(
             command
                 .arg("-s")
                 .arg(&script)
-                .arg(format!("http://{listen}/hooks/default/bench/repo"))
+                .arg(format!("http://{listen}/hooks/default/{trigger}/repo"))
                 .arg("--")
                 .arg(body)
                 .arg(signature)
