@@ -1,6 +1,7 @@
-//! Writing event rows: one inside another transaction (a run's), or many at once for a group
-//! commit. An event is turned into its row (time, normalised revision, payload text) in the
-//! caller's task, so the single writer of a group commit only binds and inserts.
+//! Writing event rows: one inside another transaction (a run's), or many at once for
+//! PostgreSQL's group commit (SQLite's is written by `sqlite_writer`, from the same rows). An
+//! event is turned into its row (time, normalised revision, payload text) in the caller's
+//! task, so the single writer of a group commit only binds and inserts.
 
 use std::collections::HashMap;
 
@@ -8,7 +9,6 @@ use sqlx::any::{Any, AnyArguments};
 use sqlx::query::Query;
 use sqlx::{AnyConnection, Row};
 
-use crate::dialect::Backend;
 use crate::error::StoreError;
 use crate::events::{EventRecorded, NewEvent};
 use crate::revision::canonical;
@@ -121,18 +121,15 @@ pub(crate) fn insert_one_sql() -> String {
     )
 }
 
-/// `count` placeholders. SQLite gets anonymous `?`: binding numbered ones costs it a scan of
-/// every name per value, quadratic in a long statement.
-fn marks(backend: Backend, count: usize) -> Vec<String> {
-    match backend {
-        Backend::Sqlite => vec!["?".to_owned(); count],
-        Backend::Postgres => (1..=count).map(|n| format!("${n}")).collect(),
-    }
+/// `$1` to `$count`. (SQLite accepts them too, but with many of them binding is quadratic in
+/// its driver: SQLite's batches go through `sqlite_writer` instead.)
+fn marks(count: usize) -> Vec<String> {
+    (1..=count).map(|n| format!("${n}")).collect()
 }
 
 /// `(…), (…)`: the placeholders of `rows` rows.
-fn values(backend: Backend, rows: usize) -> String {
-    let rows: Vec<String> = marks(backend, rows * PER_ROW)
+fn values(rows: usize) -> String {
+    let rows: Vec<String> = marks(rows * PER_ROW)
         .chunks(PER_ROW)
         .map(|row| format!("({})", row.join(", ")))
         .collect();
@@ -146,11 +143,10 @@ pub(crate) async fn insert(
     row: &EventRow,
     op: &'static str,
 ) -> Result<Option<i64>, StoreError> {
-    // Numbered placeholders, which both backends accept (cheap for one row).
     let sql = format!(
         "INSERT INTO events ({COLUMNS}) VALUES {} ON CONFLICT (delivery_id) DO NOTHING \
          RETURNING id",
-        values(Backend::Postgres, 1)
+        values(1)
     );
     let inserted = bind_row(sqlx::query(&sql), row)
         .fetch_optional(conn)
@@ -181,11 +177,10 @@ enum Answer {
 /// (unique constraint); the group commit then writes each call again, and the lookup sees it.
 pub(crate) async fn record_all(
     conn: &mut AnyConnection,
-    backend: Backend,
     rows: &[&EventRow],
     op: &'static str,
 ) -> Result<Vec<EventRecorded>, StoreError> {
-    let stored = stored_deliveries(conn, backend, rows, op).await?;
+    let stored = stored_deliveries(conn, rows, op).await?;
     let mut fresh: Vec<&EventRow> = Vec::with_capacity(rows.len());
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut answers = Vec::with_capacity(rows.len());
@@ -206,7 +201,7 @@ pub(crate) async fn record_all(
     }
     let mut ids = Vec::with_capacity(fresh.len());
     for chunk in fresh.chunks(ROWS_PER_INSERT) {
-        ids.extend(insert_many(conn, backend, chunk, op).await?);
+        ids.extend(insert_many(conn, chunk, op).await?);
     }
     Ok(answers
         .into_iter()
@@ -230,13 +225,12 @@ pub(crate) async fn record_all(
 /// Inserts `rows` in one statement; their ids, in order.
 async fn insert_many(
     conn: &mut AnyConnection,
-    backend: Backend,
     rows: &[&EventRow],
     op: &'static str,
 ) -> Result<Vec<i64>, StoreError> {
     let sql = format!(
         "INSERT INTO events ({COLUMNS}) VALUES {} RETURNING id",
-        values(backend, rows.len())
+        values(rows.len())
     );
     let query = rows
         .iter()
@@ -259,7 +253,6 @@ async fn insert_many(
 /// The ids of the events already stored under the delivery ids of `rows`.
 async fn stored_deliveries(
     conn: &mut AnyConnection,
-    backend: Backend,
     rows: &[&EventRow],
     op: &'static str,
 ) -> Result<HashMap<String, i64>, StoreError> {
@@ -271,7 +264,7 @@ async fn stored_deliveries(
     for chunk in wanted.chunks(IDS_PER_LOOKUP) {
         let sql = format!(
             "SELECT id, delivery_id FROM events WHERE delivery_id IN ({})",
-            marks(backend, chunk.len()).join(", ")
+            marks(chunk.len()).join(", ")
         );
         let query = chunk.iter().fold(sqlx::query(&sql), |q, d| q.bind(*d));
         for row in query
@@ -291,10 +284,8 @@ mod tests {
 
     #[test]
     fn values_hold_one_placeholder_per_column_and_row() {
-        let sqlite = values(Backend::Sqlite, 2);
-        assert_eq!(sqlite.matches('?').count(), 2 * PER_ROW);
-        assert_eq!(sqlite.matches('(').count(), 2);
-        let postgres = values(Backend::Postgres, 2);
+        let postgres = values(2);
+        assert_eq!(postgres.matches('(').count(), 2);
         assert!(postgres.starts_with("($1, $2, "), "{postgres}");
         assert!(postgres.ends_with(", $28)"), "{postgres}");
         assert!(postgres.contains("$14), ($15"), "{postgres}");

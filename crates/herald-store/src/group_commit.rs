@@ -19,7 +19,6 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::WriteGate;
-use crate::dialect::Backend;
 use crate::error::StoreError;
 use crate::event_rows::{self, EventRow};
 use crate::events::EventRecorded;
@@ -270,7 +269,7 @@ async fn commit(pool: &AnyPool, batch: Vec<Job>) {
 /// Writes `rows` in one transaction, in order.
 async fn write(pool: &AnyPool, rows: &[&EventRow]) -> Result<Vec<EventRecorded>, StoreError> {
     let mut tx = pool.begin().await.map_err(StoreError::query(OP))?;
-    let recorded = event_rows::record_all(&mut tx, Backend::Postgres, rows, OP).await?;
+    let recorded = event_rows::record_all(&mut tx, rows, OP).await?;
     tx.commit().await.map_err(StoreError::query(OP))?;
     Ok(recorded)
 }
