@@ -58,7 +58,7 @@ pub(crate) enum Target {
     Postgres(AnyPool),
 }
 
-/// The writer of one store: its queue and its task, started on first use.
+/// The writer of one store: its queue and its writer (task or thread), started on first use.
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     target: Target,
