@@ -287,3 +287,23 @@ async fn the_sqlite_writer_waits_for_its_turn() {
     assert!(!recorded.duplicate);
     assert_eq!(count(&store).await, 1);
 }
+
+/// An insert that stores nothing without a stored delivery to point at (a trigger that
+/// ignores the row) is an error for its caller, never a made-up id.
+#[tokio::test]
+async fn an_event_silently_not_inserted_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&dir.path().join("herald.db"))
+        .await
+        .expect("open sqlite");
+    let ignore = "CREATE TRIGGER ignore BEFORE INSERT ON events \
+                  WHEN NEW.reason = 'ignored' BEGIN SELECT RAISE(IGNORE); END";
+    store.pool.execute(ignore).await.expect("install trigger");
+    let (jobs, rx) = batch(vec![vec![hook(None, "ok")], vec![hook(None, "ignored")]]);
+    commit_on(&store, jobs).await;
+    let got = answers(rx).await;
+    assert!(!got[0].as_ref().expect("first call")[0].duplicate);
+    let err = got[1].as_ref().expect_err("nothing stored");
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert_eq!(count(&store).await, 1);
+}

@@ -132,14 +132,21 @@ fn write(
                 .execute(row.sqlite_params())
                 .map_err(StoreError::sqlite(OP))?;
             recorded.push(match (inserted, row.delivery_id()) {
+                (1, _) => EventRecorded {
+                    id: tx.last_insert_rowid(),
+                    duplicate: false,
+                },
                 (0, Some(delivery)) => EventRecorded {
                     id: stored_delivery(&tx, delivery)?,
                     duplicate: true,
                 },
-                _ => EventRecorded {
-                    id: tx.last_insert_rowid(),
-                    duplicate: false,
-                },
+                // Only a trigger of someone else's (`RAISE(IGNORE)`) can do this; without a
+                // row there is no id to answer with.
+                (changed, _) => {
+                    return Err(StoreError::Corrupt {
+                        what: format!("inserting an event changed {changed} rows"),
+                    });
+                }
             });
         }
     }
