@@ -5,14 +5,15 @@
 //! [`child_writer`]; it prints `ack <id> <delivery id>` for each event once `record_event`
 //! has returned. The parent kills it with SIGKILL while it writes, then reopens the store.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use herald_store::{EventKind, EventQuery, NewEvent, Store};
+use herald_store::{EventKind, NewEvent, Store};
+
+mod common;
 
 /// Set in the child: the store URL to write to.
 const CHILD_ENV: &str = "HERALD_STORE_CRASH_CHILD";
@@ -155,7 +156,7 @@ fn crash_and_check(url: &str) {
         let store = Store::connect(url)
             .await
             .expect("the store reopens cleanly");
-        let stored = all_events(&store).await;
+        let stored = common::delivery_ids(&store).await;
         store.close().await;
         stored
     });
@@ -181,21 +182,4 @@ fn parse_ack(line: &str) -> Option<(i64, String)> {
     let mut parts = line.strip_prefix("ack ")?.split(' ');
     let id = parts.next()?.parse().ok()?;
     Some((id, parts.next()?.to_owned()))
-}
-
-/// Every stored event's delivery id, by event id.
-async fn all_events(store: &Store) -> HashMap<i64, Option<String>> {
-    let mut all = HashMap::new();
-    let mut query = EventQuery {
-        limit: Some(EventQuery::MAX_LIMIT),
-        ..EventQuery::default()
-    };
-    loop {
-        let page = store.query_events(&query).await.expect("query");
-        all.extend(page.events.into_iter().map(|e| (e.id, e.delivery_id)));
-        match page.next_cursor {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => return all,
-        }
-    }
 }

@@ -1,14 +1,14 @@
 //! Group commit seen from callers: concurrent `record_event` calls share transactions, yet
 //! each gets its own answer. Every test runs on SQLite and on a real PostgreSQL.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 mod common;
 
-use herald_store::{EventKind, EventQuery, EventRecorded, NewEvent, Store, StoreError};
+use herald_store::{EventKind, EventRecorded, NewEvent, Store, StoreError};
 use sqlx::{Connection, Executor};
 
 /// Generates `sqlite::NAME` and `postgres::NAME` tests running `suite::NAME` on a fresh store.
@@ -55,23 +55,6 @@ fn hook(delivery: Option<String>, reason: &str) -> NewEvent {
         reason: Some(reason.to_owned()),
         source: Some("repo".into()),
         ..NewEvent::new(EventKind::HookDelivery)
-    }
-}
-
-/// Every stored event's delivery id, by event id (paging through the whole log).
-async fn stored(store: &Store) -> HashMap<i64, Option<String>> {
-    let mut all = HashMap::new();
-    let mut query = EventQuery {
-        limit: Some(EventQuery::MAX_LIMIT),
-        ..EventQuery::default()
-    };
-    loop {
-        let page = store.query_events(&query).await.expect("query");
-        all.extend(page.events.into_iter().map(|e| (e.id, e.delivery_id)));
-        match page.next_cursor {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => return all,
-        }
     }
 }
 
@@ -139,7 +122,7 @@ mod suite {
             .map(|i| hook(Some(format!("d-{i}")), "push"))
             .collect();
         let answers = record_concurrently(&store, events).await;
-        let stored = stored(&store).await;
+        let stored = common::delivery_ids(&store).await;
         assert_eq!(stored.len(), n);
         let mut ids = HashSet::new();
         for (i, answer) in answers.into_iter().enumerate() {
@@ -156,7 +139,7 @@ mod suite {
         let recorded = store.record_events(&many).await.expect("batch");
         assert_eq!(recorded.len(), 50);
         assert!(recorded.windows(2).all(|w| w[0].id < w[1].id));
-        let stored = self::stored(&store).await;
+        let stored = common::delivery_ids(&store).await;
         for (i, r) in recorded.iter().enumerate() {
             assert_eq!(stored[&r.id], Some(format!("m-{i}")));
         }
@@ -196,7 +179,7 @@ mod suite {
         let answers: Vec<_> = answers.into_iter().map(|a| a.expect("recorded")).collect();
         assert_eq!(answers.iter().filter(|a| !a.duplicate).count(), 1);
         assert!(answers.iter().all(|a| a.id == answers[0].id));
-        assert_eq!(stored(&store).await.len(), 3);
+        assert_eq!(common::delivery_ids(&store).await.len(), 3);
     }
 
     pub async fn a_refused_event_fails_only_its_caller(store: Store, url: &str) {
@@ -225,7 +208,7 @@ mod suite {
                 good += 1;
             }
         }
-        assert_eq!(stored(&store).await.len(), good);
+        assert_eq!(common::delivery_ids(&store).await.len(), good);
         // A call's events are written together: all, or none.
         let err = store
             .record_events(&[hook(Some("x-1".into()), "push"), hook(None, "poison")])
@@ -236,7 +219,7 @@ mod suite {
             "{err}"
         );
         assert!(
-            !stored(&store)
+            !common::delivery_ids(&store)
                 .await
                 .values()
                 .any(|d| d.as_deref() == Some("x-1"))
@@ -305,7 +288,7 @@ mod suite {
             .expect_err("closed");
         assert!(matches!(err, StoreError::Closed), "{err}");
         let reopened = Store::connect(url).await.expect("reopen");
-        assert_eq!(stored(&reopened).await.len(), 200);
+        assert_eq!(common::delivery_ids(&reopened).await.len(), 200);
         reopened.close().await;
     }
 }

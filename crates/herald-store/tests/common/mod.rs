@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 use herald_api::{ActionKind, RunCause, SourceKind, TriggerKind};
-use herald_store::{NewRun, Store, TriggerKey};
+use std::collections::HashMap;
+
+use herald_store::{EventQuery, NewRun, Store, TriggerKey};
 use tempfile::TempDir;
 
 /// A store in its own temp dir; the dir lives as long as the value.
@@ -50,5 +52,22 @@ pub fn new_run(name: &str, trigger_name: &str, revision: &str) -> NewRun {
         action: "build".into(),
         cause: RunCause::Change,
         record_last_seen: true,
+    }
+}
+
+/// Every stored event's delivery id, by event id (paging through the whole log).
+pub async fn delivery_ids(store: &Store) -> HashMap<i64, Option<String>> {
+    let mut all = HashMap::new();
+    let mut query = EventQuery {
+        limit: Some(EventQuery::MAX_LIMIT),
+        ..EventQuery::default()
+    };
+    loop {
+        let page = store.query_events(&query).await.expect("query");
+        all.extend(page.events.into_iter().map(|e| (e.id, e.delivery_id)));
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return all,
+        }
     }
 }
