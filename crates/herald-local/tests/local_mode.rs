@@ -187,6 +187,23 @@ async fn hooks_check_the_token_and_create_runs() {
 }
 
 fn github_manifests(repo_url: &str) -> String {
+    provider_manifests(repo_url, "gh", "github", "it-is-a-secret", &["src/**"])
+}
+
+/// One repo, an action echoing the revision, and a WebhookTrigger `name` of `provider` on
+/// main (with `files` globs, if any) whose Secret `<name>-secret` holds `token`.
+fn provider_manifests(
+    repo_url: &str,
+    name: &str,
+    provider: &str,
+    token: &str,
+    files: &[&str],
+) -> String {
+    let files = if files.is_empty() {
+        String::new()
+    } else {
+        format!(", files: {files:?}")
+    };
     format!(
         r#"apiVersion: herald.dev/v1alpha1
 kind: GitRepo
@@ -200,18 +217,18 @@ spec: {{actionJob: {{command: [sh, -c, "echo $HERALD_REVISION"]}}}}
 ---
 apiVersion: herald.dev/v1alpha1
 kind: WebhookTrigger
-metadata: {{name: gh}}
+metadata: {{name: {name}}}
 spec:
-  sources: {{kind: GitRepo, names: [repo], watchOn: {{reference: {{branch: main}}, files: ["src/**"]}}}}
+  sources: {{kind: GitRepo, names: [repo], watchOn: {{reference: {{branch: main}}{files}}}}}
   webhook:
-    provider: github
-    authConfig: {{secretRef: {{name: gh-secret}}}}
+    provider: {provider}
+    authConfig: {{secretRef: {{name: {name}-secret}}}}
   action: {{kind: Action, name: act}}
 ---
 apiVersion: v1
 kind: Secret
-metadata: {{name: gh-secret}}
-stringData: {{token: it-is-a-secret}}
+metadata: {{name: {name}-secret}}
+stringData: {{token: "{token}"}}
 "#
     )
 }
@@ -440,33 +457,7 @@ async fn a_trigger_over_its_rate_limit_is_told_when_to_retry() {
 }
 
 fn bitbucket_cloud_manifests(repo_url: &str, token: &str) -> String {
-    format!(
-        r#"apiVersion: herald.dev/v1alpha1
-kind: GitRepo
-metadata: {{name: repo}}
-spec: {{repoUri: "{repo_url}"}}
----
-apiVersion: herald.dev/v1alpha1
-kind: Action
-metadata: {{name: act}}
-spec: {{actionJob: {{command: [sh, -c, "echo $HERALD_REVISION"]}}}}
----
-apiVersion: herald.dev/v1alpha1
-kind: WebhookTrigger
-metadata: {{name: bb}}
-spec:
-  sources: {{kind: GitRepo, names: [repo], watchOn: {{reference: {{branch: main}}}}}}
-  webhook:
-    provider: bitbucket-cloud
-    authConfig: {{secretRef: {{name: bb-secret}}}}
-  action: {{kind: Action, name: act}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: bb-secret}}
-stringData: {{token: "{token}"}}
-"#
-    )
+    provider_manifests(repo_url, "bb", "bitbucket-cloud", token, &[])
 }
 
 /// Bitbucket Cloud's `repo:push`, as its docs show it (the fixture the parser tests use), for
