@@ -10,14 +10,17 @@ use crate::events::{EventKind, NewEvent};
 use crate::sqlite_writer::SqliteWriter;
 use crate::{Backend, Store};
 
+/// A fresh SQLite store in `dir`.
+async fn sqlite_store(dir: &TempDir) -> Store {
+    Store::open(&dir.path().join("herald.db"))
+        .await
+        .expect("open sqlite")
+}
+
 /// A fresh store per backend; the temp dir keeps the SQLite file alive.
 async fn stores() -> (TempDir, Vec<Store>) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut stores = vec![
-        Store::open(&dir.path().join("herald.db"))
-            .await
-            .expect("open sqlite"),
-    ];
+    let mut stores = vec![sqlite_store(&dir).await];
     if let Some(cluster) = herald_testkit::postgres::postgres() {
         let url = cluster.fresh_database().await;
         stores.push(Store::connect(&url).await.expect("connect postgres"));
@@ -36,14 +39,18 @@ fn hook(delivery: Option<&str>, reason: &str) -> EventRow {
 /// Writes `jobs` as one batch with `store`'s kind of writer.
 async fn commit_on(store: &Store, jobs: Vec<Job>) {
     match &store.writer.target {
-        Target::Sqlite { path, gate } => {
-            let mut writer = SqliteWriter::new(path.clone(), Arc::clone(gate));
-            tokio::task::spawn_blocking(move || writer.commit(jobs))
-                .await
-                .expect("writer");
-        }
+        Target::Sqlite { path, gate } => commit_sqlite(path.clone(), gate, jobs).await,
         Target::Postgres(pool) => commit(pool, jobs).await,
     }
+}
+
+/// Writes `jobs` as one batch with a SQLite writer of the file at `path` (off the runtime, as
+/// the writer blocks).
+async fn commit_sqlite(path: PathBuf, gate: &WriteGate, jobs: Vec<Job>) {
+    let mut writer = SqliteWriter::new(path, Arc::clone(gate));
+    tokio::task::spawn_blocking(move || writer.commit(jobs))
+        .await
+        .expect("writer");
 }
 
 /// An error of a statement (or of its connection), whichever the backend.
@@ -179,10 +186,7 @@ async fn a_failed_connection_fails_every_caller() {
             // A file that cannot be opened: the writer never creates one.
             Target::Sqlite { gate, .. } => {
                 let path = dir.path().join("missing/herald.db");
-                let mut writer = SqliteWriter::new(path, Arc::clone(gate));
-                tokio::task::spawn_blocking(move || writer.commit(jobs))
-                    .await
-                    .expect("writer");
+                commit_sqlite(path, gate, jobs).await;
             }
             Target::Postgres(pool) => {
                 pool.close().await;
@@ -260,9 +264,7 @@ async fn a_delivery_stored_meanwhile_elsewhere_is_a_duplicate() {
 #[tokio::test]
 async fn the_sqlite_writer_waits_for_its_turn() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&dir.path().join("herald.db"))
-        .await
-        .expect("open sqlite");
+    let store = sqlite_store(&dir).await;
     let turn = store.write_turn().await.expect("SQLite has a gate");
     let event = NewEvent {
         delivery_id: Some("turn-1".into()),
@@ -293,9 +295,7 @@ async fn the_sqlite_writer_waits_for_its_turn() {
 #[tokio::test]
 async fn an_event_silently_not_inserted_is_an_error() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&dir.path().join("herald.db"))
-        .await
-        .expect("open sqlite");
+    let store = sqlite_store(&dir).await;
     let ignore = "CREATE TRIGGER ignore BEFORE INSERT ON events \
                   WHEN NEW.reason = 'ignored' BEGIN SELECT RAISE(IGNORE); END";
     store.pool.execute(ignore).await.expect("install trigger");
