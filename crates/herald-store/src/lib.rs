@@ -76,6 +76,15 @@ pub struct Store {
 /// Whose turn it is to write to a SQLite file.
 pub(crate) type WriteGate = Arc<tokio::sync::Mutex<()>>;
 
+/// The settings of every connection to a SQLite store, the pool's and the event writer's.
+fn sqlite_pragmas() -> String {
+    format!(
+        "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
+         PRAGMA synchronous = FULL;",
+        BUSY_TIMEOUT.as_millis()
+    )
+}
+
 fn install_drivers() {
     static DRIVERS: Once = Once::new();
     DRIVERS.call_once(sqlx::any::install_default_drivers);
@@ -100,11 +109,7 @@ impl Store {
         let options: AnyConnectOptions = url
             .parse()
             .map_err(|e| open_err(sqlx::Error::Configuration(Box::new(e))))?;
-        let pragmas = format!(
-            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
-             PRAGMA synchronous = FULL;",
-            BUSY_TIMEOUT.as_millis()
-        );
+        let pragmas = sqlite_pragmas();
         let pool = AnyPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .after_connect(move |conn, _meta| {

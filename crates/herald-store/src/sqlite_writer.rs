@@ -104,12 +104,7 @@ impl SqliteWriter {
 fn open(path: &Path) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let connection = Connection::open_with_flags(path, flags)?;
-    connection.busy_timeout(crate::BUSY_TIMEOUT)?;
-    connection.pragma_update(None, "foreign_keys", "ON")?;
-    connection.pragma_update(None, "synchronous", "FULL")?;
-    // Already set on the file by the store's pool; as there, the answer (the mode) is not
-    // needed.
-    connection.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+    connection.execute_batch(&crate::sqlite_pragmas())?;
     Ok(connection)
 }
 
@@ -164,6 +159,27 @@ fn stored_delivery(tx: &rusqlite::Transaction<'_>, delivery: &str) -> Result<i64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The writer commits durably, as the store's pool does.
+    #[tokio::test]
+    async fn the_writer_connection_has_the_store_settings() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("herald.db");
+        let _store = crate::Store::open(&path).await.expect("open");
+        let connection = open(&path).expect("writer connection");
+        let pragma = |name: &str| -> String {
+            connection
+                .query_row(&format!("PRAGMA {name}"), [], |r| {
+                    r.get::<_, rusqlite::types::Value>(0)
+                })
+                .map(|v| format!("{v:?}"))
+                .expect("pragma")
+        };
+        assert_eq!(pragma("synchronous"), "Integer(2)", "FULL");
+        assert_eq!(pragma("journal_mode"), r#"Text("wal")"#);
+        assert_eq!(pragma("busy_timeout"), "Integer(5000)");
+        assert_eq!(pragma("foreign_keys"), "Integer(1)");
+    }
 
     #[test]
     fn only_what_was_given_counts_as_refused() {
