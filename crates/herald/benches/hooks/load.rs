@@ -146,10 +146,7 @@ impl Worker {
             Target::Health => self.client.get(format!("http://{}/healthz", self.listen)),
             Target::Hook { trigger, .. } => self
                 .client
-                .post(format!(
-                    "http://{}/hooks/default/{trigger}/repo",
-                    self.listen
-                ))
+                .post(server::hook_url(self.listen, trigger))
                 .header("content-type", "application/json")
                 .header("x-github-event", "push")
                 .header("x-github-delivery", id)

@@ -13,6 +13,11 @@ const SECRET: &[u8] = b"bench-secret-0123456789";
 pub const TRIGGER: &str = "bench";
 /// The same trigger with a files filter every delivery matches (so the lists are read).
 pub const FILES_TRIGGER: &str = "bench-files";
+/// The URL of `trigger`'s hook for the bench repository, on the server at `listen`.
+pub fn hook_url(listen: SocketAddr, trigger: &str) -> String {
+    format!("http://{listen}/hooks/default/{trigger}/repo")
+}
+
 /// Delivery ids are recorded scoped to their trigger ([`TRIGGER`] in the kill test).
 pub const DELIVERY_PREFIX: &str = "default/bench/";
 /// How long the server may take to become ready.

@@ -82,7 +82,7 @@ pub fn run(
             command
                 .arg("-s")
                 .arg(&script)
-                .arg(format!("http://{listen}/hooks/default/{trigger}/repo"))
+                .arg(crate::server::hook_url(listen, trigger))
                 .arg("--")
                 .arg(body)
                 .arg(signature)
