@@ -107,6 +107,14 @@ impl GroupCommit {
         }
     }
 
+    /// The gate SQLite's writers take turns at; PostgreSQL has none.
+    pub(crate) fn gate(&self) -> Option<&WriteGate> {
+        match &self.target {
+            Target::Sqlite { gate, .. } => Some(gate),
+            Target::Postgres(_) => None,
+        }
+    }
+
     /// Writes `rows` in one transaction (with whatever else is queued) and answers once it has
     /// committed: all of them recorded, or none and the error.
     pub(crate) async fn record(

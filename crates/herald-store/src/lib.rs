@@ -68,12 +68,10 @@ pub struct Store {
     writer: Arc<group_commit::GroupCommit>,
     /// Last seen revisions, kept in memory where that is sound (see `last_seen`).
     last_seen_cache: last_seen::LastSeenCache,
-    /// SQLite: taken by every writing transaction of this process, in turn (see
-    /// [`Store::write_turn`]).
-    write_gate: Option<WriteGate>,
 }
 
-/// Whose turn it is to write to a SQLite file.
+/// Whose turn it is to write to a SQLite file: taken by every writing transaction of the
+/// process, in turn (see [`Store::write_turn`]).
 pub(crate) type WriteGate = Arc<tokio::sync::Mutex<()>>;
 
 /// The settings of every connection to a SQLite store, the pool's and the event writer's.
@@ -122,13 +120,11 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(open_err)?;
-        let gate = WriteGate::default();
         let target = group_commit::Target::Sqlite {
             path: path.to_owned(),
-            gate: Arc::clone(&gate),
+            gate: WriteGate::default(),
         };
-        let mut store = Self::new(pool, Backend::Sqlite, target);
-        store.write_gate = Some(gate);
+        let store = Self::new(pool, Backend::Sqlite, target);
         store.migrate().await?;
         tracing::debug!(path = %path.display(), "store opened");
         Ok(store)
@@ -176,7 +172,6 @@ impl Store {
             last_seen_cache: last_seen::LastSeenCache::for_backend(backend),
             pool,
             backend,
-            write_gate: None,
         }
     }
 
@@ -186,7 +181,7 @@ impl Store {
     /// could wait seconds for a gap. Taking turns here, first come first served, bounds that
     /// wait by one batch of events.
     pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.write_gate {
+        match self.writer.gate() {
             Some(gate) => Some(gate.lock().await),
             None => None,
         }
