@@ -17,10 +17,15 @@
 #      metadata.name and the standard labels; the controller's ClusterRole grants exactly the
 #      intended rights and nothing with "*"; `herald-action` is bound to nothing; the Deployment
 #      runs `herald run` with the expected arguments, probes, security context and resources;
-#      the Service exposes http 8080 and metrics 9090; NOTES tells where hooks are served; and
+#      the Service exposes http 8080 and metrics 9090; NOTES tells where hooks are served; the
+#      event store: the defaults run 1 replica on a SQLite file on the `data` volume, PostgreSQL
+#      (store.url or store.existingSecret) runs 2 or more and mounts no volume; and
 #      deploy/chart/crds/herald.dev.yaml is byte-for-byte deploy/crds/herald.dev.yaml (a copy:
 #      refresh it with `cp deploy/crds/herald.dev.yaml deploy/chart/crds/`) and is what Helm
 #      installed.
+#   4. Values Helm must refuse (the template's `fail`), with a message saying what to set: more
+#      than one replica on SQLite (each pod would keep its own event store), and a store.url that
+#      is neither PostgreSQL nor SQLite.
 #
 # With the helm CLI at hand, the same chart is checked by
 #   helm lint --strict deploy/chart && helm template herald deploy/chart -n herald --include-crds
@@ -381,7 +386,7 @@ def dig(obj, *path, default=None):
     return obj
 
 
-def check_release(name, release, namespace, values, rendered, created, notes):
+def check_release(name, release, namespace, values, want_replicas, rendered, created, notes):
     """The checks on one rendered release; `values` are the overrides given to Helm."""
     merged = json.loads(json.dumps(DEFAULTS))
     for key, value in values.items():
@@ -459,7 +464,9 @@ def check_release(name, release, namespace, values, rendered, created, notes):
               f"{p} {what} binds the controller's ServiceAccount only")
 
     # The controller.
-    check(dig(dep, "spec", "replicas") == merged["replicas"], f"{p} replicas: {merged['replicas']}")
+    replicas = dig(dep, "spec", "replicas")
+    check(replicas == want_replicas == merged["replicas"], f"{p} replicas: {want_replicas}"
+          + ("" if replicas == want_replicas == merged["replicas"] else f" (rendered {replicas}, values {merged['replicas']})"))
     selector = dig(dep, "spec", "selector", "matchLabels", default={})
     pod_labels = dig(dep, "spec", "template", "metadata", "labels", default={})
     check(selector and all(pod_labels.get(k) == v for k, v in selector.items()), f"{p} the selector matches the pod labels")
@@ -478,6 +485,32 @@ def check_release(name, release, namespace, values, rendered, created, notes):
     check(dig(env, "HERALD_CLONER_IMAGE", "value") == image, f"{p} HERALD_CLONER_IMAGE is the same image")
     for e in merged["extraEnv"]:
         check(env.get(e["name"]) == e, f"{p} extra env {e['name']}")
+
+    # The event store: PostgreSQL (store.url postgres://, or a Secret, taken to hold a PostgreSQL
+    # URL) for any number of replicas; else a SQLite file on the `data` volume, and one replica.
+    store = merged["store"]
+    url = str(store.get("url") or "")
+    postgres = bool(store.get("existingSecret")) or url.startswith(("postgres://", "postgresql://"))
+    if store.get("existingSecret"):
+        want_env = {"name": "HERALD_STORE", "valueFrom": {"secretKeyRef": {
+            "name": store["existingSecret"], "key": store.get("existingSecretKey", DEFAULTS["store"]["existingSecretKey"])}}}
+    else:
+        want_env = {"name": "HERALD_STORE", "value": url or "/var/lib/herald/herald.db"}
+    shown = want_env.get("value") or f"from Secret {store['existingSecret']} key {dig(want_env, 'valueFrom', 'secretKeyRef', 'key')}"
+    check(env.get("HERALD_STORE") == want_env, f"{p} HERALD_STORE {shown}"
+          + ("" if env.get("HERALD_STORE") == want_env else f" (got {env.get('HERALD_STORE')})"))
+    mounts = {m["name"]: m.get("mountPath") for m in c.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    if postgres:
+        check("data" not in mounts and "data" not in volumes, f"{p} PostgreSQL store: no `data` volume")
+    else:
+        claim = dig(store, "sqlite", "existingClaim")
+        data = volumes.get("data", {})
+        check(mounts.get("data") == "/var/lib/herald"
+              and (dig(data, "persistentVolumeClaim", "claimName") == claim if claim else "emptyDir" in data),
+              f"{p} SQLite store: the `data` volume at /var/lib/herald, "
+              + (f"PersistentVolumeClaim {claim}" if claim else "an emptyDir"))
+        check(replicas == 1, f"{p} SQLite store: exactly one replica (each pod has its own file)")
     ports = {pt["name"]: pt["containerPort"] for pt in c.get("ports", [])}
     check(ports == {"http": 8080, "metrics": 9090}, f"{p} container ports http 8080, metrics 9090")
     for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
@@ -536,11 +569,13 @@ for m in problems:
     print(f"      helm lint: {['', 'INFO', 'WARNING', 'ERROR'][min(m['Severity'], 3)]} in {m.get('Path')}")
 check(not problems and not lint.get("Errors"), "helm lint --strict (Helm v4 library): no warnings or errors")
 
+# (name, release, namespace, values, Kubernetes version, the replicas it must run)
 SCENARIOS = [
-    ("defaults", "herald", "herald", {}, "v1.30.0"),
-    ("defaults on Kubernetes 1.20", "herald", "herald", {}, "v1.20.2"),
+    ("defaults", "herald", "herald", {}, "v1.30.0", 1),
+    ("defaults on Kubernetes 1.20", "herald", "herald", {}, "v1.20.2", 1),
     ("overrides", "ci", "platform", {
         "replicas": 3,
+        "store": {"url": "postgresql://herald@db.example:5432/herald?sslmode=require"},
         "image": {"repository": "registry.example/herald", "tag": "1.2.3", "pullPolicy": "Always"},
         "serviceAccount": {"name": "herald-controller", "annotations": {"example.com/role": "x"}},
         "actionServiceAccount": {"create": True, "namespaces": ["team-a", "platform"]},
@@ -551,12 +586,29 @@ SCENARIOS = [
         "service": {"httpPort": 80, "metricsPort": 9100},
         "nodeSelector": {"kubernetes.io/os": "linux"},
         "tolerations": [{"key": "dedicated", "operator": "Exists"}],
-    }, "v1.30.0"),
+    }, "v1.30.0", 3),
     ("no herald-action ServiceAccount", "herald", "herald",
-     {"actionServiceAccount": {"create": False}, "fullnameOverride": "gitops-herald"}, "v1.30.0"),
+     {"actionServiceAccount": {"create": False}, "fullnameOverride": "gitops-herald"}, "v1.30.0", 1),
+    ("2 replicas on PostgreSQL", "herald", "herald",
+     {"replicas": 2, "store": {"url": "postgres://herald@postgres.herald.svc:5432/herald"}}, "v1.30.0", 2),
+    ("2 replicas on a store Secret", "herald", "herald",
+     {"replicas": 2, "store": {"existingSecret": "herald-store", "existingSecretKey": "dsn"}}, "v1.30.0", 2),
+    ("SQLite URL on a claim", "herald", "herald",
+     {"store": {"url": "sqlite:///var/lib/herald/events.db", "sqlite": {"existingClaim": "herald-data"}}},
+     "v1.30.0", 1),
 ]
 
-for name, release, namespace, values, kube_version in SCENARIOS:
+# (name, values, what Helm's error must say): values the chart must refuse to render.
+MULTI_REPLICA_SQLITE = ["PostgreSQL", "own file", "store.url", "postgres://", "store.existingSecret", "replicas: 1"]
+REFUSALS = [
+    ("2 replicas on the default SQLite store", {"replicas": 2}, ["replicas: 2 needs a PostgreSQL event store"] + MULTI_REPLICA_SQLITE),
+    ("3 replicas on a sqlite: URL", {"replicas": 3, "store": {"url": "sqlite:/var/lib/herald/herald.db"}},
+     ["replicas: 3 needs a PostgreSQL event store"] + MULTI_REPLICA_SQLITE),
+    ("a store.url neither PostgreSQL nor SQLite", {"store": {"url": "mysql://db/herald"}},
+     ['store.url "mysql://db/herald"', "postgres://", "sqlite:"]),
+]
+
+for name, release, namespace, values, kube_version, want_replicas in SCENARIOS:
     api = FakeApi(kube_version)
     try:
         result = helm_install(release, namespace, CHART, values,
@@ -584,7 +636,26 @@ for name, release, namespace, values, kube_version in SCENARIOS:
             body["metadata"].pop(key, None)
     check(sorted(canonical(c) for c in sent_crds) == sorted(canonical(c) for c in want_crds),
           f"[{name}] Helm installed exactly the CRDs of {CRDS}")
-    check_release(name, release, namespace, values, rendered, api.created, dig(result, "info", "notes", default=""))
+    check_release(name, release, namespace, values, want_replicas, rendered, api.created,
+                  dig(result, "info", "notes", default=""))
+
+for name, values, wanted in REFUSALS:
+    api = FakeApi("v1.30.0")
+    try:
+        helm_install("herald", "herald", CHART, values, api.kubeconfig(os.path.join(WORK, "kubeconfig"), "herald"))
+        error = None
+    except RuntimeError as e:
+        error = str(e)
+    finally:
+        api.close()
+    if not check(error is not None, f"[refused: {name}] Helm refuses to render {json.dumps(values)}"
+                 + ("" if error is not None else ": it rendered")):
+        continue
+    missing = [w for w in wanted if w not in error]
+    check(not missing, f"[refused: {name}] the error says what to set: {error}"
+          + (f" (missing: {missing})" if missing else ""))
+    objects = [body.get("kind") for path, body in api.created if body.get("kind") != "CustomResourceDefinition"]
+    check(not objects, f"[refused: {name}] nothing but CRDs was sent to the API" + (f" (sent {objects})" if objects else ""))
 
 print(f"chart: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -41,3 +41,49 @@ fn chart_app_version_is_the_crate_version() {
     );
     assert_eq!(chart["name"].as_str(), Some("herald"));
 }
+
+/// The default install runs one replica on the SQLite store: each pod keeps its own SQLite file,
+/// so with two an event posted to one pod is invisible through the other. More than one replica
+/// needs PostgreSQL, and the chart refuses to render it otherwise (`herald.validateStore`, which
+/// `scripts/check-chart.sh` renders with Helm both ways).
+#[test]
+fn chart_defaults_to_one_replica_on_sqlite_and_guards_more() {
+    let text =
+        std::fs::read_to_string(repo_path("deploy/chart/values.yaml")).expect("read values.yaml");
+    let values: serde_yaml::Value = serde_yaml::from_str(&text).expect("values.yaml is YAML");
+    assert_eq!(
+        values["store"]["url"].as_str(),
+        Some(""),
+        "store.url default"
+    );
+    assert_eq!(
+        values["store"]["existingSecret"].as_str(),
+        Some(""),
+        "store.existingSecret default"
+    );
+    assert_eq!(
+        values["replicas"].as_u64(),
+        Some(1),
+        "the default store is SQLite (a file per pod), so the default replicas must be 1"
+    );
+
+    let helpers = std::fs::read_to_string(repo_path("deploy/chart/templates/_helpers.tpl"))
+        .expect("read _helpers.tpl");
+    let guard = helpers
+        .split(r#"{{- define "herald.validateStore" -}}"#)
+        .nth(1)
+        .and_then(|rest| rest.split("{{- define ").next())
+        .expect("_helpers.tpl defines herald.validateStore");
+    assert!(
+        guard.contains("gt (int .Values.replicas) 1")
+            && guard.contains("{{- fail")
+            && guard.contains("needs a PostgreSQL event store"),
+        "herald.validateStore must fail for more than one replica without PostgreSQL"
+    );
+    let deployment = std::fs::read_to_string(repo_path("deploy/chart/templates/deployment.yaml"))
+        .expect("read deployment.yaml");
+    assert!(
+        deployment.contains(r#"{{- include "herald.validateStore" . }}"#),
+        "deployment.yaml must include herald.validateStore"
+    );
+}

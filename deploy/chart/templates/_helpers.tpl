@@ -61,3 +61,28 @@ The image, "repository:tag", tag defaulting to the chart's appVersion.
 {{- define "herald.image" -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
+
+{{/*
+"true" when the event store is PostgreSQL: store.existingSecret is set (the chart cannot read the
+Secret, so its URL is taken to be a PostgreSQL one), or store.url starts with postgres:// or
+postgresql://. Empty otherwise: a SQLite file (store.url empty, sqlite:PATH or an absolute path).
+*/}}
+{{- define "herald.postgresStore" -}}
+{{- $url := toString (.Values.store.url | default "") }}
+{{- if or .Values.store.existingSecret (hasPrefix "postgres://" $url) (hasPrefix "postgresql://" $url) }}true{{ end }}
+{{- end }}
+
+{{/*
+Refuses values that cannot work: a store.url that is neither PostgreSQL nor SQLite, and more than
+one replica on SQLite, where each pod keeps its own file and the API, `herald wait` and the
+leader's work see only the events that reached their own pod.
+*/}}
+{{- define "herald.validateStore" -}}
+{{- $url := toString (.Values.store.url | default "") }}
+{{- if and $url (not (include "herald.postgresStore" .)) (not (hasPrefix "sqlite:" $url)) (not (hasPrefix "/" $url)) }}
+{{- fail (printf "store.url %q is neither a PostgreSQL URL (postgres://… or postgresql://…) nor a SQLite one (sqlite:PATH or an absolute path)" $url) }}
+{{- end }}
+{{- if and (gt (int .Values.replicas) 1) (not (include "herald.postgresStore" .)) }}
+{{- fail (printf "replicas: %d needs a PostgreSQL event store: with SQLite each replica keeps its own file, so an event posted to one pod is not seen through the others. Set store.url to a postgres:// or postgresql:// URL, or store.existingSecret to a Secret holding one, or set replicas: 1" (int .Values.replicas)) }}
+{{- end }}
+{{- end }}
