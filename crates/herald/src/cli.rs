@@ -2,8 +2,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use herald_store::{EventKind, EventQuery};
+use jiff::{SignedDuration, Timestamp};
+use reqwest::Url;
 
 /// Herald treats Git changes as events and runs work in response.
 #[derive(Debug, Parser)]
@@ -131,11 +137,11 @@ pub struct RunArgs {
     #[command(flatten)]
     pub api: ApiArgs,
     /// How long a leader's Lease lasts without renewal.
-    #[arg(long, default_value = "15s", value_parser = humantime_duration)]
-    pub lease_duration: std::time::Duration,
+    #[arg(long, default_value = "15s", value_parser = positive_duration)]
+    pub lease_duration: Duration,
     /// How often the Lease is renewed or contended for.
-    #[arg(long, default_value = "5s", value_parser = humantime_duration)]
-    pub lease_renew: std::time::Duration,
+    #[arg(long, default_value = "5s", value_parser = positive_duration)]
+    pub lease_renew: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -166,8 +172,8 @@ pub struct LocalArgs {
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
     /// How often the folder is checked for changed manifests.
-    #[arg(long, default_value = "2s", value_parser = humantime_duration)]
-    pub reload_every: std::time::Duration,
+    #[arg(long, default_value = "2s", value_parser = positive_duration)]
+    pub reload_every: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -183,8 +189,8 @@ pub struct RunsArgs {
     /// Only runs of this trigger.
     #[arg(long, short)]
     pub trigger: Option<String>,
-    /// Only runs in this phase (Pending, Running, Succeeded, Failed, Skipped).
-    #[arg(long)]
+    /// Only runs in this phase.
+    #[arg(long, value_parser = RUN_PHASES)]
     pub phase: Option<String>,
     /// At most this many runs, newest first.
     #[arg(long, default_value_t = 20)]
@@ -247,7 +253,7 @@ pub struct CloneArgs {
     #[arg(long, env = "HERALD_CLONE_URL")]
     pub url: String,
     /// The commit to check out (40 hex characters).
-    #[arg(long, env = "HERALD_CLONE_REVISION")]
+    #[arg(long, env = "HERALD_CLONE_REVISION", value_parser = commit_id)]
     pub revision: String,
     /// The full ref to fetch it from (`refs/heads/main`), if known.
     #[arg(long = "ref", env = "HERALD_CLONE_REF")]
@@ -287,10 +293,6 @@ pub enum CloneAuth {
     Ssh,
 }
 
-fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(s).map_err(|e| e.to_string())
-}
-
 /// The query API's options, shared by `herald run` and `herald local`.
 #[derive(Debug, Args)]
 pub struct ApiArgs {
@@ -300,8 +302,8 @@ pub struct ApiArgs {
     #[arg(long, env = "HERALD_FLUX_SECRET_FILE", value_name = "PATH")]
     pub flux_secret_file: Option<PathBuf>,
     /// Events older than this are deleted (checked at start and hourly; 0 keeps them).
-    #[arg(long, env = "HERALD_EVENTS_MAX_AGE", default_value = "30d", value_parser = humantime_duration)]
-    pub events_max_age: std::time::Duration,
+    #[arg(long, env = "HERALD_EVENTS_MAX_AGE", default_value = "30d", value_parser = duration)]
+    pub events_max_age: Duration,
     /// Only the newest this many events are kept (0 keeps any number).
     #[arg(long, env = "HERALD_EVENTS_MAX_COUNT", default_value_t = 1_000_000)]
     pub events_max_count: u64,
@@ -311,8 +313,13 @@ pub struct ApiArgs {
 #[derive(Debug, Args)]
 pub struct ServerArgs {
     /// The Herald server's base URL.
-    #[arg(long, env = "HERALD_SERVER", default_value = "http://127.0.0.1:8080")]
-    pub server: String,
+    #[arg(
+        long,
+        env = "HERALD_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        value_parser = server_url
+    )]
+    pub server: Url,
 }
 
 #[derive(Debug, Args)]
@@ -320,46 +327,47 @@ pub struct EventsArgs {
     #[command(flatten)]
     pub server: ServerArgs,
     /// Only events about this revision (`main@sha1:<sha>`, `main/<sha>` and `<sha>` match).
-    #[arg(long)]
+    #[arg(long, value_parser = revision)]
     pub revision: Option<String>,
     /// Only events of this source.
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     pub source: Option<String>,
     /// Only events of this trigger.
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     pub trigger: Option<String>,
     /// Only events of this kind.
-    #[arg(long, value_parser = ["hook.delivery", "revision.detected", "run.transition", "flux.event"])]
+    #[arg(long, value_parser = PossibleValuesParser::new(EventKind::ALL.map(EventKind::as_str)))]
     pub kind: Option<String>,
     /// Only events about this object: `Kind/namespace/name` (or `Kind/name`).
     #[arg(long, value_name = "KIND/NS/NAME")]
-    pub object: Option<String>,
+    pub object: Option<ObjectRef>,
     /// Only events about objects of this kind (`Kustomization`, `Run`, ...).
-    #[arg(long, conflicts_with = "object")]
+    #[arg(long, conflicts_with = "object", value_parser = non_empty)]
     pub involved_kind: Option<String>,
     /// Only events about objects in this namespace.
-    #[arg(long, conflicts_with = "object")]
+    #[arg(long, conflicts_with = "object", value_parser = non_empty)]
     pub involved_namespace: Option<String>,
     /// Only events about objects of this name.
-    #[arg(long, conflicts_with = "object")]
+    #[arg(long, conflicts_with = "object", value_parser = non_empty)]
     pub involved_name: Option<String>,
     /// Only events with this reason.
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     pub reason: Option<String>,
     /// Only events of this severity (`info`, `error`).
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     pub severity: Option<String>,
     /// Only events at or after this time: RFC 3339, or a duration ago (`1h`).
-    #[arg(long)]
-    pub since: Option<String>,
+    #[arg(long, value_parser = time_or_ago)]
+    pub since: Option<Timestamp>,
     /// Only events at or before this time: RFC 3339, or a duration ago (`10m`).
-    #[arg(long)]
-    pub until: Option<String>,
-    /// Events per page, newest first (1 to 1000).
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub limit: u32,
+    #[arg(long, value_parser = time_or_ago)]
+    pub until: Option<Timestamp>,
+    /// Events per page, newest first (1 to 1000). When not given, the request carries no limit
+    /// and the server's default page size applies (100).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(EventQuery::MAX_LIMIT)))]
+    pub limit: Option<u32>,
     /// Start after this event id (a page's `nextCursor`).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
     pub cursor: Option<i64>,
     /// Follow the cursors and list every matching event.
     #[arg(long)]
@@ -381,21 +389,259 @@ pub struct WaitArgs {
     #[command(flatten)]
     pub server: ServerArgs,
     /// The revision: `main@sha1:<sha>`, `main/<sha>` or `<sha>`.
-    #[arg(long)]
+    #[arg(long, value_parser = revision)]
     pub revision: String,
     /// What to wait for.
     #[arg(long = "for", value_enum, default_value = "flux-ready")]
     pub condition: WaitFor,
     /// Give up after this long (exit 4).
-    #[arg(long, default_value = "10m", value_parser = humantime_duration)]
-    pub timeout: std::time::Duration,
+    #[arg(long, default_value = "10m", value_parser = positive_duration)]
+    pub timeout: Duration,
     /// How often to ask.
-    #[arg(long, default_value = "2s", value_parser = humantime_duration)]
-    pub interval: std::time::Duration,
+    #[arg(long, default_value = "2s", value_parser = positive_duration)]
+    pub interval: Duration,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum WaitFor {
     /// Flux reported the revision reconciled and healthy.
     FluxReady,
+}
+
+/// The phases `herald runs --phase` takes (the spelling of `herald_api::RunPhase`).
+const RUN_PHASES: [&str; 5] = ["Pending", "Running", "Succeeded", "Failed", "Skipped"];
+
+/// The object an event is about, from `--object`: `Kind/namespace/name`, or `Kind/name` for
+/// that name in any namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl FromStr for ObjectRef {
+    type Err = InvalidValue;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = text.split('/').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(InvalidValue::Object);
+        }
+        match parts.as_slice() {
+            [kind, namespace, name] => Ok(Self {
+                kind: (*kind).to_owned(),
+                namespace: Some((*namespace).to_owned()),
+                name: (*name).to_owned(),
+            }),
+            [kind, name] => Ok(Self {
+                kind: (*kind).to_owned(),
+                namespace: None,
+                name: (*name).to_owned(),
+            }),
+            _ => Err(InvalidValue::Object),
+        }
+    }
+}
+
+type UrlError = <Url as FromStr>::Err;
+
+/// Why an argument's value is refused. The value parsers below return it, so clap prints
+/// `invalid value '…' for '--flag <FLAG>': <this>` and exits 2, like any other usage error:
+/// bad usage is caught while the arguments are read, never later as a runtime error (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidValue {
+    #[error("expected an RFC 3339 time (2026-11-23T10:00:00Z) or a duration such as 1h")]
+    Time,
+    #[error("that reaches too far back; expected an RFC 3339 time or a duration such as 1h")]
+    TooFarBack,
+    #[error("expected Kind/namespace/name or Kind/name")]
+    Object,
+    // The cause is part of the message: clap prints only `Display`.
+    #[error("expected a duration such as 30s, 5m or 1h30m ({0})")]
+    Duration(humantime::DurationError),
+    #[error("expected a duration above zero, such as 2s")]
+    ZeroDuration,
+    #[error("expected a revision: main@sha1:<sha>, main/<sha> or <sha>")]
+    Revision,
+    #[error("expected a non-empty value")]
+    Empty,
+    #[error("expected a full commit id: 40 hex characters")]
+    CommitId,
+    #[error("expected an http:// or https:// URL such as http://127.0.0.1:8080 ({0})")]
+    Url(UrlError),
+    #[error("expected an http:// or https:// URL such as http://127.0.0.1:8080")]
+    NotHttp,
+}
+
+/// A duration such as `30s`, `5m` or `1h30m`; zero is allowed (it turns a limit off).
+fn duration(text: &str) -> Result<Duration, InvalidValue> {
+    humantime::parse_duration(text).map_err(InvalidValue::Duration)
+}
+
+/// A duration above zero: a zero interval would spin (or make tokio's `interval` panic).
+fn positive_duration(text: &str) -> Result<Duration, InvalidValue> {
+    match duration(text)? {
+        d if d.is_zero() => Err(InvalidValue::ZeroDuration),
+        d => Ok(d),
+    }
+}
+
+/// `--since` / `--until`: a relative time is taken back from the moment the arguments are read.
+fn time_or_ago(text: &str) -> Result<Timestamp, InvalidValue> {
+    time_at(text, Timestamp::now())
+}
+
+/// An RFC 3339 time as given, or `now` minus a duration (`1h`, `30m`).
+fn time_at(text: &str, now: Timestamp) -> Result<Timestamp, InvalidValue> {
+    if let Ok(at) = text.parse::<Timestamp>() {
+        return Ok(at);
+    }
+    let ago = humantime::parse_duration(text).map_err(|_| InvalidValue::Time)?;
+    let ago = SignedDuration::try_from(ago).map_err(|_| InvalidValue::TooFarBack)?;
+    now.checked_sub(ago).map_err(|_| InvalidValue::TooFarBack)
+}
+
+/// A revision in any of its forms; an empty one (an unset `$GIT_SHA`) is a mistake, not a query.
+fn revision(text: &str) -> Result<String, InvalidValue> {
+    if text.trim().is_empty() {
+        return Err(InvalidValue::Revision);
+    }
+    Ok(text.to_owned())
+}
+
+/// A filter's text: filtering on an empty string only ever comes from an unset variable.
+fn non_empty(text: &str) -> Result<String, InvalidValue> {
+    if text.trim().is_empty() {
+        return Err(InvalidValue::Empty);
+    }
+    Ok(text.to_owned())
+}
+
+/// `herald clone --revision`: checkout takes nothing but a full commit id.
+fn commit_id(text: &str) -> Result<String, InvalidValue> {
+    if !herald_git::is_full_commit_id(text) {
+        return Err(InvalidValue::CommitId);
+    }
+    Ok(text.to_owned())
+}
+
+/// `--server`: an http(s) URL that can take the API's path below it.
+fn server_url(text: &str) -> Result<Url, InvalidValue> {
+    let url = Url::parse(text).map_err(InvalidValue::Url)?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(InvalidValue::NotHttp);
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn arguments_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn objects_take_two_or_three_parts() {
+        let three: ObjectRef = "Kustomization/flux-system/apps".parse().expect("three");
+        assert_eq!(
+            three,
+            ObjectRef {
+                kind: "Kustomization".into(),
+                namespace: Some("flux-system".into()),
+                name: "apps".into(),
+            }
+        );
+        let two: ObjectRef = "HelmRelease/web".parse().expect("two");
+        assert_eq!((two.namespace, two.name.as_str()), (None, "web"));
+        for bad in ["apps", "a/b/c/d", "/ns/name", "Kind//name", "Kind/", ""] {
+            assert!(bad.parse::<ObjectRef>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn times_are_rfc3339_or_ago() {
+        let now: Timestamp = "2026-11-23T12:00:00Z".parse().expect("time");
+        let at = |text| time_at(text, now).map(|t| t.to_string());
+        assert_eq!(at("1h").expect("ago"), "2026-11-23T11:00:00Z");
+        assert_eq!(
+            at("2026-11-23T10:00:00+01:00").expect("rfc 3339"),
+            "2026-11-23T09:00:00Z"
+        );
+        assert!(matches!(at("noon"), Err(InvalidValue::Time)));
+        assert!(matches!(at("100000y"), Err(InvalidValue::TooFarBack)));
+        assert!(InvalidValue::Time.to_string().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn durations_say_their_form() {
+        assert_eq!(
+            positive_duration("1h30m").expect("valid"),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            duration("0s").expect("zero turns a limit off"),
+            Duration::ZERO
+        );
+        assert!(matches!(
+            positive_duration("0s"),
+            Err(InvalidValue::ZeroDuration)
+        ));
+        let err = duration("soon").expect_err("bad");
+        assert!(err.to_string().contains("such as 30s"), "{err}");
+    }
+
+    #[test]
+    fn servers_must_be_http_urls() {
+        assert!(server_url("https://herald.example/prefix").is_ok());
+        for bad in ["127.0.0.1:8080", "ftp://x", "not a url", "mailto:a@b", ""] {
+            assert!(server_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn empty_texts_and_short_commits_are_refused() {
+        assert!(revision(" ").is_err() && non_empty("").is_err());
+        assert_eq!(revision("main/abc").expect("valid"), "main/abc");
+        assert!(commit_id("abc").is_err());
+        assert!(commit_id(&"a".repeat(40)).is_ok());
+    }
+
+    /// `--phase` offers exactly the spellings `RunPhase` reads.
+    #[test]
+    fn run_phases_parse_as_run_phases() {
+        for phase in RUN_PHASES {
+            let parsed: Result<herald_api::RunPhase, _> =
+                serde_json::from_value(serde_json::Value::String(phase.to_owned()));
+            assert!(parsed.is_ok(), "{phase}");
+        }
+    }
+
+    /// The numbers in `--limit`'s help are the API's: a doc comment cannot name the constants.
+    #[test]
+    fn limit_help_states_the_api_page_sizes() {
+        let command = Cli::command();
+        let events = command.find_subcommand("events").expect("events");
+        let limit = events
+            .get_arguments()
+            .find(|a| a.get_id() == "limit")
+            .expect("--limit");
+        let help = limit
+            .get_long_help()
+            .or(limit.get_help())
+            .expect("help")
+            .to_string();
+        for number in [EventQuery::DEFAULT_LIMIT, EventQuery::MAX_LIMIT] {
+            assert!(help.contains(&format!("{number})")), "{number} in {help}");
+        }
+        assert!(
+            limit.get_default_values().is_empty(),
+            "the server's default applies"
+        );
+    }
 }

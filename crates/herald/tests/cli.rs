@@ -125,8 +125,54 @@ fn unknown_things_are_clear_errors() {
     let no_run = herald(&["runs", "show", "42"], root.path());
     assert!(!no_run.status.success());
     assert!(text(&no_run.stderr).contains("no run \"42\""));
-    let bad_phase = herald(&["runs", "--phase", "Done"], root.path());
-    assert!(text(&bad_phase.stderr).contains("unknown phase \"Done\""));
+}
+
+/// Bad usage is exit 2 for every command and flag: clap refuses the value as it reads the
+/// arguments, names the flag, and says what form it expects.
+#[test]
+fn bad_usage_exits_2_and_names_the_flag() {
+    // (arguments, the flag the error must name, what it must say is expected)
+    #[rustfmt::skip]
+    let cases: &[(&[&str], &str, &str)] = &[
+        (&["wait", "--revision", ""], "--revision", "main@sha1:<sha>"),
+        (&["wait", "--revision", " "], "--revision", "main@sha1:<sha>"),
+        (&["wait", "--revision", "x", "--timeout", "0s"], "--timeout", "above zero"),
+        (&["wait", "--revision", "x", "--interval", "soon"], "--interval", "such as 30s"),
+        (&["wait", "--revision", "x", "--interval", "0s"], "--interval", "above zero"),
+        (&["wait", "--revision", "x", "--server", "nowhere"], "--server", "http://"),
+        (&["wait", "--revision", "x", "--for", "flux"], "--for", "flux-ready"),
+        (&["events", "--object", "a/b/c/d"], "--object", "Kind/namespace/name"),
+        (&["events", "--object", "Kind//name"], "--object", "Kind/namespace/name"),
+        (&["events", "--since", "garbage"], "--since", "RFC 3339"),
+        (&["events", "--until", "garbage"], "--until", "RFC 3339"),
+        (&["events", "--since", "100000y"], "--since", "too far back"),
+        (&["events", "--limit", "0"], "--limit", "1..=1000"),
+        (&["events", "--limit", "1001"], "--limit", "1..=1000"),
+        (&["events", "--cursor", "0"], "--cursor", "1.."),
+        (&["events", "--cursor", "next"], "--cursor", "invalid digit"),
+        (&["events", "--kind", "flux"], "--kind", "flux.event"),
+        (&["events", "--revision", ""], "--revision", "main@sha1:<sha>"),
+        (&["events", "--trigger", ""], "--trigger", "non-empty"),
+        (&["events", "--severity", ""], "--severity", "non-empty"),
+        (&["events", "--server", "ftp://x"], "--server", "http://"),
+        (&["events", "-o", "yaml"], "--output", "table"),
+        (&["events", "--object", "K/n", "--involved-kind", "K"], "--object", "cannot be used with"),
+        (&["runs", "--phase", "Done"], "--phase", "Succeeded"),
+        (&["clone", "--url", "x", "--revision", "abc", "--dest", "d"], "--revision", "40 hex"),
+        (&["local", "m", "--reload-every", "0s"], "--reload-every", "above zero"),
+        (&["local", "m", "--events-max-age", "a month"], "--events-max-age", "such as 30s"),
+        (&["run", "--lease-renew", "0s"], "--lease-renew", "above zero"),
+    ];
+    let root = tempfile::tempdir().unwrap();
+    for (args, flag, expected) in cases {
+        let out = herald(args, root.path());
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "herald {args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("'{flag} <")) && stderr.contains(expected),
+            "herald {args:?} names {flag} and says {expected:?}: {stderr}"
+        );
+    }
 }
 
 #[test]

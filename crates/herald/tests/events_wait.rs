@@ -233,12 +233,32 @@ async fn events_lists_what_flux_reported() {
         text(&none.stdout)
     );
     let bad = herald.herald(&["events", "--since", "noon"]).await;
-    assert_eq!(code(&bad), 1);
+    assert_eq!(code(&bad), 2, "bad usage");
     assert!(
         text(&bad.stderr).contains("--since"),
         "{}",
         text(&bad.stderr)
     );
+}
+
+/// Without `--limit`, a page is as long as the API's default page: one more event than that is
+/// stored, and the first page holds all but one and points at the rest.
+#[tokio::test]
+async fn events_pages_are_the_apis_default_size() {
+    let herald = Herald::start().await;
+    let default = herald_store::EventQuery::DEFAULT_LIMIT;
+    for n in 0..=default {
+        let revision = format!("{n:040x}");
+        herald
+            .report("Progressing", "info", &revision, "2026-11-23T10:00:00Z")
+            .await;
+    }
+    let out = herald.herald(&["events", "-o", "json"]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let page: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = page["events"].as_array().unwrap().len();
+    assert_eq!(listed, usize::try_from(default).unwrap());
+    assert!(page["nextCursor"].is_i64(), "{}", page["nextCursor"]);
 }
 
 #[tokio::test]

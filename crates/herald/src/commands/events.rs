@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -12,7 +12,7 @@ use crate::client::ApiClient;
 
 pub async fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
     let client = ApiClient::new(&args.server.server)?;
-    let query = query(&args, Timestamp::now())?;
+    let query = query(&args);
     let mut events = Vec::new();
     let mut cursor = args.cursor;
     let next = loop {
@@ -34,79 +34,40 @@ pub async fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The API query for `args`; relative times are taken back from `now`.
-fn query(args: &EventsArgs, now: Timestamp) -> anyhow::Result<Vec<(&'static str, String)>> {
-    let mut query = Vec::new();
-    let mut add = |name: &'static str, value: Option<String>| {
-        if let Some(value) = value {
-            query.push((name, value));
-        }
-    };
-    add("kind", args.kind.clone());
-    add("revision", args.revision.clone());
-    add("source", args.source.clone());
-    add("trigger", args.trigger.clone());
+/// The API query for `args`. The values were checked as the arguments were read, so nothing
+/// here can fail; a parameter not given is left out, so the server's default applies (the
+/// page size in particular).
+fn query(args: &EventsArgs) -> Vec<(&'static str, String)> {
     let (kind, namespace, name) = match &args.object {
-        Some(object) => object_parts(object)?,
+        Some(object) => (
+            Some(object.kind.clone()),
+            object.namespace.clone(),
+            Some(object.name.clone()),
+        ),
         None => (
             args.involved_kind.clone(),
             args.involved_namespace.clone(),
             args.involved_name.clone(),
         ),
     };
-    add("involvedKind", kind);
-    add("involvedNamespace", namespace);
-    add("involvedName", name);
-    add("reason", args.reason.clone());
-    add("severity", args.severity.clone());
-    add(
-        "since",
-        args.since
-            .as_deref()
-            .map(|t| time("--since", t, now))
-            .transpose()?,
-    );
-    add(
-        "until",
-        args.until
-            .as_deref()
-            .map(|t| time("--until", t, now))
-            .transpose()?,
-    );
-    add("limit", Some(args.limit.to_string()));
-    Ok(query)
-}
-
-type Parts = (Option<String>, Option<String>, Option<String>);
-
-/// `Kind/namespace/name` or `Kind/name` (any namespace).
-fn object_parts(object: &str) -> anyhow::Result<Parts> {
-    let parts: Vec<&str> = object.split('/').collect();
-    let owned = |s: &str| Some(s.to_owned());
-    match parts.as_slice() {
-        [kind, namespace, name] if [kind, namespace, name].iter().all(|p| !p.is_empty()) => {
-            Ok((owned(kind), owned(namespace), owned(name)))
-        }
-        [kind, name] if !kind.is_empty() && !name.is_empty() => {
-            Ok((owned(kind), None, owned(name)))
-        }
-        _ => bail!("--object {object:?}: expected Kind/namespace/name or Kind/name"),
-    }
-}
-
-/// An RFC 3339 time as given, or `now` minus a duration (`1h`, `30m`).
-fn time(flag: &str, text: &str, now: Timestamp) -> anyhow::Result<String> {
-    if let Ok(at) = text.parse::<Timestamp>() {
-        return Ok(at.to_string());
-    }
-    let ago = humantime::parse_duration(text).map_err(|_| {
-        anyhow::anyhow!("{flag} {text:?}: expected an RFC 3339 time or a duration such as 1h")
-    })?;
-    let ago = jiff::SignedDuration::try_from(ago).context("duration out of range")?;
-    let at = now
-        .checked_sub(ago)
-        .with_context(|| format!("{flag} {text:?} is too far back"))?;
-    Ok(at.to_string())
+    let pairs = [
+        ("kind", args.kind.clone()),
+        ("revision", args.revision.clone()),
+        ("source", args.source.clone()),
+        ("trigger", args.trigger.clone()),
+        ("involvedKind", kind),
+        ("involvedNamespace", namespace),
+        ("involvedName", name),
+        ("reason", args.reason.clone()),
+        ("severity", args.severity.clone()),
+        ("since", args.since.map(|t| t.to_string())),
+        ("until", args.until.map(|t| t.to_string())),
+        ("limit", args.limit.map(|l| l.to_string())),
+    ];
+    pairs
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect()
 }
 
 fn print(events: &[Value], next: Option<i64>, format: OutputFormat) -> anyhow::Result<()> {
@@ -198,35 +159,37 @@ fn one_line(message: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use clap::Parser;
 
-    #[test]
-    fn objects_take_two_or_three_parts() {
-        let (k, ns, n) = object_parts("Kustomization/flux-system/apps").expect("three");
-        assert_eq!(
-            (k.as_deref(), ns.as_deref(), n.as_deref()),
-            (Some("Kustomization"), Some("flux-system"), Some("apps"))
-        );
-        let (_, ns, n) = object_parts("HelmRelease/web").expect("two");
-        assert_eq!((ns, n.as_deref()), (None, Some("web")));
-        for bad in ["apps", "a/b/c/d", "/ns/name", "Kind//name"] {
-            assert!(object_parts(bad).is_err(), "{bad}");
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn events_args(args: &[&str]) -> EventsArgs {
+        let cli = Cli::try_parse_from([&["herald", "events"], args].concat()).expect("valid");
+        match cli.command {
+            Command::Events(args) => args,
+            other => panic!("not events: {other:?}"),
         }
     }
 
     #[test]
-    fn times_are_rfc3339_or_ago() {
-        let now: Timestamp = "2026-11-23T12:00:00Z".parse().expect("time");
+    fn the_query_holds_only_what_was_given() {
+        let given = events_args(&[
+            "--object",
+            "HelmRelease/web",
+            "--since",
+            "2026-11-23T10:00:00+01:00",
+        ]);
         assert_eq!(
-            time("--since", "1h", now).expect("ago"),
-            "2026-11-23T11:00:00Z"
+            query(&given),
+            [
+                ("involvedKind", "HelmRelease".to_owned()),
+                ("involvedName", "web".to_owned()),
+                ("since", "2026-11-23T09:00:00Z".to_owned()),
+            ]
         );
-        assert_eq!(
-            time("--since", "2026-11-23T10:00:00+01:00", now).expect("rfc 3339"),
-            "2026-11-23T09:00:00Z"
-        );
-        let err = time("--until", "noon", now).expect_err("bad");
-        assert!(err.to_string().contains("--until"), "{err}");
+        let limited = events_args(&["--limit", "7"]);
+        assert_eq!(query(&limited), [("limit", "7".to_owned())]);
     }
 
     #[test]
