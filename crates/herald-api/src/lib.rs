@@ -4,7 +4,9 @@
 mod action;
 mod common;
 mod crds;
+pub mod reasons;
 mod run;
+mod secret;
 mod source;
 mod trigger;
 pub mod validate;
@@ -16,14 +18,15 @@ pub use common::{
 };
 pub use crds::{all_crds, crds_yaml};
 pub use run::{Run, RunCause, RunPhase, RunSpec, RunStatus, RunStep, RunTransition};
+pub use secret::secret_key;
 pub use source::{
     AuthKeys, AuthType, ClusterGitRepo, ClusterGitRepoSpec, GitAuth, GitRepo, GitRepoSpec,
     GitRepoStatus, TlsConfig,
 };
 pub use trigger::{
-    CheckedSource, GitReference, Schedule, ScheduleTrigger, ScheduleTriggerSpec, TriggerSources,
-    TriggerStatus, WatchOn, WebhookAuth, WebhookConfig, WebhookProvider, WebhookTrigger,
-    WebhookTriggerSpec,
+    CheckedSource, DEFAULT_SIGNATURE_HEADER, DEFAULT_TOKEN_HEADER, GitReference, Schedule,
+    ScheduleTrigger, ScheduleTriggerSpec, TriggerSources, TriggerStatus, WatchOn, WebhookAuth,
+    WebhookConfig, WebhookProvider, WebhookTrigger, WebhookTriggerSpec,
 };
 
 /// The API group of every Herald kind.

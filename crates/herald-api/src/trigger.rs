@@ -179,17 +179,37 @@ pub struct WebhookAuth {
     #[serde(default = "default_token_key")]
     #[schemars(length(min = 1, max = 253), regex(pattern = crate::validate::patterns::SECRET_KEY))]
     pub key: String,
-    /// The request header that carries the token.
-    #[serde(default = "default_header")]
+    /// The request header that carries the token (`generic`, default `x-trigger-auth`) or the
+    /// signature (`generic-hmac`, default `x-hub-signature-256`). Other providers use their
+    /// own headers and ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1), regex(pattern = crate::validate::patterns::HTTP_HEADER))]
-    pub header: String,
+    pub header: Option<String>,
 }
 
 fn default_token_key() -> String {
     "token".into()
 }
-fn default_header() -> String {
-    "x-trigger-auth".into()
+/// The header of a `generic` hook's token when `authConfig.header` is not set.
+pub const DEFAULT_TOKEN_HEADER: &str = "x-trigger-auth";
+/// The header of a `generic-hmac` hook's signature when `authConfig.header` is not set: the
+/// one GitHub and most senders that sign with HMAC-SHA256 use.
+pub const DEFAULT_SIGNATURE_HEADER: &str = "x-hub-signature-256";
+
+impl WebhookConfig {
+    /// The header a `generic` or `generic-hmac` hook carries its token or signature in
+    /// (lower-case): `authConfig.header`, or the provider's default.
+    pub fn auth_header(&self) -> String {
+        let default = match self.provider {
+            WebhookProvider::GenericHmac => DEFAULT_SIGNATURE_HEADER,
+            _ => DEFAULT_TOKEN_HEADER,
+        };
+        self.auth_config
+            .header
+            .as_deref()
+            .unwrap_or(default)
+            .to_ascii_lowercase()
+    }
 }
 
 /// Observed state of a trigger.
@@ -206,9 +226,13 @@ pub struct TriggerStatus {
     /// When the sources were last looked at (schedule triggers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_checked: Option<Time>,
-    /// Webhook triggers: the path to configure at the Git host.
+    /// Webhook triggers: the path to configure at the Git host, with `{token}` in place of a
+    /// Bitbucket Cloud token and `{source}` where a source must be named (see `hookPaths`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook_path: Option<String>,
+    /// Webhook triggers that must name a source: one path per source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hook_paths: Vec<String>,
 }
 
 /// What a trigger last saw in one source.
@@ -230,5 +254,35 @@ impl GitReference {
             (None, Some(t)) => Some(format!("refs/tags/{t}")),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn webhook(provider: WebhookProvider, header: Option<&str>) -> WebhookConfig {
+        WebhookConfig {
+            provider,
+            multi_source: false,
+            auth_config: WebhookAuth {
+                secret_ref: crate::SecretRef {
+                    name: "s".into(),
+                    namespace: None,
+                },
+                key: "token".into(),
+                header: header.map(Into::into),
+            },
+        }
+    }
+
+    #[test]
+    fn the_auth_header_defaults_by_provider() {
+        let token = webhook(WebhookProvider::Generic, None);
+        assert_eq!(token.auth_header(), DEFAULT_TOKEN_HEADER);
+        let signed = webhook(WebhookProvider::GenericHmac, None);
+        assert_eq!(signed.auth_header(), "x-hub-signature-256");
+        let set = webhook(WebhookProvider::GenericHmac, Some("X-Signature"));
+        assert_eq!(set.auth_header(), "x-signature");
     }
 }

@@ -70,6 +70,18 @@ pub fn select_pushed(
     Ok(None)
 }
 
+/// Why [`select_pushed`] selected nothing, in words for the sender and the log.
+pub fn why_not_selected(reference: &GitReference, pushes: &[crate::hooks::Push]) -> String {
+    let watched = reference.full_ref();
+    let deleted = pushes
+        .iter()
+        .find(|p| p.deleted && watched.as_deref() == Some(p.git_ref.as_str()));
+    match deleted {
+        Some(push) => format!("{} was deleted; a deletion runs nothing", push.git_ref),
+        None => "the push touches no watched ref or file".to_owned(),
+    }
+}
+
 /// Why a firing cannot name the sources it asked for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceChoiceError {
@@ -80,7 +92,8 @@ pub enum SourceChoiceError {
 }
 
 /// The sources a firing covers: the one it names, which must be the trigger's, or every
-/// source when none is named and `all_allowed` (schedules, hand firings, multi-source hooks).
+/// source when none is named and `all_allowed` (schedules, hand firings, multi-source hooks)
+/// or the trigger has only one.
 pub fn sources_to_fire(
     names: &[String],
     requested: Option<&str>,
@@ -92,7 +105,7 @@ pub fn sources_to_fire(
             name: name.to_owned(),
             known: names.to_vec(),
         }),
-        None if all_allowed => Ok(names.to_vec()),
+        None if all_allowed || names.len() == 1 => Ok(names.to_vec()),
         None => Err(SourceChoiceError::OneAtATime),
     }
 }
@@ -245,6 +258,17 @@ mod tests {
             None,
             "a deleted branch runs nothing"
         );
+        assert_eq!(
+            why_not_selected(
+                &main,
+                &[push("refs/heads/main", &"0".repeat(40), None, true)]
+            ),
+            "refs/heads/main was deleted; a deletion runs nothing"
+        );
+        assert_eq!(
+            why_not_selected(&main, &[push("refs/heads/dev", &rev, None, false)]),
+            "the push touches no watched ref or file"
+        );
         let docs = push("refs/heads/main", &rev, Some(&["README.md"]), false);
         assert_eq!(
             select_pushed(&main, &["src/**".into()], &[docs]).unwrap(),
@@ -262,6 +286,8 @@ mod tests {
             sources_to_fire(&names, None, false),
             Err(SourceChoiceError::OneAtATime)
         );
+        let one = vec!["a".to_string()];
+        assert_eq!(sources_to_fire(&one, None, false).unwrap(), one);
         let unknown = sources_to_fire(&names, Some("c"), true).unwrap_err();
         assert_eq!(
             unknown.to_string(),

@@ -160,6 +160,17 @@ pub enum FluxOutcome {
     },
 }
 
+impl FluxOutcome {
+    /// The verdict's one word, as serialized: `pending`, `ready` or `failed`.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ready { .. } => "ready",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
 /// An event reduced to what [`outcome`] needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Report<'a> {

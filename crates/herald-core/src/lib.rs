@@ -18,7 +18,7 @@ pub use credentials::{
 };
 pub use decide::{
     Decision, RefTip, SelectError, Selected, SourceChoiceError, decide, files_match, select_pushed,
-    select_revision, sources_to_fire,
+    select_revision, sources_to_fire, why_not_selected,
 };
 pub use env::{RunContext, WORKDIR_ENV, run_env};
 pub use firing::{Firing, RunPlan, plan_run};

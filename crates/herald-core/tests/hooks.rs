@@ -830,21 +830,31 @@ fn provider_names_round_trip() {
 }
 
 #[test]
-fn delivery_ids_are_bounded_and_printable() {
-    let long = "a".repeat(201);
-    assert_eq!(
-        delivery_id(Provider::Github, &h(&[("X-GitHub-Delivery", &long)])),
-        None
+fn every_delivery_id_deduplicates_and_is_kept_short_and_printable() {
+    let id = |value: &[u8]| {
+        let raw: Vec<(&str, &[u8])> = vec![("x-github-delivery", value)];
+        delivery_id(Provider::Github, &raw)
+    };
+    let max = herald_core::hooks::MAX_PLAIN_DELIVERY_ID;
+    let exact = "e".repeat(max);
+    assert_eq!(id(exact.as_bytes()), Some(exact.clone()), "kept as it is");
+    let long = "a".repeat(max + 1);
+    let hashed = id(long.as_bytes()).unwrap();
+    assert!(
+        hashed.starts_with("sha256:") && hashed.len() == 71,
+        "{hashed}"
     );
     assert_eq!(
-        delivery_id(Provider::Github, &h(&[("X-GitHub-Delivery", "a b")])),
-        None
+        id(long.as_bytes()).unwrap(),
+        hashed,
+        "the same id, the same key"
     );
-    assert_eq!(
-        delivery_id(Provider::Github, &h(&[("X-GitHub-Delivery", "  ")])),
-        None
-    );
+    assert_ne!(id(format!("{long}b").as_bytes()).unwrap(), hashed);
+    for odd in [&b"a b"[..], b"\xff\xfe", "caf\u{e9}".as_bytes()] {
+        let kept = id(odd).unwrap();
+        assert!(kept.starts_with("sha256:"), "{odd:?} -> {kept}");
+        assert_eq!(id(odd).unwrap(), kept);
+    }
+    assert_eq!(id(b"  "), None, "a blank id is no id");
     assert_eq!(delivery_id(Provider::Github, &h(&[])), None);
-    let raw: Vec<(&str, &[u8])> = vec![("x-github-delivery", b"\xff\xfe")];
-    assert_eq!(delivery_id(Provider::Github, &raw), None);
 }

@@ -3,9 +3,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-pub const READY: &str = "Ready";
-pub const RECONCILING: &str = "Reconciling";
-pub const STALLED: &str = "Stalled";
+pub use herald_api::reasons::{READY, RECONCILING, STALLED};
 
 /// The conditions for one outcome: `Ready` with `ready`, `Stalled` when the spec is at fault
 /// (nothing happens until it changes), and `Reconciling` while neither holds. Transition times of conditions whose status did not change are kept from `previous`.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use herald_api::{ActionRef, CheckedSource, Run, RunSpec, TriggerKind, TriggerSources};
 use herald_core::hooks::Push;
-use herald_core::{Firing, plan_run, run_name, select_pushed};
+use herald_core::{Firing, plan_run, run_name, select_pushed, why_not_selected};
 use herald_server::RunLabels;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Api;
@@ -54,7 +54,7 @@ pub async fn fire_source(
             Ok(Some(selected)) => selected,
             Ok(None) => {
                 return Ok(Fired::Skipped {
-                    reason: "the push touches no watched ref or file".into(),
+                    reason: why_not_selected(&watch_on.reference, pushes),
                 });
             }
             Err(e) => return Err(Error::Invalid(format!("invalid file glob: {e}"))),

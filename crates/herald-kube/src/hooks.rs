@@ -5,13 +5,16 @@ use std::sync::Arc;
 
 use herald_api::{TriggerKind, WebhookTrigger};
 use herald_core::{Firing, SourceChoiceError, sources_to_fire};
-use herald_server::{Delivery, FireError, FiredRun, HookAuth, Hooks, LookupError};
+use herald_server::{
+    Delivery, FireError, Fired, FiredRun, HookAuth, Hooks, LookupError, NotReady, SkippedSource,
+};
+use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Resource, ResourceExt};
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::fire::{Fired, TriggerView, fire_source};
-use crate::sources::{get, secret_value};
+use crate::fire::{Fired as FiredSource, TriggerView, fire_source};
+use crate::sources::get;
 use crate::trigger_controller::write_status;
 
 /// Hooks backed by the API server.
@@ -25,33 +28,35 @@ impl ClusterHooks {
         let api: Api<WebhookTrigger> = Api::namespaced(self.ctx.client.clone(), namespace);
         get(&api, name, "reading a WebhookTrigger")
             .await
-            .map_err(|e| LookupError::Misconfigured(e.to_string()))?
+            .map_err(|e| LookupError::Unavailable(e.to_string()))?
             .ok_or_else(|| LookupError::NotFound(format!("{namespace}/{name}")))
     }
+}
+
+/// How a WebhookTrigger verifies its senders, reading the Secret it names: what its `Ready`
+/// condition reports and what each delivery is checked with.
+pub async fn resolve_auth(
+    ctx: &Context,
+    trigger: &WebhookTrigger,
+) -> Result<Result<HookAuth, NotReady>, Error> {
+    let namespace = trigger.namespace().unwrap_or_default();
+    let secret_name = &trigger.spec.webhook.auth_config.secret_ref.name;
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let secret = get(&api, secret_name, "reading a hook token Secret").await?;
+    Ok(HookAuth::resolve(
+        &trigger.spec,
+        &namespace,
+        secret.as_ref(),
+    ))
 }
 
 impl Hooks for ClusterHooks {
     async fn hook_auth(&self, namespace: &str, trigger: &str) -> Result<HookAuth, LookupError> {
         let found = self.trigger(namespace, trigger).await?;
-        let auth = &found.spec.webhook.auth_config;
-        let api: Api<k8s_openapi::api::core::v1::Secret> =
-            Api::namespaced(self.ctx.client.clone(), namespace);
-        let secret = get(&api, &auth.secret_ref.name, "reading a hook token Secret")
+        resolve_auth(&self.ctx, &found)
             .await
-            .map_err(|e| LookupError::Misconfigured(e.to_string()))?
-            .ok_or_else(|| {
-                LookupError::Misconfigured(format!(
-                    "secret {namespace}/{} not found",
-                    auth.secret_ref.name
-                ))
-            })?;
-        let secret = secret_value(&secret, &auth.key).ok_or_else(|| {
-            LookupError::Misconfigured(format!(
-                "secret {namespace}/{} has no key {:?}",
-                auth.secret_ref.name, auth.key
-            ))
-        })?;
-        Ok(HookAuth::from_trigger(&found.spec, secret))
+            .map_err(|e| LookupError::Unavailable(e.to_string()))?
+            .map_err(LookupError::NotReady)
     }
 
     async fn fire_hook(
@@ -60,11 +65,14 @@ impl Hooks for ClusterHooks {
         trigger: &str,
         source: Option<&str>,
         delivery: &Delivery,
-    ) -> Result<Vec<FiredRun>, FireError> {
+    ) -> Result<Fired, FireError> {
         let found = self
             .trigger(namespace, trigger)
             .await
-            .map_err(|e| FireError::BadRequest(e.to_string()))?;
+            .map_err(|e| match e {
+                LookupError::Unavailable(why) => FireError::Store(why),
+                other => FireError::BadRequest(other.to_string()),
+            })?;
         let names = selected(&found, source)?;
         let mut status = found.status.clone().unwrap_or_default();
         let view = TriggerView {
@@ -82,11 +90,11 @@ impl Hooks for ClusterHooks {
             .clone()
             .unwrap_or_else(|| jiff::Timestamp::now().as_nanosecond().to_string());
         let firing = Firing::Delivery(id);
-        let mut runs = Vec::new();
+        let mut fired = Fired::default();
         let mut errors = Vec::new();
         for name in names {
             match fire_source(&self.ctx, &view, &name, &firing, delivery.pushes.as_deref()).await {
-                Ok(Fired::Run { run, created }) => {
+                Ok(FiredSource::Run { run, created }) => {
                     status.checked_sources.insert(
                         name.clone(),
                         herald_api::CheckedSource {
@@ -95,7 +103,7 @@ impl Hooks for ClusterHooks {
                             changed_at: Some(crate::conditions::now()),
                         },
                     );
-                    runs.push(FiredRun {
+                    fired.runs.push(FiredRun {
                         id: None,
                         name: run.name_any(),
                         source: name,
@@ -103,7 +111,12 @@ impl Hooks for ClusterHooks {
                         created,
                     });
                 }
-                Ok(Fired::Skipped { .. }) => {}
+                Ok(FiredSource::Skipped { reason }) => {
+                    fired.skipped.push(SkippedSource {
+                        source: name,
+                        reason,
+                    });
+                }
                 Err(e @ Error::Kube { .. }) => return Err(FireError::Store(e.to_string())),
                 Err(e) => errors.push(format!("{name}: {e}")),
             }
@@ -111,10 +124,10 @@ impl Hooks for ClusterHooks {
         if let Err(e) = write_status(&found, &self.ctx, &status).await {
             tracing::warn!(%namespace, %trigger, error = %e, "could not record checked sources");
         }
-        if runs.is_empty() && !errors.is_empty() {
+        if fired.runs.is_empty() && !errors.is_empty() {
             return Err(FireError::Source(errors.join("; ")));
         }
-        Ok(runs)
+        Ok(fired)
     }
 
     fn delivery_log(&self) -> Option<&herald_store::Store> {
@@ -127,12 +140,11 @@ fn selected(trigger: &WebhookTrigger, source: Option<&str>) -> Result<Vec<String
         &trigger.spec.sources.names,
         trigger.spec.webhook.multi_source,
     );
-    sources_to_fire(names, source, multi_source).map_err(|e| {
-        let (namespace, name) = (trigger.namespace().unwrap_or_default(), trigger.name_any());
-        let hint = match e {
-            SourceChoiceError::OneAtATime => format!(": POST /hooks/{namespace}/{name}/{{source}}"),
-            SourceChoiceError::Unknown { .. } => String::new(),
-        };
-        FireError::BadRequest(format!("WebhookTrigger {namespace}/{name} {e}{hint}"))
+    sources_to_fire(names, source, multi_source).map_err(|e| match e {
+        SourceChoiceError::OneAtATime => FireError::SourceRequired,
+        SourceChoiceError::Unknown { .. } => {
+            let (namespace, name) = (trigger.namespace().unwrap_or_default(), trigger.name_any());
+            FireError::BadRequest(format!("WebhookTrigger {namespace}/{name} {e}"))
+        }
     })
 }

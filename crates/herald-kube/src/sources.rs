@@ -65,7 +65,9 @@ async fn read_credentials(ctx: &Context, plan: &CredentialPlan) -> Result<Creden
     for item in &plan.items {
         let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &item.namespace);
         let secret = get(&api, &item.secret, "reading a credentials Secret").await?;
-        let value = secret.as_ref().and_then(|s| secret_value(s, &item.key));
+        let value = secret
+            .as_ref()
+            .and_then(|s| herald_api::secret_key(s, &item.key));
         match (value, item.required) {
             (Some(value), _) => {
                 files.insert(item.file, value);
@@ -86,22 +88,6 @@ async fn read_credentials(ctx: &Context, plan: &CredentialPlan) -> Result<Creden
         }
     }
     Ok(files)
-}
-
-/// One key of a Secret, from `data` or `stringData`.
-pub fn secret_value(secret: &Secret, key: &str) -> Option<Vec<u8>> {
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|v| v.0.clone())
-        .or_else(|| {
-            secret
-                .string_data
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .map(|v| v.as_bytes().to_vec())
-        })
 }
 
 /// The revision `reference` points at now, listing refs without cloning.

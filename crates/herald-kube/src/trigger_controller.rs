@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use herald_api::reasons;
 use herald_api::validate::{Validate, join_errors};
 use herald_api::{CheckedSource, Run, ScheduleTrigger, TriggerKind, TriggerStatus, WebhookTrigger};
-use herald_core::{Firing, Ticker};
+use herald_core::{Firing, Ticker, hooks};
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
@@ -18,6 +19,7 @@ use crate::conditions::{conditions, now};
 use crate::context::Context;
 use crate::error::{Error, KubeContext};
 use crate::fire::{Fired, TriggerView, fire_source};
+use crate::hooks::resolve_auth;
 use crate::labels;
 
 /// Reconcile a ScheduleTrigger: when due, look at each source and create Runs.
@@ -106,11 +108,11 @@ pub async fn check_sources(
     let (ready, reason, message) = if failures.is_empty() {
         (
             true,
-            "Checked",
+            reasons::CHECKED,
             format!("{} source(s) checked", view.sources.names.len()),
         )
     } else {
-        (false, "SourceUnavailable", failures.join("; "))
+        (false, reasons::SOURCE_UNAVAILABLE, failures.join("; "))
     };
     status.conditions = conditions(
         &status.conditions,
@@ -153,36 +155,60 @@ fn until(at: Timestamp) -> Duration {
         .max(Duration::from_millis(100))
 }
 
-/// Reconcile a WebhookTrigger: validate it and publish the hook path to configure.
+/// How often a WebhookTrigger that cannot verify senders (its Secret missing, say) is looked
+/// at again: Secrets are not watched, so this is how a fixed Secret is noticed.
+const NOT_READY_RECHECK: Duration = Duration::from_secs(30);
+
+/// Reconcile a WebhookTrigger: validate it, check it can verify senders, and publish the hook
+/// paths to configure.
 pub async fn reconcile_webhook(
     trigger: Arc<WebhookTrigger>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let mut status = trigger.status.clone().unwrap_or_default();
     let generation = trigger.metadata.generation;
-    let namespace = trigger.namespace().unwrap_or_default();
-    status.hook_path = Some(herald_core::hooks::hook_path(
-        trigger.spec.webhook.provider.into(),
+    let (namespace, name) = (trigger.namespace().unwrap_or_default(), trigger.name_any());
+    let webhook = &trigger.spec.webhook;
+    let (provider, sources) = (webhook.provider.into(), &trigger.spec.sources.names);
+    status.hook_path = Some(hooks::hook_path_pattern(
+        provider,
         &namespace,
-        &trigger.name_any(),
+        &name,
+        sources,
+        webhook.multi_source,
     ));
-    status = match trigger.validate() {
-        Err(errors) => stalled(&*trigger, status, &join_errors(&errors)),
-        Ok(()) => {
-            status.conditions = conditions(
-                &status.conditions,
-                true,
-                false,
-                "Ready",
-                "accepting hooks",
-                generation,
-            );
-            status.observed_generation = generation;
-            status
-        }
+    let paths = hooks::hook_paths(provider, &namespace, &name, sources, webhook.multi_source);
+    status.hook_paths = if paths.len() > 1 { paths } else { Vec::new() };
+    if let Err(errors) = trigger.validate() {
+        let status = stalled(&*trigger, status, &join_errors(&errors));
+        write_status(&*trigger, &ctx, &status).await?;
+        return Ok(Action::await_change());
+    }
+    let (ready, reason, message, next) = match resolve_auth(&ctx, &trigger).await? {
+        Ok(_) => (
+            true,
+            reasons::ACCEPTING_HOOKS,
+            "accepting hooks".to_owned(),
+            Action::await_change(),
+        ),
+        Err(why) => (
+            false,
+            why.reason(),
+            format!("{why}; hooks are answered 503 until this is fixed"),
+            Action::requeue(NOT_READY_RECHECK),
+        ),
     };
+    status.conditions = conditions(
+        &status.conditions,
+        ready,
+        false,
+        reason,
+        &message,
+        generation,
+    );
+    status.observed_generation = generation;
     write_status(&*trigger, &ctx, &status).await?;
-    Ok(Action::await_change())
+    Ok(next)
 }
 
 fn stalled<K: Resource>(trigger: &K, mut status: TriggerStatus, message: &str) -> TriggerStatus {
@@ -191,7 +217,7 @@ fn stalled<K: Resource>(trigger: &K, mut status: TriggerStatus, message: &str) -
         &status.conditions,
         false,
         true,
-        "InvalidSpec",
+        reasons::INVALID_SPEC,
         message,
         generation,
     );

@@ -6,6 +6,7 @@ use herald_api::{
     Action, ActionKind, ClusterAction, ClusterGitRepo, GitRepo, ScheduleTrigger, TriggerKind,
     WebhookTrigger,
 };
+use herald_server::{HookAuth, NotReady};
 use k8s_openapi::api::core::v1::Secret;
 
 /// `(namespace, name)` of a namespaced object.
@@ -104,31 +105,36 @@ impl Catalog {
             .secrets
             .get(&(namespace.to_owned(), name.to_owned()))
             .ok_or_else(|| format!("secret {namespace}/{name} not found"))?;
-        if let Some(value) = secret.string_data.as_ref().and_then(|d| d.get(key)) {
-            return Ok(value.as_bytes().to_vec());
-        }
-        secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|v| v.0.clone())
+        herald_api::secret_key(secret, key)
             .ok_or_else(|| format!("secret {namespace}/{name} has no key {key:?}"))
     }
 
-    /// How many objects of each kind were loaded, for a start-up summary.
-    /// Each webhook trigger (`namespace/name`) with the URL path its sender must call: what
-    /// a trigger's status shows in cluster mode.
-    pub fn hook_paths(&self) -> Vec<(String, String)> {
+    /// How webhook trigger `namespace/name` verifies its senders: `None` when there is no
+    /// such trigger, the reason when it cannot verify anyone.
+    pub fn hook_auth(&self, namespace: &str, name: &str) -> Option<Result<HookAuth, NotReady>> {
+        let trigger = self
+            .webhook_triggers
+            .get(&(namespace.to_owned(), name.to_owned()))?;
+        let secret_name = &trigger.spec.webhook.auth_config.secret_ref.name;
+        let secret = self
+            .secrets
+            .get(&(namespace.to_owned(), secret_name.clone()));
+        Some(HookAuth::resolve(&trigger.spec, namespace, secret))
+    }
+
+    /// Each webhook trigger that can verify its senders (`namespace/name`) with the paths its
+    /// sender may be pointed at: what a trigger's status shows in cluster mode.
+    pub fn hook_paths(&self) -> Vec<(String, Vec<String>)> {
         self.webhook_triggers
-            .iter()
-            .map(|((namespace, name), trigger)| {
-                let provider = trigger.spec.webhook.provider.into();
-                let path = herald_core::hooks::hook_path(provider, namespace, name);
-                (format!("{namespace}/{name}"), path)
+            .keys()
+            .filter_map(|(namespace, name)| {
+                let auth = self.hook_auth(namespace, name)?.ok()?;
+                Some((format!("{namespace}/{name}"), auth.paths(namespace, name)))
             })
             .collect()
     }
 
+    /// How many objects of each kind were loaded, for a start-up summary.
     pub fn summary(&self) -> String {
         format!(
             "{} GitRepo, {} ClusterGitRepo, {} ScheduleTrigger, {} WebhookTrigger, {} Action, {} ClusterAction, {} Secret",

@@ -7,7 +7,7 @@ use herald_api::{RunPhase, TriggerKind};
 use herald_core::hooks::Push;
 use herald_core::{
     Firing, RefTip, RunContext, RunPlan, SourceChoiceError, plan_run, run_env, run_name,
-    select_pushed, select_revision, sources_to_fire,
+    select_pushed, select_revision, sources_to_fire, why_not_selected,
 };
 use herald_store::{Created, NewRun, RunOutcome, RunRecord, Store, TriggerKey};
 use tokio::sync::{Semaphore, watch};
@@ -58,6 +58,9 @@ pub enum FireError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A hook to a trigger with several sources that is not `multiSource` named none.
+    #[error("the trigger fires one source at a time; name the source")]
+    SourceRequired,
 }
 
 /// Cheap to clone; all clones share one store, catalog and set of run slots.
@@ -315,18 +318,12 @@ fn selected_sources(
         request.source.as_deref(),
         all_allowed,
     )
-    .map_err(|e| {
-        let hint = match e {
-            SourceChoiceError::OneAtATime => format!(
-                ": POST /hooks/{}/{}/{{source}}",
-                trigger.namespace, trigger.name
-            ),
-            SourceChoiceError::Unknown { .. } => String::new(),
-        };
-        FireError::BadRequest(format!(
-            "{} {}/{} {e}{hint}",
+    .map_err(|e| match e {
+        SourceChoiceError::OneAtATime => FireError::SourceRequired,
+        SourceChoiceError::Unknown { .. } => FireError::BadRequest(format!(
+            "{} {}/{} {e}",
             trigger.kind, trigger.namespace, trigger.name
-        ))
+        )),
     })
 }
 
@@ -342,7 +339,7 @@ async fn revision_for(
     };
     match select_pushed(&watch_on.reference, &watch_on.files, pushes) {
         Ok(Some(selected)) => Ok(Ok(selected)),
-        Ok(None) => Ok(Err("the push touches no watched ref or file".to_owned())),
+        Ok(None) => Ok(Err(why_not_selected(&watch_on.reference, pushes))),
         Err(e) => Err(format!("invalid file glob: {e}")),
     }
 }

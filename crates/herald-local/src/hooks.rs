@@ -1,7 +1,9 @@
 //! Local mode's side of the hook endpoints.
 
 use herald_api::TriggerKind;
-use herald_server::{Delivery, FireError, FiredRun, HookAuth, Hooks, LookupError};
+use herald_server::{
+    Delivery, FireError, Fired, FiredRun, HookAuth, Hooks, LookupError, SkippedSource,
+};
 
 use herald_core::Firing;
 
@@ -10,16 +12,10 @@ use crate::engine::{self, Engine, FireRequest, SourceOutcome};
 impl Hooks for Engine {
     async fn hook_auth(&self, namespace: &str, trigger: &str) -> Result<HookAuth, LookupError> {
         let catalog = self.catalog();
-        let key = (namespace.to_owned(), trigger.to_owned());
-        let found = catalog
-            .webhook_triggers
-            .get(&key)
-            .ok_or_else(|| LookupError::NotFound(format!("{namespace}/{trigger}")))?;
-        let auth = &found.spec.webhook.auth_config;
-        let secret = catalog
-            .secret_value(namespace, &auth.secret_ref.name, &auth.key)
-            .map_err(LookupError::Misconfigured)?;
-        Ok(HookAuth::from_trigger(&found.spec, secret))
+        catalog
+            .hook_auth(namespace, trigger)
+            .ok_or_else(|| LookupError::NotFound(format!("{namespace}/{trigger}")))?
+            .map_err(LookupError::NotReady)
     }
 
     async fn fire_hook(
@@ -28,7 +24,7 @@ impl Hooks for Engine {
         trigger: &str,
         source: Option<&str>,
         delivery: &Delivery,
-    ) -> Result<Vec<FiredRun>, FireError> {
+    ) -> Result<Fired, FireError> {
         let request = FireRequest {
             kind: TriggerKind::WebhookTrigger,
             namespace: namespace.to_owned(),
@@ -42,8 +38,9 @@ impl Hooks for Engine {
             engine::FireError::NotFound(why) | engine::FireError::BadRequest(why) => {
                 FireError::BadRequest(why)
             }
+            engine::FireError::SourceRequired => FireError::SourceRequired,
         })?;
-        fired_runs(self, outcomes)
+        fired(self, outcomes)
     }
 
     fn delivery_log(&self) -> Option<&herald_store::Store> {
@@ -52,27 +49,29 @@ impl Hooks for Engine {
 }
 
 /// Start the new runs and describe them; fail only when no source could be read at all.
-fn fired_runs(engine: &Engine, outcomes: Vec<SourceOutcome>) -> Result<Vec<FiredRun>, FireError> {
-    let mut runs = Vec::new();
+fn fired(engine: &Engine, outcomes: Vec<SourceOutcome>) -> Result<Fired, FireError> {
+    let mut fired = Fired::default();
     let mut errors = Vec::new();
     for outcome in outcomes {
         match outcome {
             SourceOutcome::Created(run) => {
-                runs.push(fired(&run, true));
+                fired.runs.push(fired_run(&run, true));
                 engine.spawn(run);
             }
-            SourceOutcome::Existing(run) => runs.push(fired(&run, false)),
-            SourceOutcome::Skipped { .. } => {}
+            SourceOutcome::Existing(run) => fired.runs.push(fired_run(&run, false)),
+            SourceOutcome::Skipped { source, reason } => {
+                fired.skipped.push(SkippedSource { source, reason });
+            }
             SourceOutcome::Failed { source, error } => errors.push(format!("{source}: {error}")),
         }
     }
-    if runs.is_empty() && !errors.is_empty() {
+    if fired.runs.is_empty() && !errors.is_empty() {
         return Err(FireError::Source(errors.join("; ")));
     }
-    Ok(runs)
+    Ok(fired)
 }
 
-fn fired(run: &herald_store::RunRecord, created: bool) -> FiredRun {
+fn fired_run(run: &herald_store::RunRecord, created: bool) -> FiredRun {
     FiredRun {
         id: Some(run.id),
         name: run.name.clone(),

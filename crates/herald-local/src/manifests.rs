@@ -46,6 +46,8 @@ impl std::fmt::Display for LoadError {
 pub struct Loaded {
     pub catalog: Catalog,
     pub errors: Vec<LoadError>,
+    /// Where each webhook trigger was read (file, document), to report what it references.
+    webhook_origins: std::collections::BTreeMap<Key, (PathBuf, usize)>,
 }
 
 /// Every manifest file below `dir`, sorted, skipping hidden files and folders (such as the
@@ -75,7 +77,9 @@ pub fn manifest_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Load every manifest below `dir`.
+/// Load every manifest below `dir`, then report each webhook trigger that cannot verify its
+/// senders (a missing Secret or key, an empty secret, a short Bitbucket Cloud token): such a
+/// trigger stays loaded, so its deliveries are told why they are refused.
 pub fn load_dir(dir: &Path) -> std::io::Result<Loaded> {
     let mut loaded = Loaded::default();
     for file in manifest_files(dir)? {
@@ -89,7 +93,24 @@ pub fn load_dir(dir: &Path) -> std::io::Result<Loaded> {
             }),
         }
     }
+    report_unready_hooks(&mut loaded);
     Ok(loaded)
+}
+
+fn report_unready_hooks(loaded: &mut Loaded) {
+    for ((namespace, name), (file, document)) in &loaded.webhook_origins {
+        if let Some(Err(why)) = loaded.catalog.hook_auth(namespace, name) {
+            loaded.errors.push(LoadError {
+                file: file.clone(),
+                document: *document,
+                object: Some(format!("WebhookTrigger {namespace}/{name}")),
+                reason: format!(
+                    "{}: {why}; its hooks are answered 503 until this is fixed",
+                    why.reason()
+                ),
+            });
+        }
+    }
 }
 
 /// Load the documents of one file's text into `loaded`.
@@ -110,8 +131,16 @@ pub fn load_text(file: &Path, text: &str, loaded: &mut Loaded) {
                 break;
             }
         };
-        if let Err((object, reason)) = add_document(value, &mut loaded.catalog) {
-            loaded.errors.push(at(object, reason));
+        let webhook = (string_field(&value, "kind").as_deref() == Some("WebhookTrigger"))
+            .then(|| value_key(&value));
+        match add_document(value, &mut loaded.catalog) {
+            Ok(()) => {
+                if let Some(key) = webhook {
+                    let origin = (file.to_path_buf(), index + 1);
+                    loaded.webhook_origins.insert(key, origin);
+                }
+            }
+            Err((object, reason)) => loaded.errors.push(at(object, reason)),
         }
     }
 }
@@ -274,6 +303,17 @@ fn object_label(kind: &str, value: &Value) -> String {
         (None, Some(name)) => format!("{kind} {name}"),
         _ => kind.to_owned(),
     }
+}
+
+/// `(namespace, name)` of a document not yet parsed, with the default namespace filled in.
+fn value_key(value: &Value) -> Key {
+    let meta = value.get("metadata");
+    let field = |f: &str| meta.and_then(|m| m.get(f)).and_then(Value::as_str);
+    let namespace = field("namespace").unwrap_or(DEFAULT_NAMESPACE);
+    (
+        namespace.to_owned(),
+        field("name").unwrap_or_default().to_owned(),
+    )
 }
 
 /// `(namespace, name)`, with the default namespace filled in.

@@ -26,11 +26,13 @@ fn fingerprint(dir: &Path) -> std::io::Result<Fingerprint> {
 pub fn load_and_report(dir: &Path) -> std::io::Result<(Catalog, Vec<LoadError>)> {
     let loaded = load_dir(dir)?;
     for error in &loaded.errors {
-        tracing::error!(%error, "manifest not loaded");
+        tracing::error!(%error, "manifest error");
     }
     tracing::info!(dir = %dir.display(), loaded = %loaded.catalog.summary(), errors = loaded.errors.len(), "manifests read");
-    for (trigger, path) in loaded.catalog.hook_paths() {
-        tracing::info!(%trigger, %path, "webhook trigger: point its sender at this path");
+    for (trigger, paths) in loaded.catalog.hook_paths() {
+        for path in paths {
+            tracing::info!(%trigger, %path, "webhook trigger: point its sender at this path");
+        }
     }
     Ok((loaded.catalog, loaded.errors))
 }

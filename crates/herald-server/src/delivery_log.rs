@@ -3,8 +3,9 @@
 //! A delivery is recorded after its runs are stored: a crash in between leaves no record, so
 //! the sender's retry fires again, and run names (made from the delivery id) turn that retry
 //! into the runs already created. Recording first would instead acknowledge a retry whose runs
-//! were never stored. A repeat is told apart when it is recorded (the id is unique), or, for a
-//! hook without a payload to fire from, looked up before firing.
+//! were never stored. Every delivery with an id is looked up before it fires, so a repeat runs
+//! nothing however long after (its runs may have been pruned); two copies racing past the
+//! lookup fire the same named runs, and the id's uniqueness makes the second a duplicate.
 
 use herald_core::hooks::{HookEvent, Provider, Push};
 use herald_store::{EventKind, EventRecorded, NewEvent, Store, StoreError};
@@ -65,6 +66,9 @@ impl<'a> DeliveryLog<'a> {
 
     fn event(&self, provider: Provider, event: &HookEvent, runs: &[FiredRun]) -> NewEvent {
         let (reason, pushes) = match event {
+            HookEvent::Push(pushes) if pushes.iter().all(|p| p.deleted) => {
+                ("delete".to_owned(), pushes.as_slice())
+            }
             HookEvent::Push(pushes) => ("push".to_owned(), pushes.as_slice()),
             HookEvent::Ping => ("ping".to_owned(), &[][..]),
             HookEvent::Ignored { event } => (format!("ignored:{event}"), &[][..]),
@@ -75,9 +79,9 @@ impl<'a> DeliveryLog<'a> {
             namespace: Some(self.namespace.to_owned()),
             trigger: Some(self.trigger.to_owned()),
             source: self.source.map(str::to_owned),
-            // One pushed revision makes the delivery findable by revision.
+            // One pushed revision makes the delivery findable by revision; a deletion has none.
             revision: match pushes {
-                [push] => Some(push.revision.clone()),
+                [push] if !push.deleted => Some(push.revision.clone()),
                 _ => None,
             },
             message: Some(message(&reason, pushes, run_names.len())),
@@ -94,12 +98,14 @@ impl<'a> DeliveryLog<'a> {
 }
 
 fn push_summary(push: &Push) -> serde_json::Value {
-    json!({ "ref": push.git_ref, "revision": push.revision, "deleted": push.deleted })
+    let revision = (!push.deleted).then_some(&push.revision);
+    json!({ "ref": push.git_ref, "revision": revision, "deleted": push.deleted })
 }
 
 fn message(reason: &str, pushes: &[Push], runs: usize) -> String {
     match pushes {
         [] => format!("{reason} delivered; {runs} run(s)"),
+        [push] if push.deleted => format!("deletion of {}; {runs} run(s)", push.git_ref),
         [push] => format!(
             "push to {} at {}; {runs} run(s)",
             push.git_ref, push.revision

@@ -6,11 +6,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use herald_core::hooks::{self, HookEvent, HookSecret, Provider, VerifyError};
+use herald_core::hooks::{self, HookEvent, HookSecret, Provider};
 use serde_json::json;
 
 use crate::delivery_log::DeliveryLog;
-use crate::hooks::{Delivery, FireError, FiredRun, HookAuth, Hooks, LookupError};
+use crate::hooks::{Delivery, FireError, Fired, HookAuth, Hooks, LookupError, NotReady};
 use crate::router::{HookState, error};
 
 pub(crate) async fn hook_all<H: Hooks>(
@@ -111,28 +111,21 @@ async fn handle<H: Hooks>(
     let auth = match hooks.hook_auth(namespace, trigger).await {
         Ok(auth) => auth,
         Err(e @ LookupError::NotFound(_)) => return error(StatusCode::NOT_FOUND, &e.to_string()),
-        Err(LookupError::Misconfigured(why)) => {
-            tracing::warn!(namespace, trigger, reason = %why, "hook refused: trigger misconfigured");
-            return not_ready();
-        }
+        Err(LookupError::NotReady(why)) => return not_ready(namespace, trigger, &why),
+        Err(LookupError::Unavailable(why)) => return unavailable(namespace, trigger, &why),
     };
-    if let Some(refused) = path_token_refusal(&auth, namespace, trigger, token) {
-        return refused;
+    if token.is_some() && auth.provider != Provider::BitbucketCloud {
+        // Token URLs are only for Bitbucket Cloud, which cannot sign.
+        return error(StatusCode::NOT_FOUND, "no such hook path");
     }
     let view = HeaderView(headers);
     let secret = HookSecret::new(&auth.secret).with_header(&auth.header);
-    match hooks::verify(auth.provider, &view, body, &secret, token) {
-        Ok(()) => {}
-        Err(VerifyError::NoSecret) => {
-            tracing::warn!(
-                namespace,
-                trigger,
-                "hook refused: the trigger's secret is empty"
-            );
-            return not_ready();
-        }
-        // No detail: telling a caller which part was wrong helps only an attacker.
-        Err(_) => return error(StatusCode::UNAUTHORIZED, "unauthorized"),
+    if let Err(e) = hooks::verify(auth.provider, &view, body, &secret, token) {
+        // No detail for the caller: telling it which part was wrong helps only an attacker.
+        // The log says what was read, for the operator.
+        let header = proof_header(&auth);
+        tracing::info!(namespace, trigger, provider = %auth.provider, header = %header, reason = %e, "hook refused: not verified");
+        return error(StatusCode::UNAUTHORIZED, "unauthorized");
     }
     if let Err(wait) = state
         .limiters
@@ -162,53 +155,70 @@ async fn handle<H: Hooks>(
         source,
         id.as_deref(),
     );
-    // A payload names its revision, so firing it again finds the runs it made (their names
-    // come from the delivery id); a hook without one reads the remote, which may have moved,
-    // so only such a repeat must be caught before firing.
-    if matches!(event, HookEvent::Unspecified) {
-        match log.earlier().await {
-            Ok(Some(event_id)) => return duplicate(event_id),
-            Ok(None) => {}
-            Err(e) => return not_stored(namespace, trigger, &e.to_string()),
-        }
+    // A delivery seen before runs nothing, however long ago: its runs may have been pruned
+    // since, so their names cannot be relied on to catch it.
+    match log.earlier().await {
+        Ok(Some(event_id)) => return duplicate(event_id),
+        Ok(None) => {}
+        Err(e) => return not_stored(namespace, trigger, &e.to_string()),
     }
-    let (response, runs) = respond(hooks, namespace, trigger, source, id, &event).await;
+    let (response, fired) = respond(hooks, &auth, target, id, &event).await;
     if !response.status().is_success() {
         return response;
     }
-    match log.record(auth.provider, &event, &runs).await {
+    match log.record(auth.provider, &event, &fired.runs).await {
         Ok(Some(recorded)) if recorded.duplicate => duplicate(recorded.id),
         Ok(_) => response,
         Err(e) => not_stored(namespace, trigger, &e.to_string()),
     }
 }
 
-/// The answer to a new delivery, and the runs it fired.
+/// The header a provider's proof is read from, for the log of a refused delivery.
+fn proof_header(auth: &HookAuth) -> &str {
+    match auth.provider {
+        Provider::Github => "x-hub-signature-256",
+        Provider::Gitea => "x-gitea-signature (or x-forgejo-signature, x-gogs-signature)",
+        Provider::Gitlab => "x-gitlab-token",
+        Provider::BitbucketServer => "x-hub-signature",
+        Provider::BitbucketCloud => "the path token",
+        Provider::Generic | Provider::GenericHmac => &auth.header,
+    }
+}
+
+/// The answer to a new delivery, and what it fired.
 async fn respond<H: Hooks>(
     hooks: &H,
-    namespace: &str,
-    trigger: &str,
-    source: Option<&str>,
+    auth: &HookAuth,
+    target: &Target<'_>,
     id: Option<String>,
     event: &HookEvent,
-) -> (Response, Vec<FiredRun>) {
+) -> (Response, Fired) {
     let pushes = match event {
         HookEvent::Ping => {
             let pong = (StatusCode::OK, Json(json!({ "message": "pong" })));
-            return (pong.into_response(), Vec::new());
+            return (pong.into_response(), Fired::default());
         }
         HookEvent::Ignored { event } => {
             let message = format!("event {event:?} is not handled; nothing runs");
             let body = Json(json!({ "ignored": event, "message": message }));
-            return ((StatusCode::ACCEPTED, body).into_response(), Vec::new());
+            return (
+                (StatusCode::ACCEPTED, body).into_response(),
+                Fired::default(),
+            );
         }
         HookEvent::Unspecified => None,
         HookEvent::Push(pushes) => Some(pushes.clone()),
     };
+    let Target {
+        namespace,
+        trigger,
+        source,
+        ..
+    } = *target;
     let delivery = Delivery { id, pushes };
     match hooks.fire_hook(namespace, trigger, source, &delivery).await {
-        Ok(runs) => (fired(&delivery, &runs), runs),
-        Err(e) => (fire_failed(namespace, trigger, e), Vec::new()),
+        Ok(fired) => (accepted(&fired), fired),
+        Err(e) => (fire_failed(auth, target, e), Fired::default()),
     }
 }
 
@@ -219,75 +229,78 @@ fn duplicate(event_id: i64) -> Response {
     (StatusCode::OK, Json(body)).into_response()
 }
 
-/// Token URLs are only for Bitbucket Cloud, whose token must be long enough to be the whole
-/// proof of the sender.
-fn path_token_refusal(
-    auth: &HookAuth,
-    namespace: &str,
-    trigger: &str,
-    token: Option<&str>,
-) -> Option<Response> {
-    let token_provider = auth.provider == Provider::BitbucketCloud;
-    if token.is_some() && !token_provider {
-        return Some(error(StatusCode::NOT_FOUND, "no such hook path"));
-    }
-    if token_provider && auth.secret.len() < hooks::MIN_PATH_TOKEN_LEN {
-        tracing::warn!(
-            namespace,
-            trigger,
-            min = hooks::MIN_PATH_TOKEN_LEN,
-            "hook refused: a bitbucket-cloud token must be at least this long"
-        );
-        return Some(not_ready());
-    }
-    None
+/// 503 with `Retry-After`: the trigger cannot verify callers until its configuration is
+/// fixed; the answer says why, so a sender's retries are explainable.
+fn not_ready(namespace: &str, trigger: &str, why: &NotReady) -> Response {
+    tracing::warn!(namespace, trigger, reason = why.reason(), detail = %why, "hook refused: trigger not ready");
+    let message = format!("trigger is not ready to accept hooks: {why}");
+    let body = json!({ "error": message, "reason": why.reason() });
+    retry_after(
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response(),
+        30,
+    )
 }
 
-/// 503: the trigger cannot verify callers yet (the reason is logged, not told to the caller).
-fn not_ready() -> Response {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "trigger is not ready to accept hooks",
-    )
+/// 503 with `Retry-After`: the definitions could not be read now.
+fn unavailable(namespace: &str, trigger: &str, why: &str) -> Response {
+    tracing::warn!(namespace, trigger, error = %why, "hook refused: definitions unavailable");
+    let message = "cannot read the trigger's definition now; retry later";
+    retry_after(error(StatusCode::SERVICE_UNAVAILABLE, message), 5)
+}
+
+fn retry_after(mut response: Response, seconds: u64) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 /// 503 with `Retry-After`: too many deliveries are in progress to take another now.
 fn overloaded() -> Response {
-    let mut response = error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "too many deliveries in progress; retry later",
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
+    let message = "too many deliveries in progress; retry later";
+    retry_after(error(StatusCode::SERVICE_UNAVAILABLE, message), 1)
 }
 
 /// 429 with the whole seconds to wait before retrying (at least 1).
 fn too_many(wait: std::time::Duration) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let mut response = error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too many deliveries; retry later",
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-    response
+    let message = "too many deliveries; retry later";
+    retry_after(
+        error(StatusCode::TOO_MANY_REQUESTS, message),
+        seconds.max(1),
+    )
 }
 
-fn fired(delivery: &Delivery, runs: &[FiredRun]) -> Response {
-    if runs.is_empty() && delivery.pushes.is_some() {
-        let message = "the push touches no watched ref or file; nothing runs";
-        let body = json!({ "runs": runs, "message": message });
-        return (StatusCode::ACCEPTED, Json(body)).into_response();
+fn accepted(fired: &Fired) -> Response {
+    let mut body = json!({ "runs": fired.runs });
+    if !fired.skipped.is_empty() {
+        body["skipped"] = json!(fired.skipped);
     }
-    (StatusCode::ACCEPTED, Json(json!({ "runs": runs }))).into_response()
+    if fired.runs.is_empty() {
+        let reasons: Vec<String> = fired
+            .skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.source, s.reason))
+            .collect();
+        body["message"] = json!(format!("nothing runs: {}", reasons.join("; ")));
+    }
+    (StatusCode::ACCEPTED, Json(body)).into_response()
 }
 
-fn fire_failed(namespace: &str, trigger: &str, failure: FireError) -> Response {
+fn fire_failed(auth: &HookAuth, target: &Target<'_>, failure: FireError) -> Response {
+    let (namespace, trigger) = (target.namespace, target.trigger);
     match failure {
         FireError::BadRequest(why) => error(StatusCode::BAD_REQUEST, &why),
+        FireError::SourceRequired => {
+            let paths = auth.paths(namespace, trigger);
+            let message = format!(
+                "WebhookTrigger {namespace}/{trigger} fires one source at a time; \
+                 send the delivery to one of: {}",
+                paths.join(", ")
+            );
+            let body = json!({ "error": message, "paths": paths });
+            (StatusCode::BAD_REQUEST, Json(body)).into_response()
+        }
         FireError::Source(why) => error(StatusCode::BAD_GATEWAY, &why),
         FireError::Store(why) => not_stored(namespace, trigger, &why),
     }
@@ -296,12 +309,6 @@ fn fire_failed(namespace: &str, trigger: &str, failure: FireError) -> Response {
 /// 503 with `Retry-After`: nothing was acknowledged, so the sender's retry loses nothing.
 fn not_stored(namespace: &str, trigger: &str, why: &str) -> Response {
     tracing::error!(namespace, trigger, error = %why, "hook not stored");
-    let mut response = error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "could not store the delivery; retry later",
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    response
+    let message = "could not store the delivery; retry later";
+    retry_after(error(StatusCode::SERVICE_UNAVAILABLE, message), 5)
 }

@@ -2,33 +2,75 @@
 
 use std::future::Future;
 
-use herald_core::hooks::{Provider, Push};
+use herald_api::{WebhookTriggerSpec, reasons};
+use herald_core::hooks::{self, Provider, Push};
+use k8s_openapi::api::core::v1::Secret;
 use serde::Serialize;
 
 /// How a webhook trigger verifies callers: its provider's scheme with a shared secret.
 #[derive(Clone)]
 pub struct HookAuth {
     pub provider: Provider,
-    /// Header of the token (`generic`) or signature (`generic-hmac`); other providers use
-    /// their own.
+    /// Header of the token (`generic`) or signature (`generic-hmac`), lower case; other
+    /// providers use their own.
     pub header: String,
-    /// The shared secret (never logged).
+    /// The shared secret (never logged); never empty.
     pub secret: Vec<u8>,
     /// Whether the trigger watches files, so that a payload's file lists must be read.
     pub reads_files: bool,
+    /// The trigger's sources, so the handler can tell a sender which paths fire.
+    pub sources: Vec<String>,
+    /// Whether one delivery may fire every source (`webhook.multiSource`).
+    pub multi_source: bool,
 }
 
 impl HookAuth {
-    /// What a WebhookTrigger asks of callers (its `webhook` settings, with the secret they
-    /// name) and of their payloads.
-    pub fn from_trigger(spec: &herald_api::WebhookTriggerSpec, secret: Vec<u8>) -> Self {
+    /// What a WebhookTrigger in `namespace` asks of callers, with `secret` the Secret its
+    /// `authConfig.secretRef` names (`None` when there is none). Both modes call this when a
+    /// trigger is loaded and when a delivery comes, so a trigger that cannot verify anyone is
+    /// reported at once and its deliveries are told why.
+    pub fn resolve(
+        spec: &WebhookTriggerSpec,
+        namespace: &str,
+        secret: Option<&Secret>,
+    ) -> Result<Self, NotReady> {
         let webhook = &spec.webhook;
-        Self {
-            provider: webhook.provider.into(),
-            header: webhook.auth_config.header.to_ascii_lowercase(),
-            secret,
-            reads_files: !spec.sources.watch_on.files.is_empty(),
+        let auth = &webhook.auth_config;
+        let at = SecretAt {
+            namespace: namespace.to_owned(),
+            name: auth.secret_ref.name.clone(),
+            key: auth.key.clone(),
+        };
+        let Some(secret) = secret else {
+            return Err(NotReady::SecretMissing(at));
+        };
+        let Some(value) = herald_api::secret_key(secret, &auth.key) else {
+            return Err(NotReady::SecretKeyMissing(at));
+        };
+        let provider: Provider = webhook.provider.into();
+        if value.is_empty() {
+            return Err(NotReady::SecretEmpty(at));
         }
+        if provider == Provider::BitbucketCloud && value.len() < hooks::MIN_PATH_TOKEN_LEN {
+            return Err(NotReady::TokenTooShort {
+                at,
+                len: value.len(),
+            });
+        }
+        Ok(Self {
+            provider,
+            header: webhook.auth_header(),
+            secret: value,
+            reads_files: !spec.sources.watch_on.files.is_empty(),
+            sources: spec.sources.names.clone(),
+            multi_source: webhook.multi_source,
+        })
+    }
+
+    /// The paths a sender may be pointed at (see [`hooks::hook_paths`]).
+    pub fn paths(&self, namespace: &str, trigger: &str) -> Vec<String> {
+        let (sources, multi) = (&self.sources, self.multi_source);
+        hooks::hook_paths(self.provider, namespace, trigger, sources, multi)
     }
 }
 
@@ -38,7 +80,57 @@ impl std::fmt::Debug for HookAuth {
             .field("provider", &self.provider)
             .field("header", &self.header)
             .field("reads_files", &self.reads_files)
+            .field("sources", &self.sources)
+            .field("multi_source", &self.multi_source)
             .finish_non_exhaustive()
+    }
+}
+
+/// Where a trigger's secret should be: `namespace/name`, key `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretAt {
+    pub namespace: String,
+    pub name: String,
+    pub key: String,
+}
+
+impl std::fmt::Display for SecretAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "key {:?} of secret {}/{}",
+            self.key, self.namespace, self.name
+        )
+    }
+}
+
+/// Why a webhook trigger cannot verify its senders. The text names the Secret and key, never a
+/// value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    #[error("secret {}/{} not found", .0.namespace, .0.name)]
+    SecretMissing(SecretAt),
+    #[error("secret {}/{} has no key {:?}", .0.namespace, .0.name, .0.key)]
+    SecretKeyMissing(SecretAt),
+    #[error("{0} is empty, so no sender could be verified")]
+    SecretEmpty(SecretAt),
+    #[error(
+        "a bitbucket-cloud token is the whole proof of its sender and must be at least {} \
+         characters; {at} has {len}",
+        hooks::MIN_PATH_TOKEN_LEN
+    )]
+    TokenTooShort { at: SecretAt, len: usize },
+}
+
+impl NotReady {
+    /// The reason, as a condition and a hook's answer give it.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::SecretMissing(_) => reasons::SECRET_MISSING,
+            Self::SecretKeyMissing(_) => reasons::SECRET_KEY_MISSING,
+            Self::SecretEmpty(_) => reasons::SECRET_EMPTY,
+            Self::TokenTooShort { .. } => reasons::TOKEN_TOO_SHORT,
+        }
     }
 }
 
@@ -52,14 +144,18 @@ pub struct Delivery {
     pub pushes: Option<Vec<Push>>,
 }
 
-/// Why a trigger's hook settings could not be found.
+/// Why a trigger's hook settings could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
     #[error("no webhook trigger {0}")]
     NotFound(String),
     /// The trigger exists but cannot verify callers (e.g. its secret is missing).
+    #[error(transparent)]
+    NotReady(#[from] NotReady),
+    /// The definitions could not be read now (e.g. the API server did not answer); a retry
+    /// may succeed.
     #[error("{0}")]
-    Misconfigured(String),
+    Unavailable(String),
 }
 
 /// Why firing failed after the caller was verified.
@@ -68,10 +164,13 @@ pub enum FireError {
     /// The request names something the trigger does not have (e.g. an unknown source).
     #[error("{0}")]
     BadRequest(String),
+    /// The trigger has several sources and is not `multiSource`, so the path must name one.
+    #[error("the trigger fires one source at a time; name the source in the path")]
+    SourceRequired,
     /// A source could not be read (unreachable, bad credentials, missing ref).
     #[error("{0}")]
     Source(String),
-    /// Storing the run failed; nothing was accepted.
+    /// Storing the run failed, or the definitions could not be read; nothing was accepted.
     #[error("{0}")]
     Store(String),
 }
@@ -87,6 +186,20 @@ pub struct FiredRun {
     pub revision: String,
     /// False when the same change had already created this run.
     pub created: bool,
+}
+
+/// A source a delivery fired nothing for, and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SkippedSource {
+    pub source: String,
+    pub reason: String,
+}
+
+/// What firing a delivery did, source by source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fired {
+    pub runs: Vec<FiredRun>,
+    pub skipped: Vec<SkippedSource>,
 }
 
 /// What the router needs from an engine; local and cluster mode implement it.
@@ -106,7 +219,7 @@ pub trait Hooks: Send + Sync + 'static {
         trigger: &str,
         source: Option<&str>,
         delivery: &Delivery,
-    ) -> impl Future<Output = Result<Vec<FiredRun>, FireError>> + Send;
+    ) -> impl Future<Output = Result<Fired, FireError>> + Send;
 
     /// Where verified deliveries are recorded and looked up to acknowledge a repeated one
     /// without running it again; `None` keeps no record (runs are still named by delivery id,

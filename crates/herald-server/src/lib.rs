@@ -7,13 +7,17 @@ mod delivery_log;
 mod health;
 mod hook_handler;
 mod hooks;
+mod json_errors;
 mod limits;
 mod metrics;
 mod router;
 
 pub use api::{ApiConfig, Retention, Secret, prune_events_forever};
 pub use health::Health;
-pub use hooks::{Delivery, FireError, FiredRun, HookAuth, Hooks, LookupError};
+pub use hooks::{
+    Delivery, FireError, Fired, FiredRun, HookAuth, Hooks, LookupError, NotReady, SecretAt,
+    SkippedSource,
+};
 pub use limits::RateLimits;
 pub use metrics::{ErrorLabels, HookLabels, Metrics, RunLabels};
 pub use router::{ServerConfig, router, serve};

@@ -14,10 +14,10 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, ApiConfig};
 use crate::health::Health;
-use crate::hook_handler;
 use crate::hooks::Hooks;
 use crate::limits::{Limiters, RateLimits};
 use crate::metrics::{HookLabels, Metrics};
+use crate::{hook_handler, json_errors};
 
 /// Settings of the HTTP server.
 #[derive(Debug, Clone)]
@@ -89,6 +89,7 @@ pub fn router<H: Hooks>(hooks: Arc<H>, config: &ServerConfig) -> Router {
         })
         .merge(config.metrics.router())
         .merge(api::router(config.api.as_ref(), config.body_limit))
+        .layer(axum::middleware::from_fn(json_errors::json_errors))
 }
 
 /// What the hook handlers share.
@@ -126,11 +127,11 @@ async fn count_responses(
     response
 }
 
-fn probe(ok: bool) -> (StatusCode, &'static str) {
+fn probe(ok: bool) -> Response {
     if ok {
-        (StatusCode::OK, "ok")
+        (StatusCode::OK, Json(json!({ "status": "ok" }))).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ok")
+        error(StatusCode::SERVICE_UNAVAILABLE, "not ok")
     }
 }
 

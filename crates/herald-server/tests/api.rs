@@ -338,6 +338,7 @@ async fn a_revision_summarises_detection_deliveries_runs_and_flux() {
         unknown["flux"],
         json!({"outcome": {"state": "pending"}, "events": []})
     );
+    assert_eq!(unknown["state"], "pending");
     assert_eq!(unknown["runs"], json!([]));
 
     let summary = |form: String| {
@@ -373,6 +374,10 @@ async fn a_revision_summarises_detection_deliveries_runs_and_flux() {
         json!({"state": "failed", "object": "Kustomization/flux-system/apps",
                "reason": "HealthCheckFailed", "message": "HealthCheckFailed for apps"})
     );
+    assert_eq!(
+        failed["state"], "failed",
+        "the top-level state is the outcome's"
+    );
     server
         .ingest(&apps(
             "ReconciliationSucceeded",
@@ -385,7 +390,46 @@ async fn a_revision_summarises_detection_deliveries_runs_and_flux() {
     for form in [format!("main/{SHA}"), format!("main%2F{SHA}")] {
         let ready = summary(form).await;
         assert_eq!(ready["flux"]["outcome"]["state"], "ready", "{ready}");
+        assert_eq!(ready["state"], "ready");
         assert_eq!(ready["flux"]["events"].as_array().unwrap().len(), 2);
+    }
+}
+
+/// The README's answers, each in a ```json block after a `<!-- answer: METHOD PATH STATUS -->`
+/// line: what users are shown must be what the document allows.
+fn readme_answers() -> Vec<(String, String, u16, Value)> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let mut found = Vec::new();
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        let Some(spec) = line.trim().strip_prefix("<!-- answer:") else {
+            continue;
+        };
+        let spec: Vec<&str> = spec.trim_end_matches("-->").split_whitespace().collect();
+        let [method, path, status] = spec[..] else {
+            panic!("malformed answer marker: {line}");
+        };
+        assert_eq!(lines.next().map(str::trim), Some("```json"), "{line}");
+        let body: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
+        let body: Value = serde_json::from_str(&body.join("\n"))
+            .unwrap_or_else(|e| panic!("{line}: the example is not JSON: {e}"));
+        found.push((method.into(), path.into(), status.parse().unwrap(), body));
+    }
+    found
+}
+
+#[tokio::test]
+async fn the_readmes_answers_are_what_the_document_allows() {
+    let (store, _dir) = sqlite().await;
+    let server = Server::start(&store, None, LIMIT).await;
+    let document = server.document.as_ref().unwrap();
+    let answers = readme_answers();
+    assert!(answers.len() >= 2, "the README shows API answers");
+    for (method, path, status, body) in answers {
+        document
+            .check_response(&method, &path, status, &body)
+            .unwrap_or_else(|e| panic!("README's {method} {path}: {e}"));
     }
 }
 

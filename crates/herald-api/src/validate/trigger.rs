@@ -149,7 +149,9 @@ fn webhook(errors: &mut Errors, at: &str, webhook: &WebhookConfig) {
     } = &webhook.auth_config;
     secret_ref(errors, &join(&auth_at, "secretRef"), secret, WEBHOOK_SCOPE);
     errors.check(join(&auth_at, "key"), names::secret_key(key));
-    errors.check(join(&auth_at, "header"), names::http_header_name(header));
+    if let Some(header) = header {
+        errors.check(join(&auth_at, "header"), names::http_header_name(header));
+    }
 }
 
 fn action_ref(errors: &mut Errors, at: &str, action: &ActionRef) {
@@ -223,6 +225,7 @@ mod tests {
     }
 
     fn hook(key: &str, header: &str, namespace: Option<&str>) -> WebhookTriggerSpec {
+        let header = Some(header.to_owned());
         WebhookTriggerSpec {
             sources: srcs(&["app"], branch("main"), &["src/**/*.rs"]),
             webhook: WebhookConfig {
@@ -234,7 +237,7 @@ mod tests {
                         namespace: namespace.map(Into::into),
                     },
                     key: key.into(),
-                    header: header.into(),
+                    header,
                 },
             },
             action: action("build"),

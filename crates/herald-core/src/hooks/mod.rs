@@ -2,7 +2,7 @@
 //!
 //! The HTTP layer calls, in order:
 //! 1. [`verify`] with the raw body, before anything else looks at it (any error → 401, no detail);
-//! 2. [`delivery_id`] for deduplication (absent → store without dedupe);
+//! 2. [`delivery_id`] for deduplication (absent → store without dedupe; long ids hashed);
 //! 3. [`parse`] for what changed (error → 400 with the error's text).
 //!
 //! Everything here is pure: headers come in through the small [`Headers`] trait, secrets as bytes.
@@ -30,7 +30,9 @@ use serde::{Deserialize, Serialize};
 
 pub use headers::Headers;
 pub use parse::{HookEvent, ParseError, Push, RefKind, Repository, parse, parse_refs};
-pub use verify::{HmacAlgorithm, HookSecret, VerifyError, delivery_id, verify};
+pub use verify::{
+    HmacAlgorithm, HookSecret, MAX_PLAIN_DELIVERY_ID, VerifyError, delivery_id, verify,
+};
 
 /// The kind of sender a webhook trigger expects. Serialized as in the `WebhookTrigger` spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -90,14 +92,100 @@ pub const TOKEN_SEGMENT: &str = "t";
 /// The shortest path token accepted: a Bitbucket Cloud hook has nothing else to prove it.
 pub const MIN_PATH_TOKEN_LEN: usize = 32;
 
-/// The URL path to configure at the sender for a webhook trigger. The token of a Bitbucket Cloud
-/// hook is shown as `{token}`, never its value.
-pub fn hook_path(provider: Provider, namespace: &str, trigger: &str) -> String {
-    match provider {
-        Provider::BitbucketCloud => {
-            format!("/hooks/{namespace}/{trigger}/{TOKEN_SEGMENT}/{{token}}")
-        }
-        _ => format!("/hooks/{namespace}/{trigger}"),
+/// The URL path of a hook delivery to `trigger` (and to `source`, when one is named). The token
+/// of a Bitbucket Cloud hook is shown as `{token}`, never its value.
+pub fn hook_path(
+    provider: Provider,
+    namespace: &str,
+    trigger: &str,
+    source: Option<&str>,
+) -> String {
+    let mut path = format!("/hooks/{namespace}/{trigger}");
+    if let Some(source) = source {
+        path.push('/');
+        path.push_str(source);
+    }
+    if provider == Provider::BitbucketCloud {
+        path.push_str(&format!("/{TOKEN_SEGMENT}/{{token}}"));
+    }
+    path
+}
+
+/// Every path a sender may be pointed at to fire `trigger`: its own path when a delivery there
+/// fires (one source, or `multiSource`), else one path per source. Each accepts a valid
+/// delivery; this is what Herald tells users to configure.
+pub fn hook_paths(
+    provider: Provider,
+    namespace: &str,
+    trigger: &str,
+    sources: &[String],
+    multi_source: bool,
+) -> Vec<String> {
+    if multi_source || sources.len() == 1 {
+        return vec![hook_path(provider, namespace, trigger, None)];
+    }
+    sources
+        .iter()
+        .map(|source| hook_path(provider, namespace, trigger, Some(source)))
+        .collect()
+}
+
+/// The one path to show for `trigger` (a status field, a table column): its own path, or the
+/// path with `{source}` where a source must be named.
+pub fn hook_path_pattern(
+    provider: Provider,
+    namespace: &str,
+    trigger: &str,
+    sources: &[String],
+    multi_source: bool,
+) -> String {
+    let source = (!multi_source && sources.len() != 1).then_some("{source}");
+    hook_path(provider, namespace, trigger, source)
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_trigger_with_one_source_or_multi_source_is_called_at_its_own_path() {
+        let one = names(&["app"]);
+        let paths = hook_paths(Provider::Github, "ns", "t", &one, false);
+        assert_eq!(paths, ["/hooks/ns/t"]);
+        let two = names(&["a", "b"]);
+        assert_eq!(
+            hook_paths(Provider::Github, "ns", "t", &two, true),
+            ["/hooks/ns/t"]
+        );
+        assert_eq!(
+            hook_path_pattern(Provider::Github, "ns", "t", &two, true),
+            "/hooks/ns/t"
+        );
+    }
+
+    #[test]
+    fn sources_that_must_be_named_get_a_path_each() {
+        let two = names(&["a", "b"]);
+        assert_eq!(
+            hook_paths(Provider::Gitea, "ns", "t", &two, false),
+            ["/hooks/ns/t/a", "/hooks/ns/t/b"]
+        );
+        assert_eq!(
+            hook_path_pattern(Provider::Gitea, "ns", "t", &two, false),
+            "/hooks/ns/t/{source}"
+        );
+        assert_eq!(
+            hook_paths(Provider::BitbucketCloud, "ns", "t", &two, false),
+            ["/hooks/ns/t/a/t/{token}", "/hooks/ns/t/b/t/{token}"]
+        );
+        assert_eq!(
+            hook_paths(Provider::BitbucketCloud, "ns", "t", &two[..1], false),
+            ["/hooks/ns/t/t/{token}"]
+        );
     }
 }
 

@@ -326,7 +326,15 @@ fn form_field(body: &[u8], name: &[u8]) -> Result<Vec<u8>> {
             return percent_decode(it.next().unwrap_or_default());
         }
     }
-    Err(ParseError::Form("no `payload` field".into()))
+    let hint = if body.trim_ascii_start().starts_with(b"{") {
+        "; the body looks like JSON: send it with `Content-Type: application/json`"
+    } else {
+        ""
+    };
+    Err(ParseError::Form(format!(
+        "the body was read as a form because its Content-Type is \
+         application/x-www-form-urlencoded, and it has no `payload` field{hint}"
+    )))
 }
 
 fn percent_decode(s: &[u8]) -> Result<Vec<u8>> {

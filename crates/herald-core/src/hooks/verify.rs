@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::Provider;
-use super::headers::{Headers, first_header, header_str};
+use super::headers::{Headers, first_header};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -186,12 +186,17 @@ pub fn verify<H: Headers + ?Sized>(
     }
 }
 
+/// The longest delivery id kept as it is; a longer one is kept as its digest.
+pub const MAX_PLAIN_DELIVERY_ID: usize = 200;
+
 /// The sender's id of this delivery, the same on every retry, for deduplication.
 ///
-/// `None` when the provider sends none, or the value is empty, longer than 200 bytes or not
-/// printable ASCII (so it is safe to store and log). Ids are only unique per sender: dedupe on
-/// (trigger, id), not on the id alone (GitLab's `X-Gitlab-Event-UUID` is shared by every hook the
-/// same event fires).
+/// `None` only when the provider sends none or the value is blank. An id of at most
+/// [`MAX_PLAIN_DELIVERY_ID`] printable ASCII bytes is kept as it is; any other (longer, or with
+/// spaces, control or non-ASCII bytes) becomes `sha256:<hex digest of its bytes>`, so every id
+/// deduplicates and what is stored and logged is always short and printable. Ids are only
+/// unique per sender: dedupe on (trigger, id), not on the id alone (GitLab's
+/// `X-Gitlab-Event-UUID` is shared by every hook the same event fires).
 pub fn delivery_id<H: Headers + ?Sized>(provider: Provider, headers: &H) -> Option<String> {
     let names: &[&'static str] = match provider {
         Provider::Github => &["x-github-delivery"],
@@ -203,10 +208,17 @@ pub fn delivery_id<H: Headers + ?Sized>(provider: Provider, headers: &H) -> Opti
         Provider::Generic | Provider::GenericHmac => &["idempotency-key", "x-delivery-id"],
     };
     names.iter().find_map(|n| {
-        let v = header_str(headers, n)?;
-        let ok = !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic());
-        ok.then(|| v.to_owned())
+        let v = headers.header(n)?.trim_ascii();
+        (!v.is_empty()).then(|| stored_delivery_id(v))
     })
+}
+
+fn stored_delivery_id(raw: &[u8]) -> String {
+    let plain = raw.len() <= MAX_PLAIN_DELIVERY_ID && raw.iter().all(u8::is_ascii_graphic);
+    match std::str::from_utf8(raw) {
+        Ok(text) if plain => text.to_owned(),
+        _ => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
+    }
 }
 
 fn text<'h>(v: &'h [u8], name: &str) -> Result<&'h str, VerifyError> {

@@ -27,13 +27,16 @@ pub(crate) async fn show(State(api): State<ApiState>, Path(revision): Path<Strin
 /// poll before anything is known.
 fn body(summary: &RevisionSummary) -> serde_json::Value {
     let runs: Vec<RunJson<'_>> = summary.runs.iter().map(RunJson::from).collect();
+    let outcome = flux_outcome(&summary.flux);
     json!({
         "revision": summary.revision,
+        // At the top, where a script looks first; `flux.outcome` says which object and why.
+        "state": outcome.state(),
         "detected": summary.detected,
         "deliveries": summary.deliveries,
         "runs": runs,
         "flux": {
-            "outcome": flux_outcome(&summary.flux),
+            "outcome": outcome,
             "events": summary.flux,
         },
     })

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use herald_server::{
-    ApiConfig, Delivery, FireError, FiredRun, HookAuth, Hooks, LookupError, ServerConfig,
+    ApiConfig, Delivery, FireError, Fired, HookAuth, Hooks, LookupError, ServerConfig,
 };
 use herald_store::Store;
 use hmac::Mac;
@@ -38,8 +38,8 @@ impl Hooks for NoHooks {
         _trigger: &str,
         _source: Option<&str>,
         _delivery: &Delivery,
-    ) -> Result<Vec<FiredRun>, FireError> {
-        Ok(Vec::new())
+    ) -> Result<Fired, FireError> {
+        Ok(Fired::default())
     }
 
     fn delivery_log(&self) -> Option<&Store> {
