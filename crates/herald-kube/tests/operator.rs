@@ -10,7 +10,7 @@ use herald_testkit::{TestNamespace, complete_pod, wait_for};
 use k8s_openapi::api::batch::v1::Job;
 use kube::Api;
 use kube::api::ListParams;
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{
     Operator, TIMEOUT, TestRepo, apply, job_pod, namespace, runs, schedule_setup,
     wait_for_condition, wait_for_run,
@@ -250,6 +250,40 @@ async fn a_webhook_creates_a_run() {
         store.delivery_event(&key).await.unwrap().is_some(),
         "the delivery is recorded in the store"
     );
+    // Pruned by the history limit (deleted here), a Run's delivery still runs nothing again.
+    let runs_api: kube::Api<Run> = ns.api();
+    runs_api
+        .delete(&name, &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for("the Run to be gone", TIMEOUT, || async {
+        runs_api
+            .get_opt(&name)
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await
+    .unwrap();
+    let late = deliver().await.unwrap();
+    assert_eq!(late.status(), 200, "a late redelivery is a duplicate");
+    assert!(
+        runs_api.get_opt(&name).await.unwrap().is_none(),
+        "and makes no Run"
+    );
+    // Without onChangeOnly a new delivery of the same revision is a new Run.
+    let other = client
+        .post(&url)
+        .header("x-trigger-auth", "s3cret")
+        .header("idempotency-key", "delivery-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 202);
+    let other: serde_json::Value = other.json().await.unwrap();
+    assert_eq!(other["runs"][0]["created"], true, "{other}");
+    assert_ne!(other["runs"][0]["name"], name.as_str());
     let detected = herald_store::EventQuery {
         kind: Some(herald_store::EventKind::RevisionDetected),
         trigger: Some("push".into()),
@@ -265,10 +299,111 @@ async fn a_webhook_creates_a_run() {
         })
         .await
         .unwrap();
-    assert_eq!(
-        trigger.status.unwrap().hook_path,
-        Some(format!("/hooks/{}/push", ns.name))
+    let status = trigger.status.unwrap();
+    assert_eq!(status.hook_path, Some(format!("/hooks/{}/push", ns.name)));
+    assert!(
+        status.hook_paths.is_empty(),
+        "one source: the trigger's own path"
     );
+    operator.stop().await;
+}
+
+/// What a new user meets: the paths status advertises fire, misconfiguration shows in `Ready`
+/// and in the 503, and with `onChangeOnly` a change is one Run however many deliveries see it.
+#[tokio::test]
+async fn webhook_triggers_tell_users_what_to_configure() {
+    let ns = namespace("hook-paths").await;
+    let repo = TestRepo::new();
+    let operator = Operator::start(&ns.client, &ns.name, "a").await;
+    schedule_setup(&ns, &repo.url()).await;
+    apply(&ns, json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hook"}, "stringData": {"token": "s3cret"}})).await;
+    let trigger = |name: &str, secret: &str, sources: Value, on_change_only: bool| {
+        json!({
+            "apiVersion": "herald.dev/v1alpha1", "kind": "WebhookTrigger", "metadata": {"name": name},
+            "spec": {
+                "sources": {"kind": "GitRepo", "names": sources,
+                            "watchOn": {"onChangeOnly": on_change_only, "reference": {"branch": "main"}}},
+                "webhook": {"authConfig": {"secretRef": {"name": secret}}},
+                "action": {"kind": "Action", "name": "act"}
+            }
+        })
+    };
+    apply(&ns, trigger("two", "hook", json!(["repo", "lib"]), false)).await;
+    apply(&ns, trigger("unready", "absent", json!(["repo"]), false)).await;
+    apply(&ns, trigger("changes", "hook", json!(["repo"]), true)).await;
+    let client = reqwest::Client::new();
+    let post = |path: String, id: &'static str| {
+        let client = client.clone();
+        let url = format!("http://{}{path}", operator.listen);
+        async move {
+            let response = client
+                .post(url)
+                .header("x-trigger-auth", "s3cret")
+                .header("idempotency-key", id)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+
+    let api: kube::Api<herald_api::WebhookTrigger> = ns.api();
+    let ready = wait_for_condition(&api, "two", "Ready").await;
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("True", "AcceptingHooks")
+    );
+    let status = api.get("two").await.unwrap().status.unwrap();
+    let (own, per_source) = (
+        format!("/hooks/{}/two", ns.name),
+        [
+            format!("/hooks/{}/two/repo", ns.name),
+            format!("/hooks/{}/two/lib", ns.name),
+        ],
+    );
+    assert_eq!(status.hook_path, Some(format!("{own}/{{source}}")));
+    assert_eq!(status.hook_paths, per_source);
+    let (code, body) = post(own, "paths-1").await;
+    assert_eq!((code, &body["paths"]), (400, &json!(per_source)), "{body}");
+    let (code, body) = post(per_source[0].clone(), "paths-2").await;
+    assert_eq!(code, 202, "{body}");
+
+    let unready = wait_for_condition(&api, "unready", "Ready").await;
+    assert_eq!(
+        (unready.status.as_str(), unready.reason.as_str()),
+        ("False", "SecretMissing")
+    );
+    assert!(unready.message.contains("absent"), "{}", unready.message);
+    let (code, body) = post(format!("/hooks/{}/unready", ns.name), "unready-1").await;
+    assert_eq!(
+        (code, &body["reason"]),
+        (503, &json!("SecretMissing")),
+        "{body}"
+    );
+
+    let path = format!("/hooks/{}/changes", ns.name);
+    let (code, first) = post(path.clone(), "change-1").await;
+    assert_eq!(
+        (code, &first["runs"][0]["created"]),
+        (202, &json!(true)),
+        "{first}"
+    );
+    let (code, second) = post(path, "change-2").await;
+    assert_eq!((code, &second["runs"]), (202, &json!([])), "{second}");
+    assert!(
+        second["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("already seen"),
+        "{second}"
+    );
+    let changes: Vec<Run> = runs(&ns)
+        .await
+        .into_iter()
+        .filter(|r| r.spec.trigger.name == "changes")
+        .collect();
+    assert_eq!(changes.len(), 1, "one change, one Run");
     operator.stop().await;
 }
 

@@ -89,88 +89,109 @@ impl hooks::Headers for HeaderView<'_> {
     }
 }
 
+/// Every step refuses with the answer to give, so `handle` reads as the order of the checks.
+type Step<T> = Result<T, Response>;
+
 async fn handle<H: Hooks>(
     state: &HookState<H>,
     target: &Target<'_>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let Target {
-        namespace,
-        trigger,
-        source,
-        token,
-    } = *target;
     let Some(_in_flight) = state.limiters.admit() else {
         return overloaded();
     };
-    if let Err(wait) = state.limiters.check_global() {
-        return too_many(wait);
-    }
+    accept(state, target, &HeaderView(headers), body)
+        .await
+        .unwrap_or_else(|refused| refused)
+}
+
+async fn accept<H: Hooks>(
+    state: &HookState<H>,
+    target: &Target<'_>,
+    view: &HeaderView<'_>,
+    body: &[u8],
+) -> Step<Response> {
+    let (namespace, trigger) = (target.namespace, target.trigger);
+    state.limiters.check_global().map_err(too_many)?;
     let hooks = &*state.hooks;
+    let auth = verified(hooks, target, view, body).await?;
+    let limited = state
+        .limiters
+        .check_trigger(&format!("{namespace}/{trigger}"));
+    limited.map_err(too_many)?;
+    let event = read(&auth, view, body)?;
+    let id = hooks::delivery_id(auth.provider, view);
+    let log = DeliveryLog::new(
+        hooks.delivery_log(),
+        namespace,
+        trigger,
+        target.source,
+        id.as_deref(),
+    );
+    // A delivery seen before runs nothing, however long ago: its runs may have been pruned
+    // since, so their names cannot be relied on to catch it.
+    let earlier = log.earlier().await;
+    if let Some(event_id) = earlier.map_err(|e| not_stored(namespace, trigger, &e.to_string()))? {
+        return Ok(duplicate(event_id));
+    }
+    let (response, fired) = respond(hooks, &auth, target, id, &event).await;
+    if !response.status().is_success() {
+        return Ok(response);
+    }
+    match log.record(auth.provider, &event, &fired.runs).await {
+        Ok(Some(recorded)) if recorded.duplicate => Ok(duplicate(recorded.id)),
+        Ok(_) => Ok(response),
+        Err(e) => Err(not_stored(namespace, trigger, &e.to_string())),
+    }
+}
+
+/// The trigger's settings, once the delivery is shown to come from the holder of its secret.
+async fn verified<H: Hooks>(
+    hooks: &H,
+    target: &Target<'_>,
+    view: &HeaderView<'_>,
+    body: &[u8],
+) -> Step<HookAuth> {
+    let (namespace, trigger, token) = (target.namespace, target.trigger, target.token);
     let auth = match hooks.hook_auth(namespace, trigger).await {
         Ok(auth) => auth,
-        Err(e @ LookupError::NotFound(_)) => return error(StatusCode::NOT_FOUND, &e.to_string()),
-        Err(LookupError::NotReady(why)) => return not_ready(namespace, trigger, &why),
-        Err(LookupError::Unavailable(why)) => return unavailable(namespace, trigger, &why),
+        Err(e @ LookupError::NotFound(_)) => {
+            return Err(error(StatusCode::NOT_FOUND, &e.to_string()));
+        }
+        Err(LookupError::NotReady(why)) => return Err(not_ready(namespace, trigger, &why)),
+        Err(LookupError::Unavailable(why)) => return Err(unavailable(namespace, trigger, &why)),
     };
     if token.is_some() && auth.provider != Provider::BitbucketCloud {
         // Token URLs are only for Bitbucket Cloud, which cannot sign.
-        return error(StatusCode::NOT_FOUND, "no such hook path");
+        return Err(error(StatusCode::NOT_FOUND, "no such hook path"));
     }
-    let view = HeaderView(headers);
     let secret = HookSecret::new(&auth.secret).with_header(&auth.header);
-    if let Err(e) = hooks::verify(auth.provider, &view, body, &secret, token) {
+    if let Err(e) = hooks::verify(auth.provider, view, body, &secret, token) {
         // No detail for the caller: telling it which part was wrong helps only an attacker.
         // The log says what was read, for the operator.
         let header = proof_header(&auth);
         tracing::info!(namespace, trigger, provider = %auth.provider, header = %header, reason = %e, "hook refused: not verified");
-        return error(StatusCode::UNAUTHORIZED, "unauthorized");
+        return Err(error(StatusCode::UNAUTHORIZED, "unauthorized"));
     }
-    if let Err(wait) = state
-        .limiters
-        .check_trigger(&format!("{namespace}/{trigger}"))
-    {
-        return too_many(wait);
-    }
+    Ok(auth)
+}
+
+/// What the payload says, reading the commits' file lists only when the trigger watches files.
+#[expect(
+    clippy::result_large_err,
+    reason = "the refusal is the answer itself, built once on the cold path"
+)]
+fn read(auth: &HookAuth, view: &HeaderView<'_>, body: &[u8]) -> Step<HookEvent> {
     let parse = if auth.reads_files {
         hooks::parse
     } else {
         hooks::parse_refs
     };
-    let event = match parse(auth.provider, &view, body) {
-        Ok(event) => event,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                &format!("cannot read the payload: {e}"),
-            );
-        }
-    };
-    let id = hooks::delivery_id(auth.provider, &view);
-    let log = DeliveryLog::new(
-        hooks.delivery_log(),
-        namespace,
-        trigger,
-        source,
-        id.as_deref(),
-    );
-    // A delivery seen before runs nothing, however long ago: its runs may have been pruned
-    // since, so their names cannot be relied on to catch it.
-    match log.earlier().await {
-        Ok(Some(event_id)) => return duplicate(event_id),
-        Ok(None) => {}
-        Err(e) => return not_stored(namespace, trigger, &e.to_string()),
-    }
-    let (response, fired) = respond(hooks, &auth, target, id, &event).await;
-    if !response.status().is_success() {
-        return response;
-    }
-    match log.record(auth.provider, &event, &fired.runs).await {
-        Ok(Some(recorded)) if recorded.duplicate => duplicate(recorded.id),
-        Ok(_) => response,
-        Err(e) => not_stored(namespace, trigger, &e.to_string()),
-    }
+    parse(auth.provider, view, body).map_err(|e| {
+        let message = format!("cannot read the payload: {e}");
+        error(StatusCode::BAD_REQUEST, &message)
+    })
 }
 
 /// The header a provider's proof is read from, for the log of a refused delivery.

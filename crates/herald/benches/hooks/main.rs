@@ -9,8 +9,9 @@
 //! knows which delivery each answer was for. Both share the two cores with the server.
 //!
 //! `HERALD_BENCH_SECONDS` (default 10) sets each measurement's length,
-//! `HERALD_BENCH_CONNECTIONS` (default 64) the concurrent connections, and
-//! `HERALD_BENCH_GENERATOR=rust` skips `wrk`.
+//! `HERALD_BENCH_CONNECTIONS` (default 64) the concurrent connections,
+//! `HERALD_BENCH_GENERATOR=rust` skips `wrk`, and `HERALD_BENCH_BINARY` measures another
+//! `herald` binary (one built from an earlier commit, say) instead of this build's.
 
 mod figures;
 mod load;
@@ -64,7 +65,12 @@ async fn run() -> Result<(), String> {
         bench.signature.clone(),
     );
     println!(
-        "hook bench: {} connections, {}s each, body {} bytes, SQLite durable, load from {}\n",
+        "hook bench: {}, {} connections, {}s each, body {} bytes, SQLite durable, load from {}\n",
+        if std::env::var_os("HERALD_BENCH_BINARY").is_some() {
+            "HERALD_BENCH_BINARY"
+        } else {
+            "this build"
+        },
         settings.connections,
         settings.length.as_secs(),
         bench.body.len(),

@@ -83,7 +83,7 @@ impl Bench {
 
     /// Starts `herald local` and waits until it is ready.
     pub fn start(&self) -> Result<Server, String> {
-        let child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        let child = Command::new(binary())
             .arg("local")
             .arg(self.dir.path().join("manifests"))
             .arg("--db")
@@ -122,6 +122,13 @@ impl Bench {
         store.close().await;
         Ok(missing)
     }
+}
+
+/// The `herald` binary to measure: this build's, or `HERALD_BENCH_BINARY` (e.g. one built
+/// from an earlier commit, to compare two versions on the same machine in one sitting).
+pub fn binary() -> PathBuf {
+    std::env::var_os("HERALD_BENCH_BINARY")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_herald")), PathBuf::from)
 }
 
 impl Server {
