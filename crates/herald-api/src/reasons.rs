@@ -29,3 +29,20 @@ pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
 pub const SECRET_EMPTY: &str = "SecretEmpty";
 /// A Bitbucket Cloud path token too short to be the whole proof of a sender.
 pub const TOKEN_TOO_SHORT: &str = "TokenTooShort";
+
+/// A run's transitions, the same words in a local run's history and a Run's `status.history`.
+/// Stored: a run waits to start.
+pub const RUN_CREATED: &str = "Created";
+/// Started: the checkout and the action are under way (locally a process, in a cluster a Job).
+pub const RUN_STARTED: &str = "Started";
+/// The action exited 0.
+pub const RUN_COMPLETED: &str = "Completed";
+/// The action exited non-zero (in a cluster the Job controller's own reason, such as
+/// `BackoffLimitExceeded`, is kept).
+pub const RUN_ERROR: &str = "Error";
+/// The action ran past its deadline.
+pub const RUN_DEADLINE_EXCEEDED: &str = "DeadlineExceeded";
+/// Herald stopped while the run was executing; it is not run again.
+pub const RUN_INTERRUPTED: &str = "Interrupted";
+/// The run's action or source could not be read when it was due to start.
+pub const RUN_INVALID_DEFINITION: &str = "InvalidDefinition";

@@ -47,6 +47,23 @@ impl Ticker {
     }
 
     /// The first time strictly after `after` that the schedule is due.
+    /// When a trigger is next due, the same rule in both modes: an interval trigger at once
+    /// when it was never checked (so a new or restarted Herald does not wait a period), else
+    /// one interval after its last check; a cron trigger at its next match after the last
+    /// check, or after it was created.
+    pub fn due(
+        &self,
+        last_checked: Option<Timestamp>,
+        created: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Timestamp {
+        match (self, last_checked) {
+            (Ticker::Interval(_), None) => now,
+            (_, Some(last)) => self.next_after(last).unwrap_or(now),
+            (Ticker::Cron { .. }, None) => self.next_after(created.unwrap_or(now)).unwrap_or(now),
+        }
+    }
+
     pub fn next_after(&self, after: Timestamp) -> Result<Timestamp, TickerError> {
         match self {
             Self::Interval(every) => {
@@ -119,5 +136,24 @@ mod tests {
         assert!(Ticker::from_schedule(&schedule(Some("1m"), Some("* * * * *"), None)).is_err());
         assert!(Ticker::from_schedule(&schedule(None, None, None)).is_err());
         assert!(Ticker::from_schedule(&schedule(None, Some("nope"), None)).is_err());
+    }
+
+    #[test]
+    fn the_first_due_time_is_one_rule() {
+        let at = |s: i64| Timestamp::from_second(s).unwrap();
+        let every = Ticker::from_schedule(&schedule(Some("10s"), None, None)).unwrap();
+        assert_eq!(every.due(None, Some(at(0)), at(100)), at(100), "at once");
+        assert_eq!(
+            every.due(Some(at(95)), None, at(100)),
+            at(105),
+            "an interval on"
+        );
+        let hourly = Ticker::from_schedule(&schedule(None, Some("0 * * * *"), None)).unwrap();
+        assert_eq!(
+            hourly.due(None, Some(at(60)), at(100)),
+            at(3600),
+            "after creation"
+        );
+        assert_eq!(hourly.due(Some(at(3600)), None, at(3601)), at(7200));
     }
 }

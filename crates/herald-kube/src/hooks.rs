@@ -3,19 +3,18 @@
 
 use std::sync::Arc;
 
-use herald_api::{TriggerKind, WebhookTrigger};
-use herald_core::{Firing, SourceChoiceError, sources_to_fire};
-use herald_server::{
-    Delivery, FireError, Fired, FiredRun, HookAuth, Hooks, LookupError, NotReady, SkippedSource,
-};
+use herald_api::{Run, TriggerKind, WebhookTrigger};
+use herald_core::SourceChoiceError;
+use herald_engine::{HookOutcomes, Outcome, TriggerDef, fire_sources};
+use herald_server::{Delivery, FireError, Fired, FiredRun, HookAuth, Hooks, LookupError, NotReady};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Resource, ResourceExt};
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::fire::{Fired as FiredSource, TriggerView, fire_source};
+use crate::fire::{ClusterRuns, ClusterSources};
 use crate::sources::get;
-use crate::trigger_controller::write_status;
+use crate::trigger_controller::{checked, write_status};
 
 /// Hooks backed by the API server.
 #[derive(Debug, Clone)]
@@ -73,78 +72,62 @@ impl Hooks for ClusterHooks {
                 LookupError::Unavailable(why) => FireError::Store(why),
                 other => FireError::BadRequest(other.to_string()),
             })?;
-        let names = selected(&found, source)?;
         let mut status = found.status.clone().unwrap_or_default();
-        let view = TriggerView {
+        let def = TriggerDef {
             kind: TriggerKind::WebhookTrigger,
             namespace,
             name: trigger,
-            owner: found.controller_owner_ref(&()),
             sources: &found.spec.sources,
             action: &found.spec.action,
+        };
+        let runs = ClusterRuns {
+            ctx: &self.ctx,
+            owner: found.controller_owner_ref(&()),
             checked: &status.checked_sources.clone(),
         };
-        // A repeated delivery is the same Run; without an id each delivery is its own.
-        let id = delivery
-            .id
-            .clone()
-            .unwrap_or_else(|| jiff::Timestamp::now().as_nanosecond().to_string());
-        let firing = Firing::Delivery(id);
-        let mut fired = Fired::default();
-        let mut errors = Vec::new();
-        for name in names {
-            match fire_source(&self.ctx, &view, &name, &firing, delivery.pushes.as_deref()).await {
-                Ok(FiredSource::Run { run, created }) => {
-                    status.checked_sources.insert(
-                        name.clone(),
-                        herald_api::CheckedSource {
-                            revision: run.spec.revision.clone(),
-                            git_ref: run.spec.git_ref.clone(),
-                            changed_at: Some(crate::conditions::now()),
-                        },
-                    );
-                    fired.runs.push(FiredRun {
-                        id: None,
-                        name: run.name_any(),
-                        source: name,
-                        revision: run.spec.revision.clone(),
-                        created,
-                    });
-                }
-                Ok(FiredSource::Skipped { reason }) => {
-                    fired.skipped.push(SkippedSource {
-                        source: name,
-                        reason,
-                    });
-                }
-                Err(e @ Error::Kube { .. }) => return Err(FireError::Store(e.to_string())),
-                Err(e) => errors.push(format!("{name}: {e}")),
+        let firing = herald_engine::delivery_firing(delivery.id.as_deref());
+        let multi_source = found.spec.webhook.multi_source;
+        let reader = ClusterSources(&self.ctx);
+        let metrics = &self.ctx.metrics;
+        let pushes = delivery.pushes.as_deref();
+        let outcomes = fire_sources(
+            &runs,
+            &reader,
+            metrics,
+            &def,
+            source,
+            multi_source,
+            &firing,
+            pushes,
+        )
+        .await
+        .map_err(|e| match e {
+            SourceChoiceError::OneAtATime => FireError::SourceRequired,
+            SourceChoiceError::Unknown { .. } => {
+                FireError::BadRequest(format!("WebhookTrigger {namespace}/{trigger} {e}"))
+            }
+        })?;
+        // Only now, with the Runs stored, do their revisions count as seen (a Run found
+        // existing too: a crash may have come between its creation and this write).
+        for (source, outcome) in &outcomes {
+            if let Outcome::Created(run) | Outcome::Existing(run) = outcome {
+                status.checked_sources.insert(source.clone(), checked(run));
             }
         }
+        let gathered = HookOutcomes::gather(outcomes, |source, run: &Run, created| FiredRun {
+            id: None,
+            name: run.name_any(),
+            source: source.to_owned(),
+            revision: run.spec.revision.clone(),
+            created,
+        });
         if let Err(e) = write_status(&found, &self.ctx, &status).await {
             tracing::warn!(%namespace, %trigger, error = %e, "could not record checked sources");
         }
-        if fired.runs.is_empty() && !errors.is_empty() {
-            return Err(FireError::Source(errors.join("; ")));
-        }
-        Ok(fired)
+        gathered.answer
     }
 
     fn delivery_log(&self) -> Option<&herald_store::Store> {
         self.ctx.config.store.as_ref()
     }
-}
-
-fn selected(trigger: &WebhookTrigger, source: Option<&str>) -> Result<Vec<String>, FireError> {
-    let (names, multi_source) = (
-        &trigger.spec.sources.names,
-        trigger.spec.webhook.multi_source,
-    );
-    sources_to_fire(names, source, multi_source).map_err(|e| match e {
-        SourceChoiceError::OneAtATime => FireError::SourceRequired,
-        SourceChoiceError::Unknown { .. } => {
-            let (namespace, name) = (trigger.namespace().unwrap_or_default(), trigger.name_any());
-            FireError::BadRequest(format!("WebhookTrigger {namespace}/{name} {e}"))
-        }
-    })
 }

@@ -1,6 +1,6 @@
 //! The next status of a Run from what its Job shows. Pure, so every transition is unit-tested.
 
-use herald_api::{RunPhase, RunStatus, RunStep, RunTransition};
+use herald_api::{RunPhase, RunStatus, RunStep, RunTransition, reasons};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -42,7 +42,7 @@ pub fn job_phase(job: &Job) -> (RunPhase, String, String) {
     if let Some(c) = condition("Complete") {
         return (
             RunPhase::Succeeded,
-            "Completed".into(),
+            reasons::RUN_COMPLETED.into(),
             c.message
                 .clone()
                 .unwrap_or_else(|| "the Job completed".into()),
@@ -60,13 +60,13 @@ pub fn job_phase(job: &Job) -> (RunPhase, String, String) {
     if started {
         (
             RunPhase::Running,
-            "JobStarted".into(),
+            reasons::RUN_STARTED.into(),
             "the Job is running".into(),
         )
     } else {
         (
             RunPhase::Pending,
-            "JobCreated".into(),
+            reasons::RUN_CREATED.into(),
             "waiting for the Job to start".into(),
         )
     }
@@ -86,7 +86,7 @@ pub fn next_status(
         if previous.history.is_empty() && observed.phase != RunPhase::Pending {
             next.history.push(transition(
                 RunPhase::Pending,
-                "Created",
+                reasons::RUN_CREATED,
                 "the Run was created",
                 &now,
             ));

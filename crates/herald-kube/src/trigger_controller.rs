@@ -8,7 +8,9 @@ use herald_api::reasons;
 use herald_api::validate::{Validate, join_errors};
 use herald_api::{CheckedSource, Run, ScheduleTrigger, TriggerKind, TriggerStatus, WebhookTrigger};
 use herald_core::{Firing, Ticker, hooks};
+use herald_engine::{Outcome, TriggerDef, fire_sources};
 use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -18,7 +20,7 @@ use serde_json::json;
 use crate::conditions::{conditions, now};
 use crate::context::Context;
 use crate::error::{Error, KubeContext};
-use crate::fire::{Fired, TriggerView, fire_source};
+use crate::fire::{ClusterRuns, ClusterSources};
 use crate::hooks::resolve_auth;
 use crate::labels;
 
@@ -43,8 +45,7 @@ pub async fn reconcile_schedule(
         return Ok(Action::requeue(ctx.config.lease_renew));
     }
     let now_ts = Timestamp::now();
-    let due = due_time(
-        &ticker,
+    let due = ticker.due(
         status.last_checked.as_ref().map(|t| t.0),
         trigger.creation_timestamp().map(|t| t.0),
         now_ts,
@@ -52,19 +53,20 @@ pub async fn reconcile_schedule(
     if due > now_ts {
         return Ok(Action::requeue(until(due)));
     }
-    let view = TriggerView {
+    let (namespace, name) = (trigger.namespace().unwrap_or_default(), trigger.name_any());
+    let def = TriggerDef {
         kind: TriggerKind::ScheduleTrigger,
-        namespace: &trigger.namespace().unwrap_or_default(),
-        name: &trigger.name_any(),
-        owner: trigger.controller_owner_ref(&()),
+        namespace: &namespace,
+        name: &name,
         sources: &trigger.spec.sources,
         action: &trigger.spec.action,
-        checked: &status.checked_sources,
     };
     let firing = Firing::Tick(due.to_string());
+    let owner = trigger.controller_owner_ref(&());
     let next_status = check_sources(
         &ctx,
-        &view,
+        &def,
+        owner,
         &firing,
         status.clone(),
         trigger.metadata.generation,
@@ -82,34 +84,45 @@ pub async fn reconcile_schedule(
 /// Fire every source; record each Run's revision as seen, and every failure in the conditions.
 pub async fn check_sources(
     ctx: &Context,
-    view: &TriggerView<'_>,
+    def: &TriggerDef<'_>,
+    owner: Option<OwnerReference>,
     firing: &Firing,
     mut status: TriggerStatus,
     generation: Option<i64>,
 ) -> TriggerStatus {
+    let runs = ClusterRuns {
+        ctx,
+        owner,
+        checked: &status.checked_sources.clone(),
+    };
+    // Every source, so the choice of sources cannot fail.
+    let reader = ClusterSources(ctx);
+    let outcomes = fire_sources(&runs, &reader, &ctx.metrics, def, None, true, firing, None)
+        .await
+        .unwrap_or_default();
     let mut failures = Vec::new();
-    for source in &view.sources.names {
-        match fire_source(ctx, view, source, firing, None).await {
-            Ok(Fired::Run { run, created }) => {
-                if created {
-                    tracing::info!(trigger = %view.name, run = %run.name_any(), revision = %run.spec.revision, "run created");
-                }
+    for (source, outcome) in outcomes {
+        if let Outcome::Created(run) = &outcome {
+            tracing::info!(trigger = %def.name, run = %run.name_any(), revision = %run.spec.revision, "run created");
+        }
+        match outcome {
+            Outcome::Created(run) | Outcome::Existing(run) => {
                 // Only now, with the Run stored, does the revision count as seen.
                 if !matches!(run.spec.cause, herald_api::RunCause::Manual) {
-                    status.checked_sources.insert(source.clone(), checked(&run));
+                    status.checked_sources.insert(source, checked(&run));
                 }
             }
-            Ok(Fired::Skipped { reason }) => {
-                tracing::debug!(trigger = %view.name, %source, %reason, "nothing to run");
+            Outcome::Skipped(reason) => {
+                tracing::debug!(trigger = %def.name, %source, %reason, "nothing to run");
             }
-            Err(e) => failures.push(format!("{source}: {e}")),
+            Outcome::Failed(e) => failures.push(format!("{source}: {e}")),
         }
     }
     let (ready, reason, message) = if failures.is_empty() {
         (
             true,
             reasons::CHECKED,
-            format!("{} source(s) checked", view.sources.names.len()),
+            format!("{} source(s) checked", def.sources.names.len()),
         )
     } else {
         (false, reasons::SOURCE_UNAVAILABLE, failures.join("; "))
@@ -126,26 +139,12 @@ pub async fn check_sources(
     status
 }
 
-fn checked(run: &Run) -> CheckedSource {
+/// What a trigger's status records of the Run it created for a source.
+pub(crate) fn checked(run: &Run) -> CheckedSource {
     CheckedSource {
         revision: run.spec.revision.clone(),
         git_ref: run.spec.git_ref.clone(),
         changed_at: Some(now()),
-    }
-}
-
-/// When the trigger is next due: an interval right away the first time, then one interval
-/// after the last check; a cron at its next match after the last check (or creation).
-pub fn due_time(
-    ticker: &Ticker,
-    last_checked: Option<Timestamp>,
-    created: Option<Timestamp>,
-    now: Timestamp,
-) -> Timestamp {
-    match (ticker, last_checked) {
-        (Ticker::Interval(_), None) => now,
-        (_, Some(last)) => ticker.next_after(last).unwrap_or(now),
-        (Ticker::Cron { .. }, None) => ticker.next_after(created.unwrap_or(now)).unwrap_or(now),
     }
 }
 

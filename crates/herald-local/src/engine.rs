@@ -3,16 +3,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use herald_api::{RunPhase, TriggerKind};
+use herald_api::{RunPhase, TriggerKind, reasons};
 use herald_core::hooks::Push;
-use herald_core::{
-    Firing, RefTip, RunContext, RunPlan, SourceChoiceError, plan_run, run_env, run_name,
-    select_pushed, select_revision, sources_to_fire, why_not_selected,
-};
-use herald_store::{Created, NewRun, RunOutcome, RunRecord, Store, TriggerKey};
+use herald_core::{Firing, RefTip, RunContext, SourceChoiceError, run_env, select_revision};
+use herald_engine::{Created, Outcome, RunStore, SourceReader, TriggerDef, fire_sources};
+use herald_server::Metrics;
+use herald_store::{NewRun, RunOutcome, RunRecord, Store, TriggerKey};
 use tokio::sync::{Semaphore, watch};
 
-use crate::catalog::{Catalog, TriggerView};
+use crate::catalog::Catalog;
 use crate::executor::{ProcessSpec, run_process};
 use crate::resolve::{self, ResolvedSource};
 
@@ -23,6 +22,8 @@ pub struct EngineConfig {
     pub work_root: PathBuf,
     /// How many runs may execute at once.
     pub max_parallel: usize,
+    /// Where runs created are counted (the server's `/metrics`).
+    pub metrics: Metrics,
 }
 
 /// A request to fire one trigger.
@@ -99,9 +100,19 @@ impl Engine {
         self.inner.catalog.borrow().clone()
     }
 
-    /// Look at each source of a trigger and store a run where one is due. Runs are only
-    /// stored here; call [`Engine::execute`] or [`Engine::spawn`] to run them.
+    /// Look at each source of a trigger and store a run where one is due (the engine's one
+    /// fire path). Runs are only stored here; call [`Engine::execute`] or [`Engine::spawn`] to
+    /// run them.
     pub async fn fire(&self, request: &FireRequest) -> Result<Vec<SourceOutcome>, FireError> {
+        let outcomes = self.fire_each(request).await?;
+        Ok(outcomes.into_iter().map(SourceOutcome::from).collect())
+    }
+
+    /// [`Engine::fire`], each source's outcome as the engine gives it.
+    pub(crate) async fn fire_each(
+        &self,
+        request: &FireRequest,
+    ) -> Result<Vec<(String, Outcome<RunRecord>)>, FireError> {
         let catalog = self.catalog();
         let trigger = catalog
             .trigger(request.kind, &request.namespace, &request.name)
@@ -124,101 +135,34 @@ impl Engine {
                 request.name
             )));
         }
-        let names = selected_sources(&trigger, request)?;
-        let mut outcomes = Vec::with_capacity(names.len());
-        for name in names {
-            outcomes.push(self.fire_source(&catalog, &trigger, &name, request).await);
-        }
-        Ok(outcomes)
-    }
-
-    async fn fire_source(
-        &self,
-        catalog: &Catalog,
-        trigger: &TriggerView<'_>,
-        source: &str,
-        request: &FireRequest,
-    ) -> SourceOutcome {
-        let firing = &request.firing;
-        let failed = |error: String| SourceOutcome::Failed {
-            source: source.to_owned(),
-            error,
+        let def = TriggerDef {
+            kind: trigger.kind,
+            namespace: trigger.namespace,
+            name: trigger.name,
+            sources: trigger.sources,
+            action: trigger.action,
         };
-        let resolved =
-            match resolve::source(catalog, trigger.namespace, trigger.sources.kind, source) {
-                Ok(resolved) => resolved,
-                Err(e) => return failed(e),
-            };
-        let selected = match revision_for(&resolved, &trigger.sources.watch_on, request).await {
-            Ok(Ok(selected)) => selected,
-            Ok(Err(reason)) => {
-                return SourceOutcome::Skipped {
-                    source: source.to_owned(),
-                    reason,
-                };
-            }
-            Err(e) => return failed(e),
-        };
-        let key = trigger_key(trigger);
-        let on_change_only = trigger.sources.watch_on.on_change_only;
-        let plan = match self
-            .plan(&key, source, on_change_only, &selected.revision, firing)
-            .await
-        {
-            Ok(Some(plan)) => plan,
-            Ok(None) => {
-                return SourceOutcome::Skipped {
-                    source: source.to_owned(),
-                    reason: format!("revision {} already seen", selected.revision),
-                };
-            }
-            Err(e) => return failed(e),
-        };
-        let new = NewRun {
-            name: run_name(
-                trigger.name,
-                source,
-                &selected.revision,
-                plan.identity,
-                plan.occasion.as_deref(),
-            ),
-            namespace: trigger.namespace.to_owned(),
-            trigger: key,
-            source_kind: trigger.sources.kind,
-            source: source.to_owned(),
-            git_ref: selected.git_ref,
-            revision: selected.revision,
-            action_kind: trigger.action.kind,
-            action: trigger.action.name.clone(),
-            cause: plan.cause,
-            record_last_seen: plan.records_last_seen,
-        };
-        match self.inner.store.create_run(&new).await {
-            Ok(Created::New(run)) => SourceOutcome::Created(run),
-            Ok(Created::Existing(run)) => SourceOutcome::Existing(run),
-            Err(e) => failed(format!("could not store the run: {e}")),
-        }
-    }
-
-    /// Plan a run for `revision`, reading the last seen revision only when it matters.
-    async fn plan(
-        &self,
-        key: &TriggerKey,
-        source: &str,
-        on_change_only: bool,
-        revision: &str,
-        firing: &Firing,
-    ) -> Result<Option<RunPlan>, String> {
-        let seen = match (on_change_only, firing) {
-            (true, Firing::Tick(_) | Firing::Delivery(_)) => self
-                .inner
-                .store
-                .last_seen(key, source)
-                .await
-                .map_err(|e| e.to_string())?,
-            _ => None,
-        };
-        Ok(plan_run(firing, on_change_only, seen.as_deref(), revision))
+        // A hook delivery names one source unless the trigger is `multiSource`; schedules and
+        // hand firings cover all when they name none.
+        let all_allowed = !matches!(request.firing, Firing::Delivery(_)) || trigger.multi_source;
+        fire_sources(
+            &LocalRuns(&self.inner.store),
+            &CatalogSources(&catalog),
+            &self.inner.config.metrics,
+            &def,
+            request.source.as_deref(),
+            all_allowed,
+            &request.firing,
+            request.pushes.as_deref(),
+        )
+        .await
+        .map_err(|e| match e {
+            SourceChoiceError::OneAtATime => FireError::SourceRequired,
+            SourceChoiceError::Unknown { .. } => FireError::BadRequest(format!(
+                "{} {}/{} {e}",
+                trigger.kind, trigger.namespace, trigger.name
+            )),
+        })
     }
 
     /// Run a stored run to its end, recording each transition. Waits for a free slot first.
@@ -226,7 +170,12 @@ impl Engine {
         let _slot = self.inner.slots.acquire().await;
         let store = &self.inner.store;
         let run = store
-            .transition(run.id, RunPhase::Running, "Started", Some("checking out"))
+            .transition(
+                run.id,
+                RunPhase::Running,
+                reasons::RUN_STARTED,
+                Some("checking out"),
+            )
             .await?;
         let outcome = self.run_to_end(&run).await;
         store.finish_run(run.id, &outcome).await
@@ -250,7 +199,13 @@ impl Engine {
         let (source, job, env) = match prepared {
             Ok(parts) => parts,
             Err(message) => {
-                return outcome(RunPhase::Failed, "InvalidDefinition", message, None, None);
+                return outcome(
+                    RunPhase::Failed,
+                    reasons::RUN_INVALID_DEFINITION,
+                    message,
+                    None,
+                    None,
+                );
             }
         };
         let result = run_process(ProcessSpec {
@@ -285,7 +240,13 @@ impl Engine {
             store
                 .finish_run(
                     run.id,
-                    &outcome(RunPhase::Failed, "Interrupted", message.into(), None, None),
+                    &outcome(
+                        RunPhase::Failed,
+                        reasons::RUN_INTERRUPTED,
+                        message.into(),
+                        None,
+                        None,
+                    ),
                 )
                 .await?;
         }
@@ -298,49 +259,50 @@ impl Engine {
     }
 }
 
-fn trigger_key(trigger: &TriggerView<'_>) -> TriggerKey {
-    TriggerKey {
-        kind: trigger.kind,
-        namespace: trigger.namespace.to_owned(),
-        name: trigger.name.to_owned(),
+/// Local mode's run state: rows of the store, which records a run and its trigger's last
+/// seen revision in one transaction.
+struct LocalRuns<'a>(&'a Store);
+
+impl RunStore for LocalRuns<'_> {
+    type Run = RunRecord;
+    type Error = herald_store::StoreError;
+
+    async fn last_seen(
+        &self,
+        trigger: &TriggerDef<'_>,
+        source: &str,
+    ) -> Result<Option<String>, Self::Error> {
+        let key = TriggerKey {
+            kind: trigger.kind,
+            namespace: trigger.namespace.to_owned(),
+            name: trigger.name.to_owned(),
+        };
+        self.0.last_seen(&key, source).await
+    }
+
+    async fn create(&self, run: &NewRun) -> Result<Created<RunRecord>, Self::Error> {
+        Ok(match self.0.create_run(run).await? {
+            herald_store::Created::New(run) => Created::New(run),
+            herald_store::Created::Existing(run) => Created::Existing(run),
+        })
     }
 }
 
-/// The sources a request covers. A hook delivery names one unless the trigger is
-/// `multiSource`; schedules and hand firings cover all when they name none.
-fn selected_sources(
-    trigger: &TriggerView<'_>,
-    request: &FireRequest,
-) -> Result<Vec<String>, FireError> {
-    let all_allowed = !matches!(request.firing, Firing::Delivery(_)) || trigger.multi_source;
-    sources_to_fire(
-        &trigger.sources.names,
-        request.source.as_deref(),
-        all_allowed,
-    )
-    .map_err(|e| match e {
-        SourceChoiceError::OneAtATime => FireError::SourceRequired,
-        SourceChoiceError::Unknown { .. } => FireError::BadRequest(format!(
-            "{} {}/{} {e}",
-            trigger.kind, trigger.namespace, trigger.name
-        )),
-    })
-}
+/// Local mode's sources: the catalog's definitions and Secrets, listed without cloning.
+struct CatalogSources<'a>(&'a Catalog);
 
-/// The revision to run: from the hook's payload when it reported pushes (`Ok(Err(reason))`
-/// when none is for this trigger), else what the watched reference points at now.
-async fn revision_for(
-    source: &ResolvedSource,
-    watch_on: &herald_api::WatchOn,
-    request: &FireRequest,
-) -> Result<Result<herald_core::Selected, String>, String> {
-    let Some(pushes) = &request.pushes else {
-        return current_revision(source, &watch_on.reference).await.map(Ok);
-    };
-    match select_pushed(&watch_on.reference, &watch_on.files, pushes) {
-        Ok(Some(selected)) => Ok(Ok(selected)),
-        Ok(None) => Ok(Err(why_not_selected(&watch_on.reference, pushes))),
-        Err(e) => Err(format!("invalid file glob: {e}")),
+impl SourceReader for CatalogSources<'_> {
+    type Error = String;
+
+    async fn current(
+        &self,
+        trigger: &TriggerDef<'_>,
+        source: &str,
+        reference: &herald_api::GitReference,
+    ) -> Result<herald_core::Selected, String> {
+        let kind = trigger.sources.kind;
+        let resolved = resolve::source(self.0, trigger.namespace, kind, source)?;
+        current_revision(&resolved, reference).await
     }
 }
 
@@ -366,6 +328,20 @@ async fn current_revision(
             .collect()
     };
     select_revision(reference, &refs).map_err(|e| format!("{} {}: {e}", source.kind, source.name))
+}
+
+impl From<(String, Outcome<RunRecord>)> for SourceOutcome {
+    fn from((source, outcome): (String, Outcome<RunRecord>)) -> Self {
+        match outcome {
+            Outcome::Created(run) => Self::Created(run),
+            Outcome::Existing(run) => Self::Existing(run),
+            Outcome::Skipped(reason) => Self::Skipped { source, reason },
+            Outcome::Failed(failure) => Self::Failed {
+                source,
+                error: failure.to_string(),
+            },
+        }
+    }
 }
 
 type Prepared = (ResolvedSource, herald_api::ActionJob, Vec<(String, String)>);

@@ -4,7 +4,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use herald_api::ActionJob;
+use herald_api::{ActionJob, reasons};
 use herald_core::WORKDIR_ENV;
 use herald_git::Remote;
 use nix::sys::signal::{Signal, killpg};
@@ -178,21 +178,21 @@ async fn run_command(
         Err(_) => ProcessOutcome {
             succeeded: false,
             exit_code: None,
-            reason: "DeadlineExceeded",
+            reason: reasons::RUN_DEADLINE_EXCEEDED,
             message: format!("stopped after the deadline of {}s", deadline.as_secs()),
             output,
         },
         Ok(Err(e)) => ProcessOutcome {
             output,
-            ..ProcessOutcome::failed("Error", format!("wait failed: {e}"))
+            ..ProcessOutcome::failed(reasons::RUN_ERROR, format!("wait failed: {e}"))
         },
         Ok(Ok(status)) => ProcessOutcome {
             succeeded: status.success(),
             exit_code: status.code(),
             reason: if status.success() {
-                "Completed"
+                reasons::RUN_COMPLETED
             } else {
-                "Error"
+                reasons::RUN_ERROR
             },
             message: match status.code() {
                 Some(code) => format!("exited with code {code}"),

@@ -14,7 +14,6 @@ mod watcher;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use catalog::{Catalog, Key};
@@ -107,7 +106,9 @@ pub async fn run(
         store: store.clone(),
         flux_secret: config.flux_secret.clone(),
     };
-    let engine = Engine::new(store.clone(), receiver.clone(), engine_config(&config));
+    let engine_config = engine_config(&config);
+    let metrics = engine_config.metrics.clone();
+    let engine = Engine::new(store.clone(), receiver.clone(), engine_config);
     let resumed = engine.recover().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resuming runs stored before the last stop");
@@ -125,6 +126,7 @@ pub async fn run(
         health,
         rate_limits: config.rate_limits,
         api: Some(api),
+        metrics,
         ..ServerConfig::default()
     };
     let served = herald_server::serve(Arc::new(engine), &server, shutdown).await;
@@ -142,16 +144,8 @@ pub fn engine_config(config: &LocalConfig) -> EngineConfig {
     EngineConfig {
         work_root: config.work_root.clone(),
         max_parallel: config.max_parallel,
+        metrics: herald_server::Metrics::default(),
     }
 }
 
-/// A process-unique id for firings that must never collide (hook deliveries, manual runs).
-pub fn unique_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{}-{}-{n}",
-        jiff::Timestamp::now().as_nanosecond(),
-        std::process::id()
-    )
-}
+pub use herald_engine::occasion_id as unique_id;

@@ -60,16 +60,8 @@ async fn tick_forever(engine: Engine, (namespace, name): Key, spec: ScheduleTrig
             return;
         }
     };
-    // An interval trigger checks at once, so a new or restarted Herald does not wait a period.
-    let mut due = match ticker {
-        Ticker::Interval(_) => Timestamp::now(),
-        Ticker::Cron { .. } => match ticker.next_after(Timestamp::now()) {
-            Ok(t) => t,
-            Err(e) => {
-                return tracing::error!(%namespace, trigger = %name, error = %e, "no next time");
-            }
-        },
-    };
+    // Local mode keeps no last check time: a restart checks an interval trigger at once.
+    let mut due = ticker.due(None, None, Timestamp::now());
     loop {
         sleep_until(due).await;
         let request = FireRequest {

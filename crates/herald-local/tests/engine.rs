@@ -47,6 +47,7 @@ async fn engine_at(manifests: &Manifests, state: &std::path::Path) -> Engine {
         EngineConfig {
             work_root: state.join("work"),
             max_parallel: 2,
+            metrics: herald_server::Metrics::default(),
         },
     )
 }

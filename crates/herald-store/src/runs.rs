@@ -25,7 +25,7 @@ macro_rules! run_columns {
 }
 
 /// The reason recorded with a run's first (`Pending`) transition.
-pub const CREATED_REASON: &str = "Created";
+pub const CREATED_REASON: &str = herald_api::reasons::RUN_CREATED;
 
 /// The phases a run never leaves.
 const TERMINAL: [RunPhase; 3] = [RunPhase::Succeeded, RunPhase::Failed, RunPhase::Skipped];

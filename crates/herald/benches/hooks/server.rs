@@ -127,8 +127,10 @@ impl Bench {
 /// The `herald` binary to measure: this build's, or `HERALD_BENCH_BINARY` (e.g. one built
 /// from an earlier commit, to compare two versions on the same machine in one sitting).
 pub fn binary() -> PathBuf {
-    std::env::var_os("HERALD_BENCH_BINARY")
-        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_herald")), PathBuf::from)
+    std::env::var_os("HERALD_BENCH_BINARY").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_herald")),
+        PathBuf::from,
+    )
 }
 
 impl Server {

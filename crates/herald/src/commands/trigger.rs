@@ -31,6 +31,7 @@ pub async fn trigger(args: TriggerArgs) -> anyhow::Result<ExitCode> {
         herald_local::EngineConfig {
             work_root,
             max_parallel: 4,
+            metrics: herald_server::Metrics::default(),
         },
     );
     let request = FireRequest {

@@ -1,0 +1,187 @@
+//! Firing a trigger: for each source, the revision, the decision, the run.
+
+use std::fmt::Display;
+use std::future::Future;
+
+use herald_api::{ActionRef, GitReference, TriggerKind, TriggerSources};
+use herald_core::hooks::Push;
+use herald_core::{
+    Firing, Selected, SourceChoiceError, plan_run, run_name, select_pushed, sources_to_fire,
+    why_not_selected,
+};
+use herald_server::{Metrics, RunLabels};
+use herald_store::{NewRun, TriggerKey};
+
+/// A trigger as firing sees it, whatever its kind and wherever it was defined.
+#[derive(Debug, Clone, Copy)]
+pub struct TriggerDef<'a> {
+    pub kind: TriggerKind,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub sources: &'a TriggerSources,
+    pub action: &'a ActionRef,
+}
+
+/// A run stored by [`RunStore::create`], or the one of that name stored before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created<R> {
+    New(R),
+    Existing(R),
+}
+
+/// Where runs and last seen revisions are kept: the seam of run state.
+pub trait RunStore: Sync {
+    /// A stored run as this mode knows it.
+    type Run: Send;
+    type Error: Display + Send;
+
+    /// The revision `trigger` last created a run for from `source`, if any.
+    fn last_seen(
+        &self,
+        trigger: &TriggerDef<'_>,
+        source: &str,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
+
+    /// Stores `run` unless one of its name exists, which is returned instead; with
+    /// `run.record_last_seen`, its revision becomes the last seen one once the run is stored
+    /// (never before: a crash in between must repeat nothing and lose nothing).
+    fn create(
+        &self,
+        run: &NewRun,
+    ) -> impl Future<Output = Result<Created<Self::Run>, Self::Error>> + Send;
+}
+
+/// Where a source's definition and credentials come from, and how its refs are listed: the
+/// seam of definitions and of Git.
+pub trait SourceReader: Sync {
+    type Error: Display + Send;
+
+    /// What `reference` of `trigger`'s source `source` points at now.
+    fn current(
+        &self,
+        trigger: &TriggerDef<'_>,
+        source: &str,
+        reference: &GitReference,
+    ) -> impl Future<Output = Result<Selected, Self::Error>> + Send;
+}
+
+/// Why one source could not be fired.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The source could not be read (missing, unreachable, bad credentials, no such ref).
+    #[error("{0}")]
+    Source(String),
+    /// The run or the last seen revision could not be read or stored; nothing was accepted.
+    #[error("{0}")]
+    Store(String),
+}
+
+/// What firing did for one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome<R> {
+    /// A new run was stored.
+    Created(R),
+    /// The run for this occasion (or this change) was stored before.
+    Existing(R),
+    /// Nothing to run, and why.
+    Skipped(String),
+    /// This source failed; the others were still fired.
+    Failed(Failure),
+}
+
+/// Fires `trigger` for one `source`: the revision from `pushes` when a hook reported them
+/// (else what the watched reference points at now), decided against the last seen revision,
+/// stored idempotently under its name, counted in `herald_runs_created_total`.
+pub async fn fire_source<S: RunStore, R: SourceReader>(
+    store: &S,
+    reader: &R,
+    metrics: &Metrics,
+    trigger: &TriggerDef<'_>,
+    source: &str,
+    firing: &Firing,
+    pushes: Option<&[Push]>,
+) -> Outcome<S::Run> {
+    let watch_on = &trigger.sources.watch_on;
+    let selected = match pushes {
+        Some(pushes) => match select_pushed(&watch_on.reference, &watch_on.files, pushes) {
+            Ok(Some(selected)) => selected,
+            Ok(None) => return Outcome::Skipped(why_not_selected(&watch_on.reference, pushes)),
+            Err(e) => return Outcome::Failed(Failure::Source(format!("invalid file glob: {e}"))),
+        },
+        None => match reader.current(trigger, source, &watch_on.reference).await {
+            Ok(selected) => selected,
+            Err(e) => return Outcome::Failed(Failure::Source(e.to_string())),
+        },
+    };
+    // The last seen revision matters only to onChangeOnly, and never to a hand firing.
+    let seen = if watch_on.on_change_only && !matches!(firing, Firing::Manual(_)) {
+        match store.last_seen(trigger, source).await {
+            Ok(seen) => seen,
+            Err(e) => return Outcome::Failed(Failure::Store(e.to_string())),
+        }
+    } else {
+        None
+    };
+    let on_change_only = watch_on.on_change_only;
+    let Some(plan) = plan_run(firing, on_change_only, seen.as_deref(), &selected.revision) else {
+        return Outcome::Skipped(format!("revision {} already seen", selected.revision));
+    };
+    let run = NewRun {
+        name: run_name(
+            trigger.name,
+            source,
+            &selected.revision,
+            plan.identity,
+            plan.occasion.as_deref(),
+        ),
+        namespace: trigger.namespace.to_owned(),
+        trigger: TriggerKey {
+            kind: trigger.kind,
+            namespace: trigger.namespace.to_owned(),
+            name: trigger.name.to_owned(),
+        },
+        source_kind: trigger.sources.kind,
+        source: source.to_owned(),
+        git_ref: selected.git_ref,
+        revision: selected.revision,
+        action_kind: trigger.action.kind,
+        action: trigger.action.name.clone(),
+        cause: plan.cause,
+        record_last_seen: plan.records_last_seen,
+    };
+    match store.create(&run).await {
+        Ok(Created::New(stored)) => {
+            let labels = RunLabels {
+                trigger_kind: run.trigger.kind.to_string(),
+                cause: run.cause.to_string(),
+            };
+            metrics.runs_created.get_or_create(&labels).inc();
+            Outcome::Created(stored)
+        }
+        Ok(Created::Existing(stored)) => Outcome::Existing(stored),
+        Err(e) => Outcome::Failed(Failure::Store(format!("could not store the run: {e}"))),
+    }
+}
+
+/// Fires `trigger` for the source `requested`, or for every source when none is named and
+/// `all_allowed` (schedules, hand firings, `multiSource` hooks) or the trigger has only one.
+/// Each source's outcome is its own: one failing never stops the others.
+#[allow(clippy::too_many_arguments)]
+pub async fn fire_sources<S: RunStore, R: SourceReader>(
+    store: &S,
+    reader: &R,
+    metrics: &Metrics,
+    trigger: &TriggerDef<'_>,
+    requested: Option<&str>,
+    all_allowed: bool,
+    firing: &Firing,
+    pushes: Option<&[Push]>,
+) -> Result<Vec<(String, Outcome<S::Run>)>, SourceChoiceError> {
+    let names = sources_to_fire(&trigger.sources.names, requested, all_allowed)?;
+    let mut outcomes = Vec::with_capacity(names.len());
+    for name in names {
+        let outcome = fire_source(store, reader, metrics, trigger, &name, firing, pushes).await;
+        outcomes.push((name, outcome));
+    }
+    Ok(outcomes)
+}
