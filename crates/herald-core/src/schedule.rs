@@ -47,6 +47,16 @@ impl Ticker {
     }
 
     /// The first time strictly after `after` that the schedule is due.
+    /// How old a listing of a source's refs may be and still answer a check of this schedule:
+    /// half an interval, so triggers watching one repository share listings and a change is
+    /// still seen within an interval and a half; a cron schedule asks the remote each time.
+    pub fn listing_max_age(&self) -> std::time::Duration {
+        match self {
+            Ticker::Interval(every) => *every / 2,
+            Ticker::Cron { .. } => std::time::Duration::ZERO,
+        }
+    }
+
     /// When a trigger is next due, the same rule in both modes: an interval trigger at once
     /// when it was never checked (so a new or restarted Herald does not wait a period), else
     /// one interval after its last check; a cron trigger at its next match after the last

@@ -20,6 +20,10 @@ pub struct TriggerDef<'a> {
     pub name: &'a str,
     pub sources: &'a TriggerSources,
     pub action: &'a ActionRef,
+    /// How old a listing of a source's refs may be and still answer for this trigger: half a
+    /// schedule's interval (triggers on one repository share a listing), zero for a hook or a
+    /// hand firing (they ask the remote now).
+    pub listing_max_age: std::time::Duration,
 }
 
 /// A run stored by [`RunStore::create`], or the one of that name stored before.
@@ -56,7 +60,8 @@ pub trait RunStore: Sync {
 pub trait SourceReader: Sync {
     type Error: Display + Send;
 
-    /// What `reference` of `trigger`'s source `source` points at now.
+    /// What `reference` of `trigger`'s source `source` points at now (or in a listing at most
+    /// `trigger.listing_max_age` old).
     fn current(
         &self,
         trigger: &TriggerDef<'_>,

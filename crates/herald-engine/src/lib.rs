@@ -11,8 +11,10 @@
 
 mod fanout;
 mod fire;
+mod listing;
 
 pub use fanout::{HookOutcomes, delivery_firing, occasion_id};
 pub use fire::{
     Created, Failure, Outcome, RunStore, SourceReader, TriggerDef, fire_source, fire_sources,
 };
+pub use listing::{ListError, RefLister, RevisionError, current_revision};

@@ -136,6 +136,7 @@ impl Trigger {
             name: "t",
             sources: &self.sources,
             action: &self.action,
+            listing_max_age: std::time::Duration::ZERO,
         }
     }
 }

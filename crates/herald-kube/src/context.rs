@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use herald_engine::RefLister;
 use herald_server::Metrics;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
@@ -36,6 +37,9 @@ pub struct OperatorConfig {
     pub store: Option<herald_store::Store>,
     /// How often a pending Tekton `FluxRevisionWait` run looks again.
     pub flux_wait_interval: Duration,
+    /// How many ref listings may run at once, and how long each may take.
+    pub git_concurrency: usize,
+    pub git_timeout: Duration,
 }
 
 impl Default for OperatorConfig {
@@ -53,6 +57,8 @@ impl Default for OperatorConfig {
             watch_namespace: None,
             store: None,
             flux_wait_interval: Duration::from_secs(5),
+            git_concurrency: 4,
+            git_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -79,6 +85,8 @@ pub struct Context {
     pub leadership: Leadership,
     pub recorder: Recorder,
     pub metrics: Metrics,
+    /// Every ref listing of the operator: bounded, with deadlines, shared between triggers.
+    pub lister: Arc<RefLister>,
 }
 
 impl std::fmt::Debug for Context {
@@ -101,7 +109,9 @@ impl Context {
             instance: Some(config.identity.clone()),
         };
         let recorder = Recorder::new(client.clone(), reporter);
+        let lister = Arc::new(RefLister::new(config.git_concurrency, config.git_timeout));
         Arc::new(Self {
+            lister,
             client,
             config,
             leadership,

@@ -111,6 +111,9 @@ impl SourceReader for ClusterSources<'_> {
     ) -> Result<Selected, Error> {
         let kind = trigger.sources.kind;
         let loaded = sources::load(self.0, trigger.namespace, kind, source).await?;
-        sources::current_revision(&loaded, reference).await
+        let (lister, max_age) = (&self.0.lister, trigger.listing_max_age);
+        herald_engine::current_revision(lister, &loaded.remote()?, reference, max_age)
+            .await
+            .map_err(|e| Error::Source(e.to_string()))
     }
 }

@@ -79,6 +79,7 @@ impl Hooks for ClusterHooks {
             name: trigger,
             sources: &found.spec.sources,
             action: &found.spec.action,
+            listing_max_age: std::time::Duration::ZERO,
         };
         let runs = ClusterRuns {
             ctx: &self.ctx,

@@ -140,10 +140,11 @@ async fn check(
 ) -> (Verdict, BTreeMap<String, String>) {
     let listed = async {
         let source = sources::load(ctx, namespace, kind, name).await?;
-        let remote = source.remote()?;
-        tokio::task::spawn_blocking(move || herald_git::list_refs(&remote))
+        // The triggers' listings answer too: this check need not cost the server another.
+        let max_age = ctx.config.source_interval / 2;
+        ctx.lister
+            .list(&source.remote()?, max_age)
             .await
-            .map_err(|e| Error::Source(e.to_string()))?
             .map_err(|e| Error::Source(e.to_string()))
     };
     let verdict = |ready, reason, message| Verdict {

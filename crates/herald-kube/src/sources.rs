@@ -1,8 +1,8 @@
 //! Reading a trigger's sources through the API: the repository spec, its credentials, and the
 //! revision its watched reference points at.
 
-use herald_api::{ClusterGitRepo, GitReference, GitRepo, GitRepoSpec, SourceKind};
-use herald_core::{CredentialPlan, RefTip, Selected, credential_plan, select_revision};
+use herald_api::{ClusterGitRepo, GitRepo, GitRepoSpec, SourceKind};
+use herald_core::{CredentialPlan, credential_plan};
 use herald_git::{CredentialFiles, Remote, remote_from_plan};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
@@ -88,29 +88,6 @@ async fn read_credentials(ctx: &Context, plan: &CredentialPlan) -> Result<Creden
         }
     }
     Ok(files)
-}
-
-/// The revision `reference` points at now, listing refs without cloning.
-pub async fn current_revision(
-    source: &Source,
-    reference: &GitReference,
-) -> Result<Selected, Error> {
-    let refs = if reference.commit.is_some() {
-        Vec::new()
-    } else {
-        let remote = source.remote()?;
-        tokio::task::spawn_blocking(move || herald_git::list_refs(&remote))
-            .await
-            .map_err(|e| Error::Source(format!("listing refs: {e}")))?
-            .map_err(|e| Error::Source(e.to_string()))?
-            .into_iter()
-            .map(|r| RefTip {
-                name: r.name,
-                commit: r.commit,
-            })
-            .collect()
-    };
-    select_revision(reference, &refs).map_err(|e| Error::Source(e.to_string()))
 }
 
 /// `Api::get`, with "not found" as `None`.

@@ -60,6 +60,7 @@ pub async fn reconcile_schedule(
         name: &name,
         sources: &trigger.spec.sources,
         action: &trigger.spec.action,
+        listing_max_age: ticker.listing_max_age(),
     };
     let firing = Firing::Tick(due.to_string());
     let owner = trigger.controller_owner_ref(&());

@@ -5,15 +5,17 @@ use std::sync::Arc;
 
 use herald_api::{RunPhase, TriggerKind, reasons};
 use herald_core::hooks::Push;
-use herald_core::{Firing, RefTip, RunContext, SourceChoiceError, run_env, select_revision};
-use herald_engine::{Created, Outcome, RunStore, SourceReader, TriggerDef, fire_sources};
+use herald_core::{Firing, RunContext, SourceChoiceError, run_env};
+use herald_engine::{
+    Created, Outcome, RefLister, RunStore, SourceReader, TriggerDef, current_revision, fire_sources,
+};
 use herald_server::Metrics;
 use herald_store::{NewRun, RunOutcome, RunRecord, Store, TriggerKey};
 use tokio::sync::{Semaphore, watch};
 
 use crate::catalog::Catalog;
 use crate::executor::{ProcessSpec, run_process};
-use crate::resolve::{self, ResolvedSource};
+use crate::resolve;
 
 /// Settings of the engine.
 #[derive(Debug, Clone)]
@@ -24,6 +26,9 @@ pub struct EngineConfig {
     pub max_parallel: usize,
     /// Where runs created are counted (the server's `/metrics`).
     pub metrics: Metrics,
+    /// How many ref listings may run at once, and how long each may take.
+    pub git_concurrency: usize,
+    pub git_timeout: std::time::Duration,
 }
 
 /// A request to fire one trigger.
@@ -37,6 +42,9 @@ pub struct FireRequest {
     pub firing: Firing,
     /// Ref updates a hook's payload reported; `None` to look the watched refs up.
     pub pushes: Option<Vec<Push>>,
+    /// How old a listing of the refs may be (see [`herald_engine::TriggerDef`]); zero asks
+    /// the remote now.
+    pub listing_max_age: std::time::Duration,
 }
 
 /// What happened for one source of a firing.
@@ -75,17 +83,20 @@ struct Inner {
     store: Store,
     catalog: watch::Receiver<Arc<Catalog>>,
     slots: Semaphore,
+    lister: RefLister,
     config: EngineConfig,
 }
 
 impl Engine {
     pub fn new(store: Store, catalog: watch::Receiver<Arc<Catalog>>, config: EngineConfig) -> Self {
         let slots = Semaphore::new(config.max_parallel.max(1));
+        let lister = RefLister::new(config.git_concurrency, config.git_timeout);
         Self {
             inner: Arc::new(Inner {
                 store,
                 catalog,
                 slots,
+                lister,
                 config,
             }),
         }
@@ -141,13 +152,14 @@ impl Engine {
             name: trigger.name,
             sources: trigger.sources,
             action: trigger.action,
+            listing_max_age: request.listing_max_age,
         };
         // A hook delivery names one source unless the trigger is `multiSource`; schedules and
         // hand firings cover all when they name none.
         let all_allowed = !matches!(request.firing, Firing::Delivery(_)) || trigger.multi_source;
         fire_sources(
             &LocalRuns(&self.inner.store),
-            &CatalogSources(&catalog),
+            &CatalogSources(&catalog, &self.inner.lister),
             &self.inner.config.metrics,
             &def,
             request.source.as_deref(),
@@ -289,7 +301,7 @@ impl RunStore for LocalRuns<'_> {
 }
 
 /// Local mode's sources: the catalog's definitions and Secrets, listed without cloning.
-struct CatalogSources<'a>(&'a Catalog);
+struct CatalogSources<'a>(&'a Catalog, &'a RefLister);
 
 impl SourceReader for CatalogSources<'_> {
     type Error = String;
@@ -302,32 +314,11 @@ impl SourceReader for CatalogSources<'_> {
     ) -> Result<herald_core::Selected, String> {
         let kind = trigger.sources.kind;
         let resolved = resolve::source(self.0, trigger.namespace, kind, source)?;
-        current_revision(&resolved, reference).await
-    }
-}
-
-/// The revision the trigger's reference points at now: a pinned commit, or the remote's refs
-/// listed without cloning.
-async fn current_revision(
-    source: &ResolvedSource,
-    reference: &herald_api::GitReference,
-) -> Result<herald_core::Selected, String> {
-    let refs = if reference.commit.is_some() {
-        Vec::new()
-    } else {
-        let remote = source.remote.clone();
-        tokio::task::spawn_blocking(move || herald_git::list_refs(&remote))
+        let max_age = trigger.listing_max_age;
+        current_revision(self.1, &resolved.remote, reference, max_age)
             .await
-            .map_err(|e| format!("listing refs failed: {e}"))?
-            .map_err(|e| format!("cannot list refs of {} {}: {e}", source.kind, source.name))?
-            .into_iter()
-            .map(|r| RefTip {
-                name: r.name,
-                commit: r.commit,
-            })
-            .collect()
-    };
-    select_revision(reference, &refs).map_err(|e| format!("{} {}: {e}", source.kind, source.name))
+            .map_err(|e| format!("{kind} {source}: {e}"))
+    }
 }
 
 impl From<(String, Outcome<RunRecord>)> for SourceOutcome {
@@ -344,7 +335,11 @@ impl From<(String, Outcome<RunRecord>)> for SourceOutcome {
     }
 }
 
-type Prepared = (ResolvedSource, herald_api::ActionJob, Vec<(String, String)>);
+type Prepared = (
+    resolve::ResolvedSource,
+    herald_api::ActionJob,
+    Vec<(String, String)>,
+);
 
 /// Resolve what a stored run needs from the current definitions.
 fn prepare(catalog: &Catalog, run: &RunRecord) -> Result<Prepared, String> {

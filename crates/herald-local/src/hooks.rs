@@ -30,6 +30,7 @@ impl Hooks for Engine {
             source: source.map(str::to_owned),
             firing: herald_engine::delivery_firing(delivery.id.as_deref()),
             pushes: delivery.pushes.clone(),
+            listing_max_age: std::time::Duration::ZERO,
         };
         let outcomes = self.fire_each(&request).await.map_err(|e| match e {
             engine::FireError::NotFound(why) | engine::FireError::BadRequest(why) => {

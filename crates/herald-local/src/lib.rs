@@ -50,6 +50,9 @@ pub struct LocalConfig {
     pub flux_secret: Option<Secret>,
     /// How long and how many events are kept.
     pub retention: Retention,
+    /// How many ref listings may run at once, and how long each may take.
+    pub git_concurrency: usize,
+    pub git_timeout: Duration,
 }
 
 impl Default for LocalConfig {
@@ -66,6 +69,8 @@ impl Default for LocalConfig {
             rate_limits: RateLimits::default(),
             flux_secret: None,
             retention: Retention::default(),
+            git_concurrency: 4,
+            git_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -145,6 +150,8 @@ pub fn engine_config(config: &LocalConfig) -> EngineConfig {
         work_root: config.work_root.clone(),
         max_parallel: config.max_parallel,
         metrics: herald_server::Metrics::default(),
+        git_concurrency: config.git_concurrency,
+        git_timeout: config.git_timeout,
     }
 }
 

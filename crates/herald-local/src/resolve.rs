@@ -12,8 +12,6 @@ use crate::manifests::DEFAULT_NAMESPACE;
 /// A source of a trigger, ready to be listed and checked out.
 #[derive(Debug, Clone)]
 pub struct ResolvedSource {
-    pub kind: SourceKind,
-    pub name: String,
     pub remote: Remote,
 }
 
@@ -59,11 +57,7 @@ pub fn source(
         }
     }
     let remote = remote_from_plan(&plan, &files)?;
-    Ok(ResolvedSource {
-        kind,
-        name: name.to_owned(),
-        remote,
-    })
+    Ok(ResolvedSource { remote })
 }
 
 /// An action's `env`, with `valueFrom.secretKeyRef` read from Secrets in `namespace`.

@@ -71,6 +71,7 @@ async fn tick_forever(engine: Engine, (namespace, name): Key, spec: ScheduleTrig
             source: None,
             firing: Firing::Tick(due.to_string()),
             pushes: None,
+            listing_max_age: ticker.listing_max_age(),
         };
         match engine.fire(&request).await {
             Ok(outcomes) => log_outcomes(&engine, &request, outcomes),

@@ -48,6 +48,8 @@ async fn engine_at(manifests: &Manifests, state: &std::path::Path) -> Engine {
             work_root: state.join("work"),
             max_parallel: 2,
             metrics: herald_server::Metrics::default(),
+            git_concurrency: 4,
+            git_timeout: std::time::Duration::from_secs(30),
         },
     )
 }
@@ -60,6 +62,7 @@ fn tick(at: &str) -> FireRequest {
         source: None,
         firing: Firing::Tick(at.into()),
         pushes: None,
+        listing_max_age: std::time::Duration::ZERO,
     }
 }
 
@@ -201,7 +204,7 @@ async fn an_unreachable_source_fails_that_source_only() {
         [SourceOutcome::Failed { source, error }] => {
             assert_eq!(source, "repo");
             assert!(
-                error.contains("cannot list refs of GitRepo repo"),
+                error.starts_with("GitRepo repo: ") && error.contains("listing refs"),
                 "{error}"
             );
         }

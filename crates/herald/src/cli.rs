@@ -71,6 +71,19 @@ pub struct RateLimitArgs {
     pub hook_max_in_flight: std::num::NonZeroUsize,
 }
 
+/// How Herald talks to Git servers, in both modes.
+#[derive(Debug, Args)]
+pub struct GitArgs {
+    /// Ref listings (source checks) that may run at once; more wait for a turn, so a slow
+    /// Git server never piles up threads.
+    #[arg(long, env = "HERALD_GIT_CONCURRENCY", default_value = "4",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub git_concurrency: u16,
+    /// How long one listing may take before its check fails (and only its own).
+    #[arg(long, env = "HERALD_GIT_TIMEOUT", default_value = "30s", value_parser = positive_duration)]
+    pub git_timeout: Duration,
+}
+
 impl RateLimitArgs {
     pub fn limits(&self) -> herald_server::RateLimits {
         herald_server::RateLimits {
@@ -99,6 +112,8 @@ pub struct RunArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
+    #[command(flatten)]
+    pub git: GitArgs,
     /// Serve `/metrics` on this address too (it is always on `--listen`).
     #[arg(long, env = "HERALD_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -171,6 +186,8 @@ pub struct LocalArgs {
     pub max_parallel: usize,
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
+    #[command(flatten)]
+    pub git: GitArgs,
     /// How often the folder is checked for changed manifests.
     #[arg(long, default_value = "2s", value_parser = positive_duration)]
     pub reload_every: Duration,

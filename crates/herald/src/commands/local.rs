@@ -18,6 +18,8 @@ fn local_config(args: &LocalArgs) -> anyhow::Result<LocalConfig> {
         max_parallel: args.max_parallel,
         reload_every: args.reload_every,
         rate_limits: args.rate_limits.limits(),
+        git_concurrency: args.git.git_concurrency.into(),
+        git_timeout: args.git.git_timeout,
         flux_secret: super::flux_secret(&args.api)?,
         retention: super::retention(&args.api),
     })

@@ -31,6 +31,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         lease_renew: args.lease_renew,
         identity,
         store: Some(store.clone()),
+        git_concurrency: args.git.git_concurrency.into(),
+        git_timeout: args.git.git_timeout,
         ..OperatorConfig::default()
     };
     tracing::info!(namespace = %config.namespace, identity = %config.identity, listen = %args.listen, "herald operator starting");

@@ -32,6 +32,8 @@ pub async fn trigger(args: TriggerArgs) -> anyhow::Result<ExitCode> {
             work_root,
             max_parallel: 4,
             metrics: herald_server::Metrics::default(),
+            git_concurrency: 4,
+            git_timeout: std::time::Duration::from_secs(30),
         },
     );
     let request = FireRequest {
@@ -41,6 +43,7 @@ pub async fn trigger(args: TriggerArgs) -> anyhow::Result<ExitCode> {
         source: args.source,
         firing: Firing::Manual(herald_local::unique_id()),
         pushes: None,
+        listing_max_age: std::time::Duration::ZERO,
     };
     let outcomes = engine.fire(&request).await?;
     let mut all_succeeded = true;

@@ -1,0 +1,214 @@
+//! Listing a remote's refs for the fire path: off the async workers on a small bounded pool,
+//! within a deadline, and shared by every trigger that watches the same remote with the same
+//! credentials while the last listing is fresh enough for the one asking.
+//!
+//! Unbounded `spawn_blocking` per check let a slow Git server pile up blocking threads (and
+//! their allocator arenas): 500 triggers held about 500 threads and 400 MB. Here at most
+//! `concurrency` listings run at once; a listing past its deadline is reported at once, and
+//! its thread keeps its slot until the transport gives up, so a hanging server never makes
+//! more threads.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use herald_git::{Auth, GitError, Remote, RemoteRef};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+/// Why a listing gave no refs.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("listing refs of {url} took longer than {deadline:?}")]
+    Deadline { url: String, deadline: Duration },
+    #[error("listing refs of {url} stopped unexpectedly: {detail}")]
+    Aborted { url: String, detail: String },
+}
+
+/// A remote and the credentials offered to it, as a digest (never the secrets themselves).
+type RemoteKey = [u8; 32];
+
+/// The last successful listing of one remote.
+#[derive(Debug)]
+struct Listed {
+    at: Instant,
+    refs: Arc<Vec<RemoteRef>>,
+}
+
+/// Lists refs for both modes; cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct RefLister {
+    permits: Arc<Semaphore>,
+    deadline: Duration,
+    /// One slot per remote: holding its lock while listing makes concurrent askers wait for
+    /// that listing instead of starting their own.
+    recent: Mutex<HashMap<RemoteKey, Arc<tokio::sync::Mutex<Option<Listed>>>>>,
+}
+
+impl RefLister {
+    /// At most `concurrency` listings at once (at least one), each given `deadline`.
+    pub fn new(concurrency: usize, deadline: Duration) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            deadline,
+            recent: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The refs of `remote`: a listing at most `max_age` old when there is one (zero asks the
+    /// remote now), else a new one.
+    pub async fn list(
+        &self,
+        remote: &Remote,
+        max_age: Duration,
+    ) -> Result<Arc<Vec<RemoteRef>>, ListError> {
+        let slot = self.slot(remote_key(remote));
+        let mut last = slot.lock().await;
+        if let Some(listed) = last.as_ref().filter(|l| l.at.elapsed() <= max_age) {
+            return Ok(listed.refs.clone());
+        }
+        let refs = Arc::new(self.list_now(remote).await?);
+        *last = Some(Listed {
+            at: Instant::now(),
+            refs: refs.clone(),
+        });
+        Ok(refs)
+    }
+
+    fn slot(&self, key: RemoteKey) -> Arc<tokio::sync::Mutex<Option<Listed>>> {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.entry(key).or_default().clone()
+    }
+
+    async fn list_now(&self, remote: &Remote) -> Result<Vec<RemoteRef>, ListError> {
+        let url = remote.url.clone();
+        let permit =
+            self.permits
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| ListError::Aborted {
+                    url: url.clone(),
+                    detail: e.to_string(),
+                })?;
+        let owned = remote.clone();
+        let listing = tokio::task::spawn_blocking(move || {
+            // The slot is freed when the listing really ends, not when its asker gives up.
+            let _permit = permit;
+            herald_git::list_refs(&owned)
+        });
+        match tokio::time::timeout(self.deadline, listing).await {
+            Ok(Ok(listed)) => Ok(listed?),
+            Ok(Err(e)) => Err(ListError::Aborted {
+                url,
+                detail: e.to_string(),
+            }),
+            Err(_) => Err(ListError::Deadline {
+                url,
+                deadline: self.deadline,
+            }),
+        }
+    }
+}
+
+/// Which remote, reached how: the URL, TLS settings and credentials, digested.
+fn remote_key(remote: &Remote) -> RemoteKey {
+    let mut digest = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        digest.update((bytes.len() as u64).to_le_bytes());
+        digest.update(bytes);
+    };
+    part(remote.url.as_bytes());
+    part(remote.tls.ca_pem.as_deref().unwrap_or("").as_bytes());
+    part(&[u8::from(remote.tls.insecure_skip_verify)]);
+    match &remote.auth {
+        Auth::None => part(b"none"),
+        Auth::Basic { username, password } => {
+            part(b"basic");
+            part(username.as_bytes());
+            part(password.expose().as_bytes());
+        }
+        Auth::Token { username, token } => {
+            part(b"token");
+            part(username.as_bytes());
+            part(token.expose().as_bytes());
+        }
+        Auth::Ssh {
+            username,
+            private_key,
+            passphrase,
+            known_hosts,
+            allow_unknown_host,
+        } => {
+            part(b"ssh");
+            part(username.as_bytes());
+            part(private_key.expose().as_bytes());
+            part(passphrase.as_ref().map_or("", |p| p.expose()).as_bytes());
+            part(known_hosts.as_deref().unwrap_or("").as_bytes());
+            part(&[u8::from(*allow_unknown_host)]);
+        }
+    }
+    digest.finalize().into()
+}
+
+/// Why a reference could not be resolved against a remote.
+#[derive(Debug, thiserror::Error)]
+pub enum RevisionError {
+    #[error(transparent)]
+    List(#[from] ListError),
+    #[error(transparent)]
+    Select(#[from] herald_core::SelectError),
+}
+
+/// What `reference` points at on `remote` now: a pinned commit as it is, else the remote's
+/// refs listed without cloning (or a listing at most `max_age` old).
+pub async fn current_revision(
+    lister: &RefLister,
+    remote: &Remote,
+    reference: &herald_api::GitReference,
+    max_age: Duration,
+) -> Result<herald_core::Selected, RevisionError> {
+    let refs = match reference.commit {
+        Some(_) => Vec::new(),
+        None => lister
+            .list(remote, max_age)
+            .await?
+            .iter()
+            .map(|r| herald_core::RefTip {
+                name: r.name.clone(),
+                commit: r.commit.clone(),
+            })
+            .collect(),
+    };
+    Ok(herald_core::select_revision(reference, &refs)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_credentials_are_another_remote() {
+        let anonymous = Remote::anonymous("https://git.example/app.git");
+        let basic = |password: &str| Remote {
+            auth: Auth::Basic {
+                username: "ci".into(),
+                password: password.into(),
+            },
+            ..anonymous.clone()
+        };
+        assert_eq!(remote_key(&basic("a")), remote_key(&basic("a")));
+        assert_ne!(remote_key(&basic("a")), remote_key(&basic("b")));
+        assert_ne!(remote_key(&basic("a")), remote_key(&anonymous));
+        let insecure = Remote {
+            tls: herald_git::Tls {
+                ca_pem: None,
+                insecure_skip_verify: true,
+            },
+            ..anonymous.clone()
+        };
+        assert_ne!(remote_key(&insecure), remote_key(&anonymous));
+    }
+}

@@ -1,0 +1,74 @@
+//! The engine's ref listings against real repositories: shared while fresh, bounded, and a
+//! hanging server costs only its own check.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use herald_engine::{ListError, RefLister};
+use herald_git::Remote;
+use herald_testkit::TestRepo;
+
+fn main_of(refs: &[herald_git::RemoteRef]) -> String {
+    refs.iter()
+        .find(|r| r.name == "refs/heads/main")
+        .unwrap()
+        .commit
+        .clone()
+}
+
+#[tokio::test]
+async fn a_fresh_listing_is_shared_and_a_stale_one_is_not() {
+    let repo = TestRepo::new();
+    let remote = Remote::anonymous(repo.url());
+    let lister = RefLister::new(2, Duration::from_secs(30));
+    let first = lister.list(&remote, Duration::ZERO).await.unwrap();
+    let before = repo.head();
+    assert_eq!(main_of(&first), before);
+    let after = repo.commit("moved");
+    let shared = lister.list(&remote, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        main_of(&shared),
+        before,
+        "a listing young enough answers again"
+    );
+    let fresh = lister.list(&remote, Duration::ZERO).await.unwrap();
+    assert_eq!(main_of(&fresh), after, "zero asks the remote now");
+    // Another URL is another remote: never answered from this one's listing.
+    let other = Remote::anonymous(repo.path().display().to_string());
+    repo.commit("again");
+    let listed = lister.list(&other, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(main_of(&listed), repo.head());
+}
+
+#[tokio::test]
+async fn a_hanging_server_fails_its_own_listing_at_the_deadline_only() {
+    // Accepts connections and never answers, as a stuck Git server does.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hung.local_addr().unwrap().port();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let held = std::thread::spawn(move || {
+        let connection = hung.incoming().next();
+        // Held open until the test is done, then closed so the stuck listing ends.
+        let _ = released.recv();
+        drop(connection);
+    });
+    let lister = RefLister::new(2, Duration::from_millis(300));
+    let stuck = Remote::anonymous(format!("git://127.0.0.1:{port}/repo.git"));
+    let repo = TestRepo::new();
+    let healthy = Remote::anonymous(repo.url());
+    let (stuck, healthy) = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::join!(
+            lister.list(&stuck, Duration::ZERO),
+            lister.list(&healthy, Duration::ZERO)
+        )
+    })
+    .await
+    .expect("neither listing waits past its deadline");
+    assert!(
+        matches!(stuck, Err(ListError::Deadline { .. })),
+        "{stuck:?}"
+    );
+    assert_eq!(main_of(&healthy.unwrap()), repo.head());
+    release.send(()).unwrap();
+    held.join().unwrap();
+}
