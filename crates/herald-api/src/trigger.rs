@@ -223,7 +223,8 @@ pub struct TriggerStatus {
     /// The last revision a run was created for, per source name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub checked_sources: BTreeMap<String, CheckedSource>,
-    /// When the sources were last looked at (schedule triggers).
+    /// Schedule triggers: the last check that changed something (a new revision, a condition).
+    /// Checks that find nothing new are kept in memory and write nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_checked: Option<Time>,
     /// Webhook triggers: the path to configure at the Git host, with `{token}` in place of a

@@ -183,6 +183,9 @@ pub async fn fire_sources<S: RunStore, R: SourceReader>(
     pushes: Option<&[Push]>,
 ) -> Result<Vec<(String, Outcome<S::Run>)>, SourceChoiceError> {
     let names = sources_to_fire(&trigger.sources.names, requested, all_allowed)?;
+    if matches!(firing, Firing::Tick(_)) {
+        metrics.schedule_checks.inc();
+    }
     let mut outcomes = Vec::with_capacity(names.len());
     for name in names {
         let outcome = fire_source(store, reader, metrics, trigger, &name, firing, pushes).await;

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use herald_engine::RefLister;
+
+use crate::caches::Caches;
 use herald_server::Metrics;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
@@ -87,6 +89,27 @@ pub struct Context {
     pub metrics: Metrics,
     /// Every ref listing of the operator: bounded, with deadlines, shared between triggers.
     pub lister: Arc<RefLister>,
+    /// Herald's kinds and the Secrets they name, as the watches last saw them.
+    pub caches: Caches,
+    /// When each ScheduleTrigger was last checked.
+    pub checks: Arc<CheckTimes>,
+}
+
+/// When each trigger (by uid) was last checked: kept in memory, so a check that finds nothing
+/// new needs no status write.
+#[derive(Debug, Default)]
+pub struct CheckTimes(std::sync::Mutex<std::collections::HashMap<String, jiff::Timestamp>>);
+
+impl CheckTimes {
+    pub fn get(&self, trigger: &str) -> Option<jiff::Timestamp> {
+        let times = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        times.get(trigger).copied()
+    }
+
+    pub fn set(&self, trigger: String, at: jiff::Timestamp) {
+        let mut times = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        times.insert(trigger, at);
+    }
 }
 
 impl std::fmt::Debug for Context {
@@ -103,6 +126,7 @@ impl Context {
         config: OperatorConfig,
         leadership: Leadership,
         metrics: Metrics,
+        caches: Caches,
     ) -> Arc<Self> {
         let reporter = Reporter {
             controller: "herald".into(),
@@ -112,6 +136,8 @@ impl Context {
         let lister = Arc::new(RefLister::new(config.git_concurrency, config.git_timeout));
         Arc::new(Self {
             lister,
+            caches,
+            checks: Arc::default(),
             client,
             config,
             leadership,

@@ -7,13 +7,12 @@ use herald_api::{Run, TriggerKind, WebhookTrigger};
 use herald_core::SourceChoiceError;
 use herald_engine::{HookOutcomes, Outcome, TriggerDef, fire_sources};
 use herald_server::{Delivery, FireError, Fired, FiredRun, HookAuth, Hooks, LookupError, NotReady};
-use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 
+use crate::caches;
 use crate::context::Context;
 use crate::error::Error;
 use crate::fire::{ClusterRuns, ClusterSources};
-use crate::sources::get;
 use crate::trigger_controller::{checked, write_status};
 
 /// Hooks backed by the API server.
@@ -23,16 +22,15 @@ pub struct ClusterHooks {
 }
 
 impl ClusterHooks {
-    async fn trigger(&self, namespace: &str, name: &str) -> Result<WebhookTrigger, LookupError> {
-        let api: Api<WebhookTrigger> = Api::namespaced(self.ctx.client.clone(), namespace);
-        get(&api, name, "reading a WebhookTrigger")
-            .await
-            .map_err(|e| LookupError::Unavailable(e.to_string()))?
+    /// The trigger, from the cache: a delivery reads nothing from the API server before its
+    /// Runs are created.
+    fn trigger(&self, namespace: &str, name: &str) -> Result<Arc<WebhookTrigger>, LookupError> {
+        caches::namespaced(&self.ctx.caches.webhook_triggers, namespace, name)
             .ok_or_else(|| LookupError::NotFound(format!("{namespace}/{name}")))
     }
 }
 
-/// How a WebhookTrigger verifies its senders, reading the Secret it names: what its `Ready`
+/// How a WebhookTrigger verifies its senders, with the Secret it names: what its `Ready`
 /// condition reports and what each delivery is checked with.
 pub async fn resolve_auth(
     ctx: &Context,
@@ -40,18 +38,17 @@ pub async fn resolve_auth(
 ) -> Result<Result<HookAuth, NotReady>, Error> {
     let namespace = trigger.namespace().unwrap_or_default();
     let secret_name = &trigger.spec.webhook.auth_config.secret_ref.name;
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let secret = get(&api, secret_name, "reading a hook token Secret").await?;
+    let secret = ctx.caches.secrets.get(&namespace, secret_name).await?;
     Ok(HookAuth::resolve(
         &trigger.spec,
         &namespace,
-        secret.as_ref(),
+        secret.as_deref(),
     ))
 }
 
 impl Hooks for ClusterHooks {
     async fn hook_auth(&self, namespace: &str, trigger: &str) -> Result<HookAuth, LookupError> {
-        let found = self.trigger(namespace, trigger).await?;
+        let found = self.trigger(namespace, trigger)?;
         resolve_auth(&self.ctx, &found)
             .await
             .map_err(|e| LookupError::Unavailable(e.to_string()))?
@@ -67,11 +64,7 @@ impl Hooks for ClusterHooks {
     ) -> Result<Fired, FireError> {
         let found = self
             .trigger(namespace, trigger)
-            .await
-            .map_err(|e| match e {
-                LookupError::Unavailable(why) => FireError::Store(why),
-                other => FireError::BadRequest(other.to_string()),
-            })?;
+            .map_err(|e| FireError::BadRequest(e.to_string()))?;
         let mut status = found.status.clone().unwrap_or_default();
         let def = TriggerDef {
             kind: TriggerKind::WebhookTrigger,
@@ -122,7 +115,7 @@ impl Hooks for ClusterHooks {
             revision: run.spec.revision.clone(),
             created,
         });
-        if let Err(e) = write_status(&found, &self.ctx, &status).await {
+        if let Err(e) = write_status(&*found, &self.ctx, &status).await {
             tracing::warn!(%namespace, %trigger, error = %e, "could not record checked sources");
         }
         gathered.answer

@@ -2,6 +2,7 @@
 //! launches a Job (a cloner init container, then the Action's container) and follows it to
 //! the end. One replica holds a Lease and does the scheduling; every replica serves hooks.
 
+mod caches;
 mod conditions;
 mod context;
 mod credentials;
@@ -31,5 +32,5 @@ pub use labels::{
     FIELD_MANAGER, RUN as RUN_LABEL, SOURCE as SOURCE_LABEL, TRIGGER as TRIGGER_LABEL,
 };
 pub use lease::{LEASE_NAME, elect, try_hold};
-pub use operator::{controllers, run};
+pub use operator::{Streams, controllers, run, watches};
 pub use tekton::{TASK_API_VERSION, TASK_KIND};

@@ -15,6 +15,7 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 
+use crate::caches::{self, Caches, SecretCache};
 use crate::context::{Context, Leadership, OperatorConfig};
 use crate::error::Error;
 use crate::hooks::ClusterHooks;
@@ -30,11 +31,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let leadership = Leadership::default();
+    let (caches, streams) = watches(&client, config.watch_namespace.clone());
     let ctx = Context::new(
         client.clone(),
         config.clone(),
         leadership.clone(),
         server.metrics.clone(),
+        caches,
     );
     let health = server.health.clone();
     let election = tokio::spawn(health.clone().guard(
@@ -44,46 +47,98 @@ pub async fn run(
     let controllers = tokio::spawn(
         health
             .clone()
-            .guard("controllers", controllers(client, ctx.clone())),
+            .guard("controllers", controllers(client, ctx.clone(), streams)),
     );
-    health.set_ready();
+    // Hooks are answered from the caches: not before they hold what exists.
+    let ready = ctx.caches.clone();
+    let readiness = health.clone();
+    tokio::spawn(async move {
+        ready.wait_until_ready().await;
+        readiness.set_ready();
+    });
     let served = herald_server::serve(Arc::new(ClusterHooks { ctx }), &server, shutdown).await;
     election.abort();
     controllers.abort();
     served
 }
 
+/// The watches behind the caches, handed to the controllers that react to them.
+pub struct Streams {
+    schedules: BoxedStream<ScheduleTrigger>,
+    webhooks: BoxedStream<WebhookTrigger>,
+    repos: BoxedStream<GitRepo>,
+    cluster_repos: BoxedStream<ClusterGitRepo>,
+}
+
+impl std::fmt::Debug for Streams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streams").finish_non_exhaustive()
+    }
+}
+
+type BoxedStream<K> = futures::stream::BoxStream<'static, Result<K, watcher::Error>>;
+
+/// One watch per kind of Herald's sources and triggers (in `namespace`, or all), feeding both
+/// the caches every lookup reads and the controllers.
+pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) {
+    let api = Scoped {
+        client: client.clone(),
+        namespace,
+    };
+    let (schedule_triggers, schedules) = caches::watched(api.of::<ScheduleTrigger>());
+    let (webhook_triggers, webhooks) = caches::watched(api.of::<WebhookTrigger>());
+    let (git_repos, repos) = caches::watched(api.of::<GitRepo>());
+    let (cluster_git_repos, cluster_repos) =
+        caches::watched(Api::<ClusterGitRepo>::all(client.clone()));
+    let caches = Caches {
+        schedule_triggers,
+        webhook_triggers,
+        git_repos,
+        cluster_git_repos,
+        secrets: SecretCache::new(client.clone()),
+    };
+    let streams = Streams {
+        schedules: schedules.boxed(),
+        webhooks: webhooks.boxed(),
+        repos: repos.boxed(),
+        cluster_repos: cluster_repos.boxed(),
+    };
+    (caches, streams)
+}
+
 /// All controllers, side by side.
-pub async fn controllers(client: Client, ctx: Arc<Context>) {
+pub async fn controllers(client: Client, ctx: Arc<Context>, streams: Streams) {
     let cfg = watcher::Config::default;
     let scope = ctx.config.watch_namespace.clone();
     let api = |client: &Client| Scoped {
         client: client.clone(),
         namespace: scope.clone(),
     };
+    let caches = ctx.caches.clone();
     let runs = Controller::new(api(&client).of::<Run>(), cfg())
         .owns(api(&client).of::<Job>(), cfg())
         .run(run_controller::reconcile, error_policy, ctx.clone());
-    let schedules = Controller::new(api(&client).of::<ScheduleTrigger>(), cfg()).run(
+    let schedules = Controller::for_stream(streams.schedules, caches.schedule_triggers).run(
         trigger_controller::reconcile_schedule,
         error_policy,
         ctx.clone(),
     );
-    let webhooks = Controller::new(api(&client).of::<WebhookTrigger>(), cfg()).run(
+    let webhooks = Controller::for_stream(streams.webhooks, caches.webhook_triggers).run(
         trigger_controller::reconcile_webhook,
         error_policy,
         ctx.clone(),
     );
-    let repos = Controller::new(api(&client).of::<GitRepo>(), cfg()).run(
+    let repos = Controller::for_stream(streams.repos, caches.git_repos).run(
         source_controller::reconcile_git_repo,
         error_policy,
         ctx.clone(),
     );
-    let cluster_repos = Controller::new(Api::<ClusterGitRepo>::all(client.clone()), cfg()).run(
-        source_controller::reconcile_cluster_git_repo,
-        error_policy,
-        ctx.clone(),
-    );
+    let cluster_repos = Controller::for_stream(streams.cluster_repos, caches.cluster_git_repos)
+        .run(
+            source_controller::reconcile_cluster_git_repo,
+            error_policy,
+            ctx.clone(),
+        );
     let actions = Controller::new(api(&client).of::<HeraldAction>(), cfg()).run(
         resource_controller::reconcile_action,
         error_policy,

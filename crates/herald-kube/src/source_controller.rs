@@ -5,11 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use herald_api::validate::Validate;
-use herald_api::{
-    ClusterGitRepo, GitRepo, GitRepoStatus, ScheduleTrigger, SourceKind, TriggerSources,
-    WebhookTrigger,
-};
-use kube::api::{ListParams, Patch, PatchParams};
+use herald_api::{ClusterGitRepo, GitRepo, GitRepoStatus, SourceKind, TriggerSources};
+use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
@@ -84,37 +81,27 @@ pub async fn reconcile_cluster_git_repo(
     Ok(requeue(&ctx, &verdict))
 }
 
-/// Full names of the refs that triggers (in `namespace`, or anywhere) watch on this source.
+/// Full names of the refs that triggers (in `namespace`, or anywhere) watch on this source,
+/// from the caches.
 async fn watched_refs(
     ctx: &Context,
     namespace: Option<&str>,
     kind: SourceKind,
     name: &str,
 ) -> Result<BTreeSet<String>, Error> {
-    let scope = namespace
-        .map(str::to_owned)
-        .or_else(|| ctx.config.watch_namespace.clone());
-    let (schedules, webhooks): (Api<ScheduleTrigger>, Api<WebhookTrigger>) = match &scope {
-        Some(ns) => (
-            Api::namespaced(ctx.client.clone(), ns),
-            Api::namespaced(ctx.client.clone(), ns),
-        ),
-        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
-    };
-    let params = ListParams::default();
-    let schedules = schedules
-        .list(&params)
-        .await
-        .step("listing ScheduleTriggers")?;
-    let webhooks = webhooks
-        .list(&params)
-        .await
-        .step("listing WebhookTriggers")?;
+    let here = |object_ns: Option<String>| namespace.is_none() || object_ns.as_deref() == namespace;
+    let schedules = ctx.caches.schedule_triggers.state();
+    let webhooks = ctx.caches.webhook_triggers.state();
     let sources = schedules
-        .items
         .iter()
+        .filter(|t| here(t.namespace()))
         .map(|t| &t.spec.sources)
-        .chain(webhooks.items.iter().map(|t| &t.spec.sources));
+        .chain(
+            webhooks
+                .iter()
+                .filter(|t| here(t.namespace()))
+                .map(|t| &t.spec.sources),
+        );
     Ok(refs_watching(sources, kind, name))
 }
 

@@ -1,12 +1,11 @@
-//! Reading a trigger's sources through the API: the repository spec, its credentials, and the
-//! revision its watched reference points at.
+//! Reading a trigger's sources from the caches: the repository spec and its credentials.
 
-use herald_api::{ClusterGitRepo, GitRepo, GitRepoSpec, SourceKind};
+use herald_api::{GitRepoSpec, SourceKind};
 use herald_core::{CredentialPlan, credential_plan};
 use herald_git::{CredentialFiles, Remote, remote_from_plan};
-use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
+use crate::caches;
 use crate::context::Context;
 use crate::error::{Error, KubeContext, is_not_found};
 
@@ -35,18 +34,14 @@ pub async fn load(
 ) -> Result<Source, Error> {
     let (spec, own_namespace): (GitRepoSpec, Option<&str>) = match kind {
         SourceKind::GitRepo => {
-            let api: Api<GitRepo> = Api::namespaced(ctx.client.clone(), namespace);
-            let repo = get(&api, name, "reading GitRepo")
-                .await?
+            let repo = caches::namespaced(&ctx.caches.git_repos, namespace, name)
                 .ok_or_else(|| Error::Missing(format!("GitRepo {namespace}/{name} not found")))?;
-            (repo.spec, Some(namespace))
+            (repo.spec.clone(), Some(namespace))
         }
         SourceKind::ClusterGitRepo => {
-            let api: Api<ClusterGitRepo> = Api::all(ctx.client.clone());
-            let repo = get(&api, name, "reading ClusterGitRepo")
-                .await?
+            let repo = caches::cluster(&ctx.caches.cluster_git_repos, name)
                 .ok_or_else(|| Error::Missing(format!("ClusterGitRepo {name} not found")))?;
-            (repo.spec.into(), None)
+            (repo.spec.clone().into(), None)
         }
     };
     let plan = credential_plan(&spec, |reference| match own_namespace {
@@ -63,8 +58,11 @@ pub async fn load(
 async fn read_credentials(ctx: &Context, plan: &CredentialPlan) -> Result<CredentialFiles, Error> {
     let mut files = CredentialFiles::new();
     for item in &plan.items {
-        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &item.namespace);
-        let secret = get(&api, &item.secret, "reading a credentials Secret").await?;
+        let secret = ctx
+            .caches
+            .secrets
+            .get(&item.namespace, &item.secret)
+            .await?;
         let value = secret
             .as_ref()
             .and_then(|s| herald_api::secret_key(s, &item.key));

@@ -45,11 +45,13 @@ pub async fn reconcile_schedule(
         return Ok(Action::requeue(ctx.config.lease_renew));
     }
     let now_ts = Timestamp::now();
-    let due = ticker.due(
-        status.last_checked.as_ref().map(|t| t.0),
-        trigger.creation_timestamp().map(|t| t.0),
-        now_ts,
-    );
+    // The last check is kept in memory; status has it only as of the last check that
+    // changed something (enough after a restart to keep the schedule).
+    let key = trigger.uid().unwrap_or_else(|| trigger.name_any());
+    let last_checked = ctx.checks.get(&key);
+    let last_checked = last_checked.or(status.last_checked.as_ref().map(|t| t.0));
+    let created = trigger.creation_timestamp().map(|t| t.0);
+    let due = ticker.due(last_checked, created, now_ts);
     if due > now_ts {
         return Ok(Action::requeue(until(due)));
     }
@@ -73,9 +75,13 @@ pub async fn reconcile_schedule(
         trigger.metadata.generation,
     )
     .await;
-    let mut next_status = next_status;
-    next_status.last_checked = Some(Time(now_ts));
-    write_status(&*trigger, &ctx, &next_status).await?;
+    ctx.checks.set(key, now_ts);
+    // A check that found nothing new writes nothing to the API server.
+    if next_status != status {
+        let mut next_status = next_status;
+        next_status.last_checked = Some(Time(now_ts));
+        write_status(&*trigger, &ctx, &next_status).await?;
+    }
     let next = ticker
         .next_after(due.max(now_ts))
         .map_err(|e| Error::Invalid(e.to_string()))?;

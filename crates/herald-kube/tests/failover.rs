@@ -84,12 +84,9 @@ async fn a_run_survives_an_operator_restart_and_nothing_runs_twice() {
     .await
     .unwrap();
     // Let the new leader check the unchanged source at least once more.
-    let triggers: Api<herald_api::ScheduleTrigger> = ns.api();
-    let checked =
-        |t: herald_api::ScheduleTrigger| t.status.and_then(|s| s.last_checked).map(|t| t.0);
-    let before = checked(triggers.get("every").await.unwrap()).unwrap();
+    let before = second.schedule_checks().await;
     wait_for("another check by the new leader", TIMEOUT, || async {
-        (checked(triggers.get("every").await.ok()?)? > before).then_some(())
+        (second.schedule_checks().await > before).then_some(())
     })
     .await
     .unwrap();

@@ -174,13 +174,22 @@ async fn an_unchanged_revision_runs_once_and_a_new_commit_runs_again() {
     let operator = Operator::start(&ns.client, &ns.name, "a").await;
     schedule_setup(&ns, &repo.url()).await;
     let first = wait_for_run(&ns, &repo.git(&["rev-parse", "HEAD"])).await;
-    // Wait for two more checks of the same revision, observed through lastChecked.
+    // Wait for three more checks of the same revision, counted in /metrics.
     let api: Api<ScheduleTrigger> = ns.api();
-    let seen_at = |t: ScheduleTrigger| t.status.and_then(|s| s.last_checked).map(|t| t.0);
-    let start = seen_at(api.get("every").await.unwrap()).unwrap();
-    wait_for("two more checks", TIMEOUT, || async {
-        let last = seen_at(api.get("every").await.ok()?)?;
-        (last.duration_since(start).as_secs_f64() >= 2.0).then_some(())
+    wait_for("the status of the first check", TIMEOUT, || async {
+        let trigger = api.get("every").await.ok()?;
+        trigger
+            .status?
+            .checked_sources
+            .contains_key("repo")
+            .then_some(())
+    })
+    .await
+    .unwrap();
+    let version = api.get("every").await.unwrap().metadata.resource_version;
+    let start = operator.schedule_checks().await;
+    wait_for("three more checks", TIMEOUT, || async {
+        (operator.schedule_checks().await >= start + 3).then_some(())
     })
     .await
     .unwrap();
@@ -188,6 +197,11 @@ async fn an_unchanged_revision_runs_once_and_a_new_commit_runs_again() {
         runs(&ns).await.len(),
         1,
         "an unchanged revision creates no new Run"
+    );
+    assert_eq!(
+        api.get("every").await.unwrap().metadata.resource_version,
+        version,
+        "a check that found nothing new writes nothing"
     );
     let next = repo.commit("second");
     let second = wait_for_run(&ns, &next).await;

@@ -38,6 +38,8 @@ pub struct Metrics {
     pub runs_created: Family<RunLabels, Counter>,
     /// `herald_reconcile_errors_total{kind, category}`.
     pub reconcile_errors: Family<ErrorLabels, Counter>,
+    /// `herald_schedule_checks_total`: scheduled checks of a trigger's sources, in both modes.
+    pub schedule_checks: Counter,
 }
 
 impl Default for Metrics {
@@ -46,12 +48,18 @@ impl Default for Metrics {
         let hook_requests = Family::<HookLabels, Counter>::default();
         let runs_created = Family::<RunLabels, Counter>::default();
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();
+        let schedule_checks = Counter::default();
         registry.register(
             "hook_requests",
             "Hook requests by response status",
             hook_requests.clone(),
         );
         registry.register("runs_created", "Runs created", runs_created.clone());
+        registry.register(
+            "schedule_checks",
+            "Scheduled checks of a trigger's sources",
+            schedule_checks.clone(),
+        );
         registry.register(
             "reconcile_errors",
             "Failed reconciles by kind and category",
@@ -62,6 +70,7 @@ impl Default for Metrics {
             hook_requests,
             runs_created,
             reconcile_errors,
+            schedule_checks,
         }
     }
 }

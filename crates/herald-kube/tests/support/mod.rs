@@ -108,6 +108,15 @@ impl Operator {
     }
 
     /// Stop it and wait until it is gone.
+    /// `herald_schedule_checks_total` as this operator's `/metrics` says now.
+    pub async fn schedule_checks(&self) -> u64 {
+        let url = format!("http://{}/metrics", self.listen);
+        let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("herald_schedule_checks_total "))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    }
+
     pub async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         self.task.await.unwrap();
