@@ -20,8 +20,9 @@ use tokio::task::JoinHandle;
 
 use crate::WriteGate;
 use crate::error::StoreError;
-use crate::event_rows::{self, EventRow};
+use crate::event_rows::EventRow;
 use crate::events::EventRecorded;
+use crate::postgres_batch;
 use crate::sqlite_writer::{self, SqliteWriter};
 
 /// Calls that may wait in the queue before callers are held back.
@@ -277,7 +278,7 @@ async fn commit(pool: &AnyPool, batch: Vec<Job>) {
 /// Writes `rows` in one transaction, in order.
 async fn write(pool: &AnyPool, rows: &[&EventRow]) -> Result<Vec<EventRecorded>, StoreError> {
     let mut tx = pool.begin().await.map_err(StoreError::query(OP))?;
-    let recorded = event_rows::record_all(&mut tx, rows, OP).await?;
+    let recorded = postgres_batch::record_all(&mut tx, rows, OP).await?;
     tx.commit().await.map_err(StoreError::query(OP))?;
     Ok(recorded)
 }

@@ -6,6 +6,7 @@ use sqlx::Executor;
 use tempfile::TempDir;
 
 use super::*;
+use crate::event_rows;
 use crate::events::{EventKind, NewEvent};
 use crate::sqlite_writer::SqliteWriter;
 use crate::{Backend, Store};
@@ -204,8 +205,9 @@ async fn a_failed_connection_fails_every_caller() {
     }
 }
 
-/// Another writer (another replica) stores a delivery id after the batch looked it up: the
-/// batch's insert hits the unique constraint, and writing each call again answers a duplicate.
+/// Another writer (another replica) is storing a delivery id when the batch inserts it: the
+/// insert waits for that writer, and once it has committed the row is answered as a duplicate
+/// of its event, not refused.
 #[tokio::test]
 async fn a_delivery_stored_meanwhile_elsewhere_is_a_duplicate() {
     let Some(cluster) = herald_testkit::postgres::postgres() else {
@@ -305,5 +307,48 @@ async fn an_event_silently_not_inserted_is_an_error() {
     assert!(!got[0].as_ref().expect("first call")[0].duplicate);
     let err = got[1].as_ref().expect_err("nothing stored");
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert_eq!(count(&store).await, 1);
+}
+
+/// A stored delivery the insert was refused for, deleted before it could be looked up (here
+/// by a trigger after the insert; in life by pruning, from another connection): the event is
+/// inserted again, and is new.
+#[tokio::test]
+async fn a_delivery_deleted_after_refusing_the_insert_is_inserted_again() {
+    let Some(cluster) = herald_testkit::postgres::postgres() else {
+        return;
+    };
+    let store = Store::connect(&cluster.fresh_database().await)
+        .await
+        .expect("connect");
+    let (jobs, rx) = batch(vec![vec![hook(Some("gone"), "theirs")]]);
+    commit_on(&store, jobs).await;
+    let theirs = answers(rx).await.remove(0).expect("theirs")[0];
+    for sql in [
+        "CREATE FUNCTION vanish() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         DELETE FROM events WHERE reason = 'theirs'; RETURN NULL; END $$",
+        "CREATE TRIGGER vanish AFTER INSERT ON events FOR EACH STATEMENT \
+         EXECUTE FUNCTION vanish()",
+    ] {
+        store.pool.execute(sql).await.expect("install trigger");
+    }
+    let (jobs, rx) = batch(vec![
+        vec![hook(Some("gone"), "ours")],
+        vec![hook(Some("gone"), "ours again")],
+    ]);
+    commit_on(&store, jobs).await;
+    let got: Vec<EventRecorded> = answers(rx)
+        .await
+        .into_iter()
+        .map(|a| a.expect("recorded")[0])
+        .collect();
+    assert!(!got[0].duplicate && got[0].id != theirs.id, "{got:?}");
+    assert_eq!(
+        got[1],
+        EventRecorded {
+            id: got[0].id,
+            duplicate: true
+        }
+    );
     assert_eq!(count(&store).await, 1);
 }

@@ -25,11 +25,13 @@ mod event_rows;
 mod events;
 mod group_commit;
 mod last_seen;
+mod postgres_batch;
 mod revision;
 mod revisions;
 mod rows;
 mod runs;
 mod sql;
+mod sqlite_reader;
 mod sqlite_writer;
 mod types;
 
@@ -68,6 +70,8 @@ pub struct Store {
     writer: Arc<group_commit::GroupCommit>,
     /// Last seen revisions, kept in memory where that is sound (see `last_seen`).
     last_seen_cache: last_seen::LastSeenCache,
+    /// SQLite's delivery lookups, off sqlx (see `sqlite_reader`); `None` on PostgreSQL.
+    reader: Option<Arc<sqlite_reader::SqliteReader>>,
 }
 
 /// Whose turn it is to write to a SQLite file: taken by every writing transaction of the
@@ -167,7 +171,14 @@ impl Store {
     }
 
     fn new(pool: AnyPool, backend: Backend, events: group_commit::Target) -> Self {
+        let reader = match &events {
+            group_commit::Target::Sqlite { path, .. } => {
+                Some(Arc::new(sqlite_reader::SqliteReader::new(path.clone())))
+            }
+            group_commit::Target::Postgres(_) => None,
+        };
         Self {
+            reader,
             writer: Arc::new(group_commit::GroupCommit::new(events)),
             last_seen_cache: last_seen::LastSeenCache::for_backend(backend),
             pool,
@@ -204,6 +215,9 @@ impl Store {
     /// ([`StoreError::Closed`] for events).
     pub async fn close(&self) {
         self.writer.close().await;
+        if let Some(reader) = &self.reader {
+            reader.close();
+        }
         self.pool.close().await;
     }
 }

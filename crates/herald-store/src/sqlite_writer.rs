@@ -101,7 +101,7 @@ impl SqliteWriter {
 }
 
 /// Opens the store's file for writing, with the settings of the store's own connections.
-fn open(path: &Path) -> rusqlite::Result<Connection> {
+pub(crate) fn open(path: &Path) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let connection = Connection::open_with_flags(path, flags)?;
     connection.execute_batch(&crate::sqlite_pragmas())?;

@@ -11,7 +11,15 @@
 //! `HERALD_BENCH_BASELINE` (events for the one-per-transaction baseline, default 10,000),
 //! `HERALD_BENCH_QUERIES` (lookups of each kind, default 2,000), `HERALD_BENCH_WRITERS`
 //! (concurrent writers, default 256), `HERALD_BENCH_BACKENDS` (`sqlite,postgres`).
+//!
+//! Then it times delivery lookups (`Store::delivery_event`, asked before firing every hook
+//! delivery) against the query on an sqlx pool that answered them before and, on SQLite, a
+//! reader thread fed by a queue, in the same run: `HERALD_BENCH_LOOKUPS` (default 200,000,
+//! half of them stored ids) from 64 tasks, a tenth of them from one task for latency, and
+//! `HERALD_BENCH_HOOKS` new deliveries (default 50,000) each looked up and then recorded,
+//! against recording alone; with the CPU time of the whole process per lookup or delivery.
 
+mod deliveries;
 mod measure;
 mod workload;
 
@@ -19,8 +27,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use deliveries::{Deliveries, Figures, Rate};
 use herald_store::Store;
 use measure::{Ingest, Lookups};
+use sqlx::AnyPool;
 use workload::Workload;
 
 /// What to run, from the environment.
@@ -30,6 +40,8 @@ struct Config {
     baseline: usize,
     queries: usize,
     writers: usize,
+    lookups: usize,
+    hooks: usize,
     backends: Vec<String>,
 }
 
@@ -47,6 +59,8 @@ impl Config {
             baseline: number("HERALD_BENCH_BASELINE", 10_000).max(1),
             queries: number("HERALD_BENCH_QUERIES", 2_000).max(1),
             writers: number("HERALD_BENCH_WRITERS", 256).max(1),
+            lookups: number("HERALD_BENCH_LOOKUPS", 200_000).max(20),
+            hooks: number("HERALD_BENCH_HOOKS", 50_000).max(1),
             backends: std::env::var("HERALD_BENCH_BACKENDS")
                 .unwrap_or_else(|_| "sqlite,postgres".into())
                 .split(',')
@@ -65,6 +79,7 @@ struct Report {
     ingest: Ingest,
     revisions: Lookups,
     objects: Lookups,
+    deliveries: Deliveries,
     size: u64,
 }
 
@@ -93,7 +108,8 @@ async fn sqlite(config: &Config) -> Option<Report> {
     let baseline = Store::open(&baseline_path).await.expect("open sqlite");
     let path = dir.path().join("herald.db");
     let store = Store::open(&path).await.expect("open sqlite");
-    let mut report = run("SQLite", config, &baseline, &store).await;
+    let others = (sqlite_pool(&path).await, Some(path.as_path()));
+    let mut report = run("SQLite", config, &baseline, &store, others).await;
     store.close().await;
     report.size = file_size(&path);
     Some(report)
@@ -106,13 +122,46 @@ async fn postgres(config: &Config) -> Option<Report> {
         .expect("connect postgres");
     let url = cluster.fresh_database().await;
     let store = Store::connect(&url).await.expect("connect postgres");
-    let mut report = run("PostgreSQL", config, &baseline, &store).await;
+    let others = (
+        AnyPool::connect(&url).await.expect("connect postgres"),
+        None,
+    );
+    let mut report = run("PostgreSQL", config, &baseline, &store, others).await;
     store.close().await;
     report.size = postgres_size(&url).await;
     Some(report)
 }
 
-async fn run(backend: &'static str, config: &Config, baseline: &Store, store: &Store) -> Report {
+/// An sqlx pool of the file at `path` as `Store::open` makes it: 8 connections, the same
+/// settings.
+async fn sqlite_pool(path: &Path) -> AnyPool {
+    use sqlx::Executor;
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(8)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("sqlx pool")
+}
+
+/// Runs every measurement on `store`; `others` are what delivery lookups are compared with: an
+/// sqlx pool of the same database, and the SQLite file for a queued reader.
+async fn run(
+    backend: &'static str,
+    config: &Config,
+    baseline: &Store,
+    store: &Store,
+    others: (AnyPool, Option<&Path>),
+) -> Report {
     eprintln!(
         "{backend}: baseline, {} events from one task",
         config.baseline
@@ -127,12 +176,22 @@ async fn run(backend: &'static str, config: &Config, baseline: &Store, store: &S
     let ingest = measure::ingest(store, workload, config.events, config.writers).await;
     eprintln!("{backend}: {} lookups of each kind", config.queries);
     let revisions = measure::revisions_in(config.events);
+    let revisions = measure::revision_lookups(store, config.queries, revisions).await;
+    let objects = measure::object_lookups(store, config.queries).await;
+    eprintln!(
+        "{backend}: {} delivery lookups, {} deliveries looked up and recorded",
+        config.lookups, config.hooks
+    );
+    let keys = deliveries::keys(config.lookups, config.events);
+    let (pool, path) = others;
+    let deliveries = deliveries::run(store, pool, path, &keys, config.hooks).await;
     Report {
         backend,
         baseline,
         ingest,
-        revisions: measure::revision_lookups(store, config.queries, revisions).await,
-        objects: measure::object_lookups(store, config.queries).await,
+        revisions,
+        objects,
+        deliveries,
         size: 0,
     }
 }
@@ -193,9 +252,57 @@ fn print_table(config: &Config, reports: &[Report]) {
     row("events per lookup (mean)", &|r| {
         format!("{:.0} / {:.0}", r.revisions.mean_rows, r.objects.mean_rows)
     });
+    // Delivery lookups: the sqlx pool (before), a queued reader thread, the store (now).
+    let paths = |d: &Deliveries, cell: &dyn Fn(&Figures) -> String| {
+        let queued = d.queued.as_ref().map_or_else(|| "-".to_owned(), cell);
+        format!("{} / {queued} / {}", cell(&d.sqlx), cell(&d.store))
+    };
+    row(
+        "delivery lookups/s, 64 tasks: sqlx / queued / store",
+        &|r| paths(&r.deliveries, &|f| per_second(&f.lookups)),
+    );
+    row("CPU µs per lookup: sqlx / queued / store", &|r| {
+        paths(&r.deliveries, &|f| cpu_us(&f.lookups))
+    });
+    row("lookup p50, one task (µs): sqlx / queued / store", &|r| {
+        paths(&r.deliveries, &|f| us(f.p50))
+    });
+    row("lookup p99, one task (µs): sqlx / queued / store", &|r| {
+        paths(&r.deliveries, &|f| us(f.p99))
+    });
+    let alone = |d: &Deliveries, cell: &dyn Fn(&Rate) -> String| {
+        format!("{} / {}", cell(&d.record_only[0]), cell(&d.record_only[1]))
+    };
+    row("deliveries/s, recorded alone (first / last)", &|r| {
+        alone(&r.deliveries, &per_second)
+    });
+    row(
+        "deliveries/s, looked up + recorded: sqlx / queued / store",
+        &|r| paths(&r.deliveries, &|f| per_second(&f.with_record)),
+    );
+    row(
+        "CPU µs per delivery, recorded alone (first / last)",
+        &|r| alone(&r.deliveries, &cpu_us),
+    );
+    row(
+        "CPU µs per delivery, looked up + recorded: sqlx / queued / store",
+        &|r| paths(&r.deliveries, &|f| cpu_us(&f.with_record)),
+    );
     row("store size (MiB)", &|r| {
         format!("{:.0}", r.size as f64 / (1024.0 * 1024.0))
     });
+}
+
+fn per_second(r: &Rate) -> String {
+    format!("{:.0}", r.per_second)
+}
+
+fn cpu_us(r: &Rate) -> String {
+    r.cpu.map_or_else(|| "-".to_owned(), us)
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e6)
 }
 
 fn ms3(l: &Lookups) -> String {

@@ -1,5 +1,6 @@
 //! Timing ingest and lookups.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -139,4 +140,40 @@ async fn lookups(store: &Store, count: usize, mut query: impl FnMut() -> EventQu
         max: times[times.len() - 1],
         mean_rows: rows as f64 / count as f64,
     }
+}
+
+/// CPU time used so far by each thread of this process, from the scheduler's counts (Linux;
+/// empty elsewhere).
+fn thread_times() -> HashMap<String, Duration> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return HashMap::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            // A thread may end between listing and reading.
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let ns = stat.split_whitespace().next()?.parse().ok()?;
+            Some((
+                task.file_name().to_string_lossy().into_owned(),
+                Duration::from_nanos(ns),
+            ))
+        })
+        .collect()
+}
+
+/// Runs `work`; how long it took and the CPU time the process used meanwhile, summed over its
+/// threads (`None` where that cannot be read). A thread that ended meanwhile is not counted.
+pub async fn timed<T>(
+    work: impl std::future::Future<Output = T>,
+) -> (T, Duration, Option<Duration>) {
+    let (before, started) = (thread_times(), Instant::now());
+    let out = work.await;
+    let elapsed = started.elapsed();
+    let after = thread_times();
+    let used = after
+        .iter()
+        .map(|(tid, &ns)| ns.saturating_sub(before.get(tid).copied().unwrap_or_default()))
+        .sum();
+    (out, elapsed, (!after.is_empty()).then_some(used))
 }

@@ -136,6 +136,21 @@ fn delivery_of(i: usize, rng: &mut Rng) -> usize {
     delivery_of(j, &mut earlier)
 }
 
+/// The delivery id event `i` carries, when it is a hook delivery (stored by then).
+pub fn delivery_key(i: usize) -> Option<String> {
+    if !is_hook(i) {
+        return None;
+    }
+    let mut rng = Rng::new(i as u64);
+    rng.below(100);
+    Some(delivery_id(delivery_of(i, &mut rng)))
+}
+
+/// The delivery id of delivery number `delivery`, scoped as the hook handler scopes it.
+fn delivery_id(delivery: usize) -> String {
+    format!("default/on-push/{delivery:08x}-9d2c-11ee-8c90-0242ac120002")
+}
+
 fn hook_delivery(i: usize, rev: usize, rng: &mut Rng) -> NewEvent {
     let delivery = delivery_of(i, rng);
     let sha = revision(rev);
@@ -145,9 +160,7 @@ fn hook_delivery(i: usize, rev: usize, rng: &mut Rng) -> NewEvent {
         source: Some("app".into()),
         revision: Some(sha.clone()),
         reason: Some("push".into()),
-        delivery_id: Some(format!(
-            "default/on-push/{delivery:08x}-9d2c-11ee-8c90-0242ac120002"
-        )),
+        delivery_id: Some(delivery_id(delivery)),
         payload: Some(json!({
             "provider": "github",
             "ref": "refs/heads/main",
