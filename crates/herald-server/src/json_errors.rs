@@ -3,17 +3,15 @@
 //! as `{"error": <their text>}` on the way out.
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
 
 /// The most of a framework error's text that is kept.
 const MAX_TEXT: usize = 16 * 1024;
 
-pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// `response`, or the same error as `{"error": <its text>}` when it is not JSON already.
+pub(crate) async fn as_json(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
         return response;

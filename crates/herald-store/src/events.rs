@@ -250,6 +250,7 @@ impl Store {
     /// ([`StoreError::BatchFailed`]), or after [`Store::close`] ([`StoreError::Closed`]).
     pub async fn record_event(&self, event: &NewEvent) -> Result<EventRecorded, StoreError> {
         let recorded = self.writer.record(vec![EventRow::new(event)]).await?;
+        self.note_deliveries(event.delivery_id.as_deref().into_iter());
         recorded
             .into_iter()
             .next()
@@ -268,9 +269,12 @@ impl Store {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        self.writer
+        let recorded = self
+            .writer
             .record(events.iter().map(EventRow::new).collect())
-            .await
+            .await?;
+        self.note_deliveries(events.iter().filter_map(|e| e.delivery_id.as_deref()));
+        Ok(recorded)
     }
 
     /// Events matching `query`, newest first, one page at a time.

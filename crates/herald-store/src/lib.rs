@@ -31,6 +31,7 @@ mod revisions;
 mod rows;
 mod runs;
 mod sql;
+mod delivery_filter;
 mod sqlite_reader;
 mod sqlite_writer;
 mod types;
@@ -72,6 +73,9 @@ pub struct Store {
     last_seen_cache: last_seen::LastSeenCache,
     /// SQLite's delivery lookups, off sqlx (see `sqlite_reader`); `None` on PostgreSQL.
     reader: Option<Arc<sqlite_reader::SqliteReader>>,
+    /// The delivery ids a SQLite store may hold (see `delivery_filter`); `None` on PostgreSQL,
+    /// where other replicas write too.
+    deliveries: Option<Arc<delivery_filter::DeliveryFilter>>,
 }
 
 /// Whose turn it is to write to a SQLite file: taken by every writing transaction of the
@@ -128,8 +132,9 @@ impl Store {
             path: path.to_owned(),
             gate: WriteGate::default(),
         };
-        let store = Self::new(pool, Backend::Sqlite, target);
+        let mut store = Self::new(pool, Backend::Sqlite, target);
         store.migrate().await?;
+        store.deliveries = Some(Arc::new(store.stored_deliveries().await?));
         tracing::debug!(path = %path.display(), "store opened");
         Ok(store)
     }
@@ -179,6 +184,7 @@ impl Store {
         };
         Self {
             reader,
+            deliveries: None,
             writer: Arc::new(group_commit::GroupCommit::new(events)),
             last_seen_cache: last_seen::LastSeenCache::for_backend(backend),
             pool,

@@ -103,3 +103,24 @@ mod suite {
         assert!(store.delivery_event("d-1").await.is_err());
     }
 }
+
+/// SQLite keeps the ids it may hold in memory: reopened, the store still finds every one.
+#[tokio::test]
+async fn a_reopened_sqlite_store_still_finds_its_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("herald.db");
+    let store = Store::open(&path).await.unwrap();
+    let recorded = store.record_event(&hook("before-restart")).await.unwrap();
+    store.close().await;
+    let reopened = Store::open(&path).await.unwrap();
+    assert_eq!(
+        reopened.delivery_event("before-restart").await.unwrap(),
+        Some(recorded.id)
+    );
+    assert_eq!(reopened.delivery_event("never-sent").await.unwrap(), None);
+    let again = reopened.record_event(&hook("after-restart")).await.unwrap();
+    assert_eq!(
+        reopened.delivery_event("after-restart").await.unwrap(),
+        Some(again.id)
+    );
+}
