@@ -21,12 +21,24 @@ pub const ACCEPTING_HOOKS: &str = "AcceptingHooks";
 pub const REACHABLE: &str = "Reachable";
 /// A source could not be reached.
 pub const UNREACHABLE: &str = "Unreachable";
+/// The Git server refused the credentials (or wanted some).
+pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
+/// The SSH host is not in `known_hosts`.
+pub const HOST_KEY_UNKNOWN: &str = "HostKeyUnknown";
+/// The SSH host presented another key than `known_hosts` holds (or a revoked one).
+pub const HOST_KEY_CHANGED: &str = "HostKeyChanged";
+/// The HTTPS server's certificate could not be verified.
+pub const TLS_FAILED: &str = "TlsFailed";
+/// The repository or the watched ref does not exist.
+pub const REF_NOT_FOUND: &str = "RefNotFound";
 /// A Secret an object names does not exist.
 pub const SECRET_MISSING: &str = "SecretMissing";
 /// A Secret exists but lacks the key an object names.
 pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
 /// A hook's secret is empty, so nothing could verify.
 pub const SECRET_EMPTY: &str = "SecretEmpty";
+/// `spec.suspend` is set: no scheduled checks, deliveries refused (409), a source skipped.
+pub const SUSPENDED: &str = "Suspended";
 /// A Bitbucket Cloud path token too short to be the whole proof of a sender.
 pub const TOKEN_TOO_SHORT: &str = "TokenTooShort";
 

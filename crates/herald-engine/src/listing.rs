@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use herald_git::{Auth, GitError, Remote, RemoteRef};
+use herald_api::reasons;
+use herald_git::{Auth, GitError, ListOptions, Remote, RemoteRef};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
@@ -25,6 +26,22 @@ pub enum ListError {
     Deadline { url: String, deadline: Duration },
     #[error("listing refs of {url} stopped unexpectedly: {detail}")]
     Aborted { url: String, detail: String },
+}
+
+impl ListError {
+    /// The condition reason this failure is reported with.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Git(GitError::Auth { .. }) => reasons::AUTHENTICATION_FAILED,
+            Self::Git(GitError::HostKey { changed: true, .. }) => reasons::HOST_KEY_CHANGED,
+            Self::Git(GitError::HostKey { .. }) => reasons::HOST_KEY_UNKNOWN,
+            Self::Git(GitError::Tls { .. }) => reasons::TLS_FAILED,
+            Self::Git(GitError::RepositoryNotFound { .. } | GitError::RevisionNotFound { .. }) => {
+                reasons::REF_NOT_FOUND
+            }
+            _ => reasons::UNREACHABLE,
+        }
+    }
 }
 
 /// A remote and the credentials offered to it, as a digest (never the secrets themselves).
@@ -57,19 +74,22 @@ impl RefLister {
         }
     }
 
-    /// The refs of `remote`: a listing at most `max_age` old when there is one (zero asks the
-    /// remote now), else a new one.
+    /// The refs of `remote` under `prefixes` (exact names are prefixes too; none lists every
+    /// ref): a listing at most `max_age` old when there is one (zero asks the remote now),
+    /// else a new one. Over HTTP(S), SSH and `git://` only the asked refs cross the wire
+    /// (protocol v2), however many the repository holds.
     pub async fn list(
         &self,
         remote: &Remote,
+        prefixes: &[String],
         max_age: Duration,
     ) -> Result<Arc<Vec<RemoteRef>>, ListError> {
-        let slot = self.slot(remote_key(remote));
+        let slot = self.slot(remote_key(remote, prefixes));
         let mut last = slot.lock().await;
         if let Some(listed) = last.as_ref().filter(|l| l.at.elapsed() <= max_age) {
             return Ok(listed.refs.clone());
         }
-        let refs = Arc::new(self.list_now(remote).await?);
+        let refs = Arc::new(self.list_now(remote, prefixes).await?);
         *last = Some(Listed {
             at: Instant::now(),
             refs: refs.clone(),
@@ -82,7 +102,11 @@ impl RefLister {
         recent.entry(key).or_default().clone()
     }
 
-    async fn list_now(&self, remote: &Remote) -> Result<Vec<RemoteRef>, ListError> {
+    async fn list_now(
+        &self,
+        remote: &Remote,
+        prefixes: &[String],
+    ) -> Result<Vec<RemoteRef>, ListError> {
         let url = remote.url.clone();
         let permit =
             self.permits
@@ -94,12 +118,16 @@ impl RefLister {
                     detail: e.to_string(),
                 })?;
         let owned = remote.clone();
+        let options = ListOptions::prefixes(prefixes.iter().cloned()).with_timeout(self.deadline);
         let listing = tokio::task::spawn_blocking(move || {
             // The slot is freed when the listing really ends, not when its asker gives up.
             let _permit = permit;
-            herald_git::list_refs(&owned)
+            herald_git::list_refs_with(&owned, &options).map(|listed| listed.refs)
         });
-        match tokio::time::timeout(self.deadline, listing).await {
+        // The transport keeps the deadline itself; this one, a little later, covers a local
+        // listing (libgit2 has no deadline of its own).
+        let guard = self.deadline + Duration::from_secs(1);
+        match tokio::time::timeout(guard, listing).await {
             Ok(Ok(listed)) => Ok(listed?),
             Ok(Err(e)) => Err(ListError::Aborted {
                 url,
@@ -113,13 +141,16 @@ impl RefLister {
     }
 }
 
-/// Which remote, reached how: the URL, TLS settings and credentials, digested.
-fn remote_key(remote: &Remote) -> RemoteKey {
+/// Which refs of which remote, reached how: the prefixes, the URL, TLS settings and
+/// credentials, digested.
+fn remote_key(remote: &Remote, prefixes: &[String]) -> RemoteKey {
     let mut digest = Sha256::new();
     let mut part = |bytes: &[u8]| {
         digest.update((bytes.len() as u64).to_le_bytes());
         digest.update(bytes);
     };
+    part(&(prefixes.len() as u64).to_le_bytes());
+    prefixes.iter().for_each(|p| part(p.as_bytes()));
     part(remote.url.as_bytes());
     part(remote.tls.ca_pem.as_deref().unwrap_or("").as_bytes());
     part(&[u8::from(remote.tls.insecure_skip_verify)]);
@@ -173,7 +204,11 @@ pub async fn current_revision(
     let refs = match reference.commit {
         Some(_) => Vec::new(),
         None => lister
-            .list(remote, max_age)
+            .list(
+                remote,
+                &reference.full_ref().into_iter().collect::<Vec<_>>(),
+                max_age,
+            )
             .await?
             .iter()
             .map(|r| herald_core::RefTip {
@@ -199,9 +234,16 @@ mod tests {
             },
             ..anonymous.clone()
         };
-        assert_eq!(remote_key(&basic("a")), remote_key(&basic("a")));
-        assert_ne!(remote_key(&basic("a")), remote_key(&basic("b")));
-        assert_ne!(remote_key(&basic("a")), remote_key(&anonymous));
+        let key = |remote: &Remote| remote_key(remote, &[]);
+        assert_eq!(key(&basic("a")), key(&basic("a")));
+        assert_ne!(key(&basic("a")), key(&basic("b")));
+        assert_ne!(key(&basic("a")), key(&anonymous));
+        let main = ["refs/heads/main".to_owned()];
+        assert_ne!(
+            remote_key(&anonymous, &main),
+            key(&anonymous),
+            "other refs asked"
+        );
         let insecure = Remote {
             tls: herald_git::Tls {
                 ca_pem: None,
@@ -209,6 +251,16 @@ mod tests {
             },
             ..anonymous.clone()
         };
-        assert_ne!(remote_key(&insecure), remote_key(&anonymous));
+        assert_ne!(key(&insecure), key(&anonymous));
+    }
+}
+
+impl RevisionError {
+    /// The condition reason this failure is reported with.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::List(e) => e.reason(),
+            Self::Select(_) => reasons::REF_NOT_FOUND,
+        }
     }
 }

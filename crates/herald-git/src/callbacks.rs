@@ -129,7 +129,7 @@ fn first_offer(state: &mut CallState) -> bool {
 }
 
 /// Refuse to send secrets to another host (after a redirect) or over a downgraded scheme.
-fn check_same_server(session: &Session<'_>, request_url: &str) -> Result<(), String> {
+pub(crate) fn check_same_server(session: &Session<'_>, request_url: &str) -> Result<(), String> {
     let requested = RemoteUrl::parse(request_url)
         .map_err(|_| "credentials were requested for an unparseable URL".to_owned())?;
     if requested.host != session.url.host {
@@ -151,7 +151,7 @@ fn certificate_check(
     hostname: &str,
 ) -> Result<CertificateCheckStatus, git2::Error> {
     if let Some(hostkey) = cert.as_hostkey() {
-        return match check_host_key(session, hostkey) {
+        return match check_host_key(session, hostkey.hostkey()) {
             Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
             Err(failure) => fail(state, failure),
         };

@@ -50,6 +50,9 @@ pub enum GitError {
         host: String,
         /// Key type, fingerprint and how to fix it.
         detail: String,
+        /// The host is known with another key (changed, or revoked): never accepted, unlike
+        /// an unknown host, which `allow_unknown_host` lets in.
+        changed: bool,
     },
     /// The HTTPS server certificate could not be verified, or the TLS settings are bad.
     #[error("TLS verification for {url} failed while {step}: {detail}")]
@@ -153,6 +156,21 @@ pub(crate) fn classify(err: &git2::Error, url: &str, step: &str) -> GitError {
     GitError::Other { url, step, detail }
 }
 
+/// Classify what a server said (an `ERR` packet, an SSH command's stderr) when no
+/// status code says more: the same wording rules as for libgit2's messages.
+pub(crate) fn classify_server_message(detail: String, url: &str, step: &str) -> GitError {
+    let url = url.to_owned();
+    let step = step.to_owned();
+    let lower = detail.to_ascii_lowercase();
+    if looks_like_auth_failure(&lower) {
+        return GitError::Auth { url, step, detail };
+    }
+    if names_a_missing_repository(&lower) {
+        return GitError::RepositoryNotFound { url, step, detail };
+    }
+    GitError::Other { url, step, detail }
+}
+
 fn looks_like_auth_failure(lower: &str) -> bool {
     [
         "status code: 401",
@@ -169,7 +187,11 @@ fn looks_like_auth_failure(lower: &str) -> bool {
 
 fn looks_like_missing_repository(err: &git2::Error, lower: &str) -> bool {
     (err.code() == ErrorCode::NotFound && err.class() == ErrorClass::Repository)
-        || lower.contains("could not find repository")
+        || names_a_missing_repository(lower)
+}
+
+fn names_a_missing_repository(lower: &str) -> bool {
+    lower.contains("could not find repository")
         || lower.contains("failed to resolve path")
         || lower.contains("status code: 404")
         || lower.contains("repository not found")
@@ -203,6 +225,7 @@ mod tests {
         let err = GitError::HostKey {
             host: "[h]:2222".into(),
             detail: "d".into(),
+            changed: false,
         };
         assert_eq!(err.category(), "host_key");
         let err = classify(
@@ -222,5 +245,16 @@ mod tests {
             "listing refs",
         );
         assert_eq!(err.category(), "unreachable");
+    }
+
+    #[test]
+    fn server_messages_keep_their_kind() {
+        let classify = |text: &str| classify_server_message(text.into(), "git://h/r", "s");
+        let missing = classify("access denied or repository not exported: /r");
+        assert_eq!(missing.category(), "not_found");
+        let missing = classify("fatal: '/r' does not appear to be a git repository");
+        assert_eq!(missing.category(), "not_found");
+        assert_eq!(classify("Authentication failed").category(), "auth");
+        assert_eq!(classify("upload-pack: not our ref").category(), "other");
     }
 }

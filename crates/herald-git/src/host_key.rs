@@ -2,25 +2,26 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD as BASE64_NO_PAD;
-use git2::cert::CertHostkey;
 
 use crate::error::GitError;
 use crate::known_hosts::{Verdict, key_type_of_blob};
 use crate::remote::Auth;
 use crate::session::Session;
 
-/// Accept or reject `cert` for the session's host. Unknown hosts pass only when
-/// `allow_unknown_host` is set (with a warning); a changed or revoked key never does.
-pub(crate) fn check_host_key(
-    session: &Session<'_>,
-    cert: &CertHostkey<'_>,
-) -> Result<(), GitError> {
+/// Accept or reject the raw host key blob the server presented (as libssh2 hands it
+/// over, to libgit2 or to the protocol v2 lister) for the session's host. Unknown hosts
+/// pass only when `allow_unknown_host` is set (with a warning); a changed or revoked key
+/// never does.
+pub(crate) fn check_host_key(session: &Session<'_>, key: Option<&[u8]>) -> Result<(), GitError> {
     let host = session.url.known_hosts_name();
-    let reject = |detail: String| GitError::HostKey {
+    let refuse = |detail: String, changed: bool| GitError::HostKey {
         host: host.clone(),
         detail,
+        changed,
     };
-    let Some(key) = cert.hostkey() else {
+    let reject = |detail: String| refuse(detail, false);
+    let changed = |detail: String| refuse(detail, true);
+    let Some(key) = key else {
         return Err(reject(
             "the SSH library did not provide the raw host key".to_owned(),
         ));
@@ -62,12 +63,12 @@ pub(crate) fn check_host_key(
              host's keys (as printed by `ssh-keyscan{}`) to known_hosts",
             keyscan_args(session)
         ))),
-        Verdict::Revoked => Err(reject(format!(
+        Verdict::Revoked => Err(changed(format!(
             "the server presented {presented}, which known_hosts marks as @revoked"
         ))),
         Verdict::Mismatch {
             same_type: true, ..
-        } => Err(reject(format!(
+        } => Err(changed(format!(
             "the server presented {presented}, which differs from the {key_type} key in \
              known_hosts: the host key changed or someone is intercepting the connection; \
              update known_hosts only after confirming the new key"

@@ -1,17 +1,23 @@
 //! herald-git: talking to Git remotes for Herald.
 //!
-//! Two blocking operations, both built on libgit2:
-//! - [`list_refs`]: what `git ls-remote` shows, with annotated tags peeled;
-//! - [`checkout`]: a shallow fetch of one revision into a fresh working tree.
+//! Blocking operations:
+//! - [`list_refs_matching`] / [`list_refs_with`]: the refs under the watched prefixes,
+//!   asked for with Git protocol v2 (`ls-refs`) over HTTP(S), SSH and `git://`, with a
+//!   deadline ([`ListOptions::timeout`]); v0 servers are still understood;
+//! - [`list_refs`]: every ref, as `git ls-remote` shows them (libgit2, protocol v0);
+//! - [`checkout`]: a shallow fetch of one revision into a fresh working tree (libgit2).
+//!
+//! Annotated tags are peeled in every listing.
 //!
 //! Security choices: SSH host keys are checked against caller-supplied `known_hosts`
 //! text (never the process's `~/.ssh`), HTTPS may trust an extra CA bundle, secrets
 //! are offered once per connection and never appear in URLs, logs or errors.
 //!
-//! Timeouts: libgit2 only exposes connect/IO timeouts as process-global options that
-//! git2 marks `unsafe`, and this workspace forbids unsafe code, so none are set here;
-//! callers should bound the blocking calls themselves (e.g. run them on a blocking
-//! thread with a deadline on the awaiting side).
+//! Timeouts: the protocol v2 listing has its own deadline (every connect, read and write
+//! gets what is left of it). libgit2 only exposes connect/IO timeouts as process-global
+//! options that git2 marks `unsafe`, and this workspace forbids unsafe code, so
+//! [`list_refs`] and [`checkout`] have none; callers should bound those themselves (e.g.
+//! run them on a blocking thread with a deadline on the awaiting side).
 
 mod callbacks;
 mod checkout;
@@ -19,6 +25,7 @@ mod error;
 mod host_key;
 mod known_hosts;
 mod list;
+mod listing;
 mod plan;
 mod remote;
 mod secret;
@@ -29,6 +36,9 @@ mod url;
 pub use checkout::checkout;
 pub use error::GitError;
 pub use list::list_refs;
+pub use listing::{
+    DEFAULT_LIST_TIMEOUT, ListOptions, RefListing, WireProtocol, list_refs_matching, list_refs_with,
+};
 pub use plan::{CredentialFiles, remote_from_plan};
 pub use remote::{Auth, Remote, RemoteRef, Tls, is_full_commit_id};
 pub use secret::SecretString;

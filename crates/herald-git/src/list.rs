@@ -15,13 +15,22 @@ const PEELED_SUFFIX: &str = "^{}";
 
 /// List the remote's `refs/...` references, with annotated tags peeled to the
 /// object they point at. `HEAD` is not included. Sorted by name. Blocking.
+///
+/// This downloads every ref the server has (libgit2 speaks protocol v0 only) and has no
+/// deadline; to poll a few watched refs use [`crate::list_refs_matching`] or
+/// [`crate::list_refs_with`], which ask a protocol v2 server for just those.
 pub fn list_refs(remote: &Remote) -> Result<Vec<RemoteRef>, GitError> {
     let session = Session::new(remote)?;
+    list_with_libgit2(&session)
+}
+
+/// [`list_refs`] for an already validated session.
+pub(crate) fn list_with_libgit2(session: &Session<'_>) -> Result<Vec<RemoteRef>, GitError> {
     let step = "listing refs";
     let state = RefCell::new(CallState::default());
-    let mut git_remote = git2::Remote::create_detached(remote.url.as_str())
+    let mut git_remote = git2::Remote::create_detached(session.remote.url.as_str())
         .map_err(|e| session.error(&e, &state, step))?;
-    let callbacks = remote_callbacks(&session, &state, step);
+    let callbacks = remote_callbacks(session, &state, step);
     let connection = git_remote
         .connect_auth(Direction::Fetch, Some(callbacks), None)
         .map_err(|e| session.error(&e, &state, step))?;
@@ -37,7 +46,9 @@ pub fn list_refs(remote: &Remote) -> Result<Vec<RemoteRef>, GitError> {
 }
 
 /// Fold `name^{}` entries into `name` and drop everything outside `refs/`.
-fn peel_advertised_refs(advertised: impl Iterator<Item = (String, String)>) -> Vec<RemoteRef> {
+pub(crate) fn peel_advertised_refs(
+    advertised: impl Iterator<Item = (String, String)>,
+) -> Vec<RemoteRef> {
     let mut direct = BTreeMap::new();
     let mut peeled = BTreeMap::new();
     for (name, oid) in advertised {

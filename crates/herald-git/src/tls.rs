@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use openssl::stack::Stack;
 use openssl::x509::store::{X509Store, X509StoreBuilder};
 use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
-use openssl::x509::{X509, X509PurposeId, X509StoreContext};
+use openssl::x509::{X509, X509PurposeId, X509Ref, X509StoreContext};
 
 /// Extra trusted CA certificates parsed from a PEM bundle.
 #[derive(Debug, Clone)]
@@ -32,13 +32,19 @@ impl CaBundle {
     pub fn verify(&self, leaf_der: &[u8], host: &str) -> Result<(), String> {
         let leaf = X509::from_der(leaf_der)
             .map_err(|e| format!("server certificate is not valid DER: {e}"))?;
+        self.verify_certificate(&leaf, host)
+    }
+
+    /// [`CaBundle::verify`] for a certificate already decoded (decoding costs a lot
+    /// with OpenSSL 3, and the TLS handshake has done it once).
+    pub fn verify_certificate(&self, leaf: &X509Ref, host: &str) -> Result<(), String> {
         let store = self
             .store_for(host)
             .map_err(|e| format!("cannot set up certificate verification: {e}"))?;
         let untrusted_chain = Stack::new().map_err(|e| e.to_string())?;
         let mut context = X509StoreContext::new().map_err(|e| e.to_string())?;
         let result = context
-            .init(&store, &leaf, &untrusted_chain, |ctx| {
+            .init(&store, leaf, &untrusted_chain, |ctx| {
                 let ok = ctx.verify_cert()?;
                 Ok((ok, ctx.error()))
             })

@@ -54,6 +54,9 @@ pub(crate) struct RemoteUrl {
     pub port: Option<u16>,
     /// User name embedded in the URL (`user@host`), if any.
     pub username: Option<String>,
+    /// What follows the authority: `/srv/repo.git` for `ssh://host/srv/repo.git`,
+    /// `org/repo.git` for scp-like `host:org/repo.git`; empty for local remotes.
+    pub path: String,
 }
 
 impl RemoteUrl {
@@ -75,13 +78,18 @@ impl RemoteUrl {
             return parse_hierarchical(transport, rest).map_err(|reason| invalid(&reason));
         }
         if let Some(scp) = split_scp_like(url) {
-            return parse_authority(Transport::Ssh, scp).map_err(|reason| invalid(&reason));
+            let mut parsed =
+                parse_authority(Transport::Ssh, scp).map_err(|reason| invalid(&reason))?;
+            // The colon after the authority separates the path.
+            url[scp.len() + 1..].clone_into(&mut parsed.path);
+            return Ok(parsed);
         }
         Ok(Self {
             transport: Transport::Local,
             host: None,
             port: None,
             username: None,
+            path: String::new(),
         })
     }
 
@@ -108,9 +116,12 @@ fn parse_hierarchical(transport: Transport, rest: &str) -> Result<RemoteUrl, Str
             host: None,
             port: None,
             username: None,
+            path: String::new(),
         });
     }
-    parse_authority(transport, authority)
+    let mut parsed = parse_authority(transport, authority)?;
+    rest[authority.len()..].clone_into(&mut parsed.path);
+    Ok(parsed)
 }
 
 /// Parse `[user@]host[:port]`; for scp-like URLs the caller passes `[user@]host`.
@@ -136,6 +147,7 @@ fn parse_authority(transport: Transport, authority: &str) -> Result<RemoteUrl, S
         host: Some(host.to_ascii_lowercase()),
         port: port.or(transport.default_port()),
         username: username.filter(|u| !u.is_empty()),
+        path: String::new(),
     })
 }
 
@@ -241,6 +253,17 @@ mod tests {
         let url = parse("git@[::1]:repo");
         assert_eq!(url.host.as_deref(), Some("::1"));
         assert_eq!(url.port, Some(22));
+        assert_eq!(url.path, "repo");
+    }
+
+    #[test]
+    fn paths_follow_the_authority() {
+        assert_eq!(parse("ssh://h:2222/srv/r.git").path, "/srv/r.git");
+        assert_eq!(parse("git@github.com:org/r.git").path, "org/r.git");
+        assert_eq!(parse("https://h/org/r.git").path, "/org/r.git");
+        assert_eq!(parse("https://h").path, "");
+        assert_eq!(parse("git://h:9418/r.git").path, "/r.git");
+        assert_eq!(parse("file:///srv/r.git").path, "");
     }
 
     #[test]

@@ -5,9 +5,17 @@
 mod support;
 
 use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use herald_git::{GitError, Remote, checkout, list_refs};
-use support::{ChildGuard, Fixture, add_empty_commits, assert_checked_out, free_port, git, read};
+use herald_git::{
+    GitError, ListOptions, Remote, WireProtocol, checkout, list_refs, list_refs_matching,
+    list_refs_with,
+};
+use support::{
+    ChildGuard, Fixture, SilentServer, add_empty_commits, assert_checked_out,
+    assert_matching_listings, assert_times_out, free_port, git, read,
+};
 
 /// A `git daemon` serving the fixture's repositories; killed on drop.
 struct GitDaemon {
@@ -17,6 +25,12 @@ struct GitDaemon {
 
 impl GitDaemon {
     fn start(fixture: &Fixture) -> Option<Self> {
+        Self::start_with(fixture, false)
+    }
+
+    /// With `v0_only`, the daemon's upload-pack never sees `GIT_PROTOCOL` (see
+    /// `support::v0_only_git_dir`): a real daemon that does not offer v2.
+    fn start_with(fixture: &Fixture, v0_only: bool) -> Option<Self> {
         let Some(git_daemon) = support::git_helper("daemon") else {
             support::require_tool("git daemon", false);
             return None;
@@ -33,6 +47,10 @@ impl GitDaemon {
             &format!("--base-path={root}"),
             root,
         ]);
+        if v0_only {
+            let wrapper = support::v0_only_git_dir(fixture.dir.path());
+            command.env("PATH", support::path_with_first(&wrapper));
+        }
         let log = fixture.dir.path().join("git-daemon.log");
         let mut guard = ChildGuard::spawn("git daemon", &mut command, &log);
         support::wait_for_port(&mut guard, port);
@@ -227,4 +245,81 @@ fn missing_ref_name_means_revision_not_found() {
         err.to_string().contains("refs/heads/does-not-exist"),
         "{err}"
     );
+}
+
+#[test]
+fn lists_only_the_watched_refs_over_protocol_v2() {
+    let fixture = Fixture::new();
+    let Some(daemon) = GitDaemon::start(&fixture) else {
+        return;
+    };
+    let remote = Remote::anonymous(daemon.url());
+    assert_matching_listings(&remote, &fixture, WireProtocol::V2);
+    let all = list_refs_matching(&remote, &[]).unwrap();
+    assert_eq!(all, list_refs(&remote).unwrap());
+}
+
+#[test]
+fn a_daemon_without_v2_is_listed_through_v0() {
+    let fixture = Fixture::new();
+    let Some(daemon) = GitDaemon::start_with(&fixture, true) else {
+        return;
+    };
+    assert_matching_listings(&Remote::anonymous(daemon.url()), &fixture, WireProtocol::V0);
+}
+
+#[test]
+fn missing_repository_is_not_found_over_v2() {
+    let fixture = Fixture::new();
+    let Some(daemon) = GitDaemon::start(&fixture) else {
+        return;
+    };
+    let url = format!("git://127.0.0.1:{}/missing.git", daemon.port);
+    let err = list_refs_matching(&Remote::anonymous(url), &["refs/heads/".into()]).unwrap_err();
+    assert!(
+        matches!(err, GitError::RepositoryNotFound { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn closed_port_is_unreachable_over_v2() {
+    let url = format!("git://127.0.0.1:{}/project.git", free_port());
+    let err = list_refs_matching(&Remote::anonymous(url.clone()), &[]).unwrap_err();
+    assert_eq!(err.category(), "unreachable", "{err:?}");
+    assert!(err.to_string().contains(&url), "{err}");
+}
+
+#[test]
+fn a_silent_server_fails_the_listing_at_its_deadline() {
+    let silent = SilentServer::start();
+    let url = format!("git://127.0.0.1:{}/project.git", silent.port);
+    assert_times_out(&Remote::anonymous(url));
+}
+
+#[test]
+fn a_slow_server_slows_only_its_own_listing() {
+    let fixture = Fixture::new();
+    let Some(daemon) = GitDaemon::start(&fixture) else {
+        return;
+    };
+    let silent = SilentServer::start();
+    let hung = Remote::anonymous(format!("git://127.0.0.1:{}/project.git", silent.port));
+    let (sender, hung_result) = mpsc::channel();
+    let options = ListOptions::prefixes(["refs/heads/main"]).with_timeout(Duration::from_secs(20));
+    std::thread::spawn(move || {
+        let _ = sender.send(list_refs_with(&hung, &options));
+    });
+    let started = Instant::now();
+    let refs = list_refs_matching(
+        &Remote::anonymous(daemon.url()),
+        &["refs/heads/main".into()],
+    )
+    .unwrap();
+    assert_eq!(refs.len(), 1);
+    assert!(
+        hung_result.try_recv().is_err(),
+        "the hung listing ended first, so the healthy one may have waited for it"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
 }

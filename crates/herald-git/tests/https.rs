@@ -5,103 +5,27 @@
 
 mod support;
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use herald_git::{Auth, GitError, Remote, SecretString, Tls, checkout, list_refs};
-use support::{ChildGuard, Fixture, assert_checked_out, find_program, free_port, run};
+use herald_git::{
+    Auth, GitError, Remote, SecretString, Tls, WireProtocol, checkout, list_refs,
+    list_refs_matching,
+};
+use support::http_backend::HttpBackend;
+use support::pki::Pki;
+use support::{
+    ChildGuard, Fixture, SilentServer, assert_checked_out, assert_matching_listings,
+    assert_times_out, find_program, free_port,
+};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "correct-horse-battery";
 const MUST_FINISH_WITHIN: Duration = Duration::from_secs(60);
-
-/// A CA and a server certificate it signed.
-struct Pki {
-    ca_pem: String,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-impl Pki {
-    /// Make a CA and a server certificate for `subject_alt_name` (e.g. `IP:127.0.0.1`).
-    fn generate(dir: &Path, subject_alt_name: &str) -> Self {
-        fs::create_dir_all(dir).unwrap();
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        let mut ca_args = vec!["req", "-x509"];
-        ca_args.extend(ec);
-        ca_args.extend([
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Herald Test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
-        run("openssl", &ca_args, dir);
-        let mut csr_args = vec!["req"];
-        csr_args.extend(ec);
-        csr_args.extend([
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=herald-test-server",
-        ]);
-        run("openssl", &csr_args, dir);
-        fs::write(
-            dir.join("server.ext"),
-            format!(
-                "subjectAltName={subject_alt_name}\n\
-                 basicConstraints=CA:FALSE\n\
-                 keyUsage=digitalSignature\n\
-                 extendedKeyUsage=serverAuth\n"
-            ),
-        )
-        .unwrap();
-        run(
-            "openssl",
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "server.ext",
-            ],
-            dir,
-        );
-        Self {
-            ca_pem: fs::read_to_string(dir.join("ca.pem")).unwrap(),
-            cert: dir.join("server.pem"),
-            key: dir.join("server.key"),
-        }
-    }
-}
 
 /// The HTTPS test server; killed on drop.
 struct HttpsServer {
@@ -322,4 +246,172 @@ fn password_in_url_is_rejected_without_echoing_it() {
     let err = list_refs(&remote).unwrap_err();
     assert!(matches!(err, GitError::InvalidUrl { .. }), "{err:?}");
     assert!(!format!("{err} {err:?}").contains("hunter2"), "{err:?}");
+}
+
+fn main_branch() -> Vec<String> {
+    vec!["refs/heads/main".to_owned()]
+}
+
+#[test]
+fn lists_only_the_watched_refs_over_protocol_v2() {
+    let fixture = Fixture::new();
+    let Some(server) = HttpsServer::start(&fixture, "https-v2", "IP:127.0.0.1") else {
+        return;
+    };
+    assert_matching_listings(&server.trusted(basic(PASSWORD)), &fixture, WireProtocol::V2);
+    let auth = Auth::Token {
+        username: USER.into(),
+        token: SecretString::from(PASSWORD),
+    };
+    let refs = list_refs_matching(&server.trusted(auth), &main_branch()).unwrap();
+    assert_eq!(refs.len(), 1);
+}
+
+#[test]
+fn v2_listing_with_wrong_or_missing_credentials_is_an_auth_error() {
+    let fixture = Fixture::new();
+    let Some(server) = HttpsServer::start(&fixture, "https-v2-auth", "IP:127.0.0.1") else {
+        return;
+    };
+    let remote = server.trusted(basic("not-the-password"));
+    let err = finishes(move || list_refs_matching(&remote, &main_branch())).unwrap_err();
+    assert!(matches!(err, GitError::Auth { .. }), "{err:?}");
+    assert!(err.to_string().contains("rejected the password"), "{err}");
+    assert!(
+        !format!("{err} {err:?}").contains("not-the-password"),
+        "{err:?}"
+    );
+
+    let remote = server.trusted(Auth::None);
+    let err = finishes(move || list_refs_matching(&remote, &main_branch())).unwrap_err();
+    assert!(matches!(err, GitError::Auth { .. }), "{err:?}");
+    assert!(err.to_string().contains("none are configured"), "{err}");
+}
+
+#[test]
+fn v2_listing_verifies_certificates_like_list_refs() {
+    let fixture = Fixture::new();
+    let Some(server) = HttpsServer::start(&fixture, "https-v2-tls", "IP:127.0.0.1") else {
+        return;
+    };
+    let err =
+        list_refs_matching(&server.remote(basic(PASSWORD), None), &main_branch()).unwrap_err();
+    assert!(matches!(err, GitError::Tls { .. }), "{err:?}");
+
+    let unrelated = Pki::generate(&fixture.dir.path().join("unrelated-ca-v2"), "IP:127.0.0.1");
+    let remote = server.remote(basic(PASSWORD), Some(unrelated.ca_pem));
+    let err = list_refs_matching(&remote, &main_branch()).unwrap_err();
+    assert!(matches!(err, GitError::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("CA bundle"), "{err}");
+
+    let mut insecure = server.remote(basic(PASSWORD), None);
+    insecure.tls.insecure_skip_verify = true;
+    assert_eq!(
+        list_refs_matching(&insecure, &main_branch()).unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn v2_listing_rejects_a_certificate_for_another_host() {
+    let fixture = Fixture::new();
+    let Some(server) = HttpsServer::start(&fixture, "https-v2-name", "DNS:git.example.invalid")
+    else {
+        return;
+    };
+    let err = list_refs_matching(&server.trusted(basic(PASSWORD)), &main_branch()).unwrap_err();
+    assert!(matches!(err, GitError::Tls { .. }), "{err:?}");
+}
+
+#[test]
+fn a_silent_https_server_fails_the_listing_at_its_deadline() {
+    let silent = SilentServer::start();
+    let remote = Remote {
+        url: format!("https://127.0.0.1:{}/project.git", silent.port),
+        auth: basic(PASSWORD),
+        tls: Tls::default(),
+    };
+    assert_times_out(&remote);
+}
+
+#[test]
+fn plain_http_lists_over_v2_and_falls_back_to_v0() {
+    let fixture = Fixture::new();
+    let Some(v2) = HttpBackend::start(&fixture.root, true) else {
+        return;
+    };
+    let remote = Remote::anonymous(v2.url("project.git"));
+    assert_matching_listings(&remote, &fixture, WireProtocol::V2);
+    let err = list_refs_matching(&Remote::anonymous(v2.url("missing.git")), &[]).unwrap_err();
+    assert!(
+        matches!(err, GitError::RepositoryNotFound { .. }),
+        "{err:?}"
+    );
+
+    let Some(v0) = HttpBackend::start(&fixture.root, false) else {
+        return;
+    };
+    assert_matching_listings(
+        &Remote::anonymous(v0.url("project.git")),
+        &fixture,
+        WireProtocol::V0,
+    );
+}
+
+/// A server that answers every request with a redirect to `target` (a repository URL),
+/// as hosts do for renamed repositories.
+fn start_redirector(target: String) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let answer = format!(
+                "HTTP/1.1 301 Moved Permanently\r\nLocation: {target}/info/refs?service=git-upload-pack\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = (&stream).write_all(answer.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn follows_a_redirect_of_the_first_request() {
+    let fixture = Fixture::new();
+    let Some(backend) = HttpBackend::start(&fixture.root, true) else {
+        return;
+    };
+    let port = start_redirector(backend.url("project.git"));
+    let remote = Remote::anonymous(format!("http://127.0.0.1:{port}/old-name.git"));
+    let refs = list_refs_matching(&remote, &main_branch()).unwrap();
+    assert_eq!(refs.len(), 1);
+    assert_eq!(refs[0].commit, fixture.c3);
+}
+
+#[test]
+fn keep_alive_https_serves_a_listing_on_one_connection() {
+    let fixture = Fixture::new();
+    if !support::require_tool("openssl", find_program("openssl").is_some()) {
+        return;
+    }
+    let pki = Pki::generate(&fixture.dir.path().join("keep-alive-pki"), "IP:127.0.0.1");
+    let Some(server) = HttpBackend::start_tls(&fixture.root, true, &pki) else {
+        return;
+    };
+    let remote = Remote {
+        url: server.url("project.git"),
+        auth: Auth::None,
+        tls: Tls {
+            ca_pem: Some(pki.ca_pem.clone()),
+            insecure_skip_verify: false,
+        },
+    };
+    assert_matching_listings(&remote, &fixture, WireProtocol::V2);
+    let err = list_refs_matching(&Remote::anonymous(server.url("project.git")), &[]).unwrap_err();
+    assert!(matches!(err, GitError::Tls { .. }), "{err:?}");
 }

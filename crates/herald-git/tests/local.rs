@@ -4,8 +4,10 @@
 
 mod support;
 
-use herald_git::{GitError, Remote, RemoteRef, checkout, list_refs};
-use support::{Fixture, assert_checked_out, read};
+use herald_git::{
+    GitError, Remote, RemoteRef, WireProtocol, checkout, list_refs, list_refs_matching,
+};
+use support::{Fixture, assert_checked_out, assert_matching_listings, read};
 
 fn file_url(fixture: &Fixture) -> String {
     format!("file://{}", fixture.bare.display())
@@ -147,4 +149,19 @@ fn rejects_credentials_of_the_wrong_kind() {
     };
     let err = list_refs(&remote).unwrap_err();
     assert_eq!(err.category(), "invalid", "{err}");
+}
+
+#[test]
+fn matching_listings_of_local_repositories_use_libgit2() {
+    let fixture = Fixture::new();
+    assert_matching_listings(
+        &Remote::anonymous(file_url(&fixture)),
+        &fixture,
+        WireProtocol::Local,
+    );
+    let plain = Remote::anonymous(fixture.bare.to_str().unwrap());
+    assert_matching_listings(&plain, &fixture, WireProtocol::Local);
+    let url = format!("file://{}", fixture.dir.path().join("nope.git").display());
+    let err = list_refs_matching(&Remote::anonymous(url), &[]).unwrap_err();
+    assert_eq!(err.category(), "not_found", "{err:?}");
 }

@@ -11,8 +11,14 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use herald_git::{Auth, GitError, Remote, RemoteRef, SecretString, Tls, checkout, list_refs};
-use support::{ChildGuard, Fixture, assert_checked_out, find_program, free_port, run};
+use herald_git::{
+    Auth, GitError, Remote, RemoteRef, SecretString, Tls, WireProtocol, checkout, list_refs,
+    list_refs_matching,
+};
+use support::{
+    ChildGuard, Fixture, SilentServer, assert_checked_out, assert_matching_listings,
+    assert_times_out, find_program, free_port, run,
+};
 
 /// Upper bound for an operation that must fail rather than retry forever.
 const MUST_FINISH_WITHIN: Duration = Duration::from_secs(60);
@@ -59,7 +65,15 @@ struct Sshd {
 }
 
 impl Sshd {
+    /// An sshd as commonly configured: it does not accept `GIT_PROTOCOL`, so git
+    /// speaks protocol v0 through it.
     fn start(fixture: &Fixture) -> Option<Self> {
+        Self::start_with(fixture, false)
+    }
+
+    /// With `accept_git_protocol`, sshd passes `GIT_PROTOCOL` on (`AcceptEnv`), as Git
+    /// hosts do, so upload-pack can speak protocol v2.
+    fn start_with(fixture: &Fixture, accept_git_protocol: bool) -> Option<Self> {
         let Some(sshd) = find_program("sshd") else {
             support::require_tool("sshd", false);
             return None;
@@ -79,7 +93,11 @@ impl Sshd {
         let user = run("id", &["-un"], &dir);
         let port = free_port();
         let config = dir.join("sshd_config");
-        fs::write(&config, sshd_config(&dir, port, &user)).unwrap();
+        let mut text = sshd_config(&dir, port, &user);
+        if accept_git_protocol {
+            text.push_str("AcceptEnv GIT_PROTOCOL\n");
+        }
+        fs::write(&config, text).unwrap();
         // sshd insists on its privilege separation directory when started as root.
         let _ = fs::create_dir_all("/run/sshd");
         let mut command = Command::new(sshd);
@@ -239,7 +257,10 @@ fn unknown_host_is_rejected() {
     };
     let other_host = format!("[127.0.0.1]:{} {}\n", free_port(), sshd.host_key.public);
     let err = list_refs(&sshd.remote(&fixture, Some(other_host), false)).unwrap_err();
-    assert!(matches!(err, GitError::HostKey { .. }), "{err:?}");
+    assert!(
+        matches!(err, GitError::HostKey { changed: false, .. }),
+        "{err:?}"
+    );
     assert_eq!(err.category(), "host_key");
     let text = err.to_string();
     assert!(
@@ -273,7 +294,10 @@ fn changed_host_key_is_rejected_even_if_unknown_hosts_are_allowed() {
     let impostor = KeyPair::generate(&sshd.dir, "impostor_key", "");
     let known_hosts = format!("[127.0.0.1]:{} {}\n", sshd.port, impostor.public);
     let err = list_refs(&sshd.remote(&fixture, Some(known_hosts), true)).unwrap_err();
-    assert!(matches!(err, GitError::HostKey { .. }), "{err:?}");
+    assert!(
+        matches!(err, GitError::HostKey { changed: true, .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("differs"), "{err}");
 }
 
@@ -344,4 +368,160 @@ fn passphrase_protected_key_works() {
     let err = finishes(move || list_refs(&remote)).unwrap_err();
     assert_eq!(err.category(), "auth", "{err:?}");
     assert!(!err.to_string().contains("wrong horse"), "{err}");
+}
+
+/// The prefixes Herald watches in these tests.
+fn main_branch() -> Vec<String> {
+    vec!["refs/heads/main".to_owned()]
+}
+
+#[test]
+fn lists_only_the_watched_refs_over_protocol_v2() {
+    let fixture = Fixture::new();
+    let Some(sshd) = Sshd::start_with(&fixture, true) else {
+        return;
+    };
+    let remote = sshd.remote(&fixture, Some(sshd.known_hosts()), false);
+    assert_matching_listings(&remote, &fixture, WireProtocol::V2);
+}
+
+#[test]
+fn a_server_refusing_git_protocol_is_listed_through_v0() {
+    let fixture = Fixture::new();
+    let Some(sshd) = Sshd::start(&fixture) else {
+        return;
+    };
+    let remote = sshd.remote(&fixture, Some(sshd.known_hosts()), false);
+    assert_matching_listings(&remote, &fixture, WireProtocol::V0);
+}
+
+#[test]
+fn v2_listing_checks_host_keys_like_list_refs() {
+    let fixture = Fixture::new();
+    let Some(sshd) = Sshd::start_with(&fixture, true) else {
+        return;
+    };
+    let other_host = format!("[127.0.0.1]:{} {}\n", free_port(), sshd.host_key.public);
+    let err = list_refs_matching(
+        &sshd.remote(&fixture, Some(other_host), false),
+        &main_branch(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, GitError::HostKey { .. }), "{err:?}");
+    assert!(err.to_string().contains("not listed"), "{err}");
+    assert_no_secret(&err, &sshd.user_key);
+
+    let err = list_refs_matching(&sshd.remote(&fixture, None, false), &main_branch()).unwrap_err();
+    assert!(matches!(err, GitError::HostKey { .. }), "{err:?}");
+    assert!(err.to_string().contains("ssh-keyscan"), "{err}");
+
+    let impostor = KeyPair::generate(&sshd.dir, "impostor_key", "");
+    let changed = format!("[127.0.0.1]:{} {}\n", sshd.port, impostor.public);
+    let err = list_refs_matching(&sshd.remote(&fixture, Some(changed), true), &main_branch())
+        .unwrap_err();
+    assert!(matches!(err, GitError::HostKey { .. }), "{err:?}");
+    assert!(err.to_string().contains("differs"), "{err}");
+
+    let path = sshd.dir.join("known_hosts_hashed");
+    fs::write(&path, sshd.known_hosts()).unwrap();
+    run(
+        "ssh-keygen",
+        &["-q", "-H", "-f", path.to_str().unwrap()],
+        &sshd.dir,
+    );
+    let hashed = fs::read_to_string(&path).unwrap();
+    let refs = list_refs_matching(&sshd.remote(&fixture, Some(hashed), false), &main_branch())
+        .unwrap_or_else(|e| panic!("{e}\n{}", sshd.log()));
+    assert_eq!(refs.len(), 1);
+    let refs = list_refs_matching(&sshd.remote(&fixture, None, true), &main_branch())
+        .unwrap_or_else(|e| panic!("{e}\n{}", sshd.log()));
+    assert_eq!(refs.len(), 1);
+}
+
+#[test]
+fn v2_listing_with_a_wrong_key_or_passphrase_is_an_auth_error() {
+    let fixture = Fixture::new();
+    let Some(sshd) = Sshd::start_with(&fixture, true) else {
+        return;
+    };
+    let stranger = KeyPair::generate(&sshd.dir, "stranger_key", "");
+    let mut remote = sshd.remote(&fixture, Some(sshd.known_hosts()), false);
+    if let Auth::Ssh { private_key, .. } = &mut remote.auth {
+        *private_key = SecretString::from(stranger.private_pem.clone());
+    }
+    let err = finishes(move || list_refs_matching(&remote, &main_branch())).unwrap_err();
+    assert!(matches!(err, GitError::Auth { .. }), "{err:?}");
+    assert!(err.to_string().contains("rejected the SSH key"), "{err}");
+    assert_no_secret(&err, &stranger);
+
+    let locked = KeyPair::generate(&sshd.dir, "locked_key", "correct horse");
+    fs::write(
+        sshd.dir.join("authorized_keys"),
+        format!("{}\n", locked.public),
+    )
+    .unwrap();
+    let mut remote = sshd.remote(&fixture, Some(sshd.known_hosts()), false);
+    if let Auth::Ssh {
+        private_key,
+        passphrase,
+        ..
+    } = &mut remote.auth
+    {
+        *private_key = SecretString::from(locked.private_pem.clone());
+        *passphrase = Some(SecretString::from("correct horse"));
+    }
+    list_refs_matching(&remote, &main_branch()).unwrap_or_else(|e| panic!("{e}\n{}", sshd.log()));
+    if let Auth::Ssh { passphrase, .. } = &mut remote.auth {
+        *passphrase = Some(SecretString::from("wrong horse"));
+    }
+    let err = finishes(move || list_refs_matching(&remote, &main_branch())).unwrap_err();
+    assert!(matches!(err, GitError::Auth { .. }), "{err:?}");
+    assert!(!err.to_string().contains("wrong horse"), "{err}");
+    assert_no_secret(&err, &locked);
+}
+
+#[test]
+fn v2_listing_of_a_missing_repository_is_not_found() {
+    let fixture = Fixture::new();
+    let Some(sshd) = Sshd::start_with(&fixture, true) else {
+        return;
+    };
+    let mut remote = sshd.remote(&fixture, Some(sshd.known_hosts()), false);
+    remote.url = format!(
+        "ssh://{}@127.0.0.1:{}/nowhere/missing.git",
+        sshd.user, sshd.port
+    );
+    let err = list_refs_matching(&remote, &main_branch()).unwrap_err();
+    assert!(
+        matches!(err, GitError::RepositoryNotFound { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn v2_listing_without_credentials_fails_like_list_refs() {
+    let fixture = Fixture::new();
+    let Some(sshd) = Sshd::start_with(&fixture, true) else {
+        return;
+    };
+    // Anonymous SSH has no known_hosts, so the host key check fails first, in both.
+    let remote = Remote::anonymous(sshd.url(&fixture));
+    let err = list_refs_matching(&remote, &main_branch()).unwrap_err();
+    assert!(matches!(err, GitError::HostKey { .. }), "{err:?}");
+    let err = list_refs(&remote).unwrap_err();
+    assert!(matches!(err, GitError::HostKey { .. }), "{err:?}");
+}
+
+#[test]
+fn a_silent_ssh_server_fails_the_listing_at_its_deadline() {
+    let silent = SilentServer::start();
+    let mut remote = Remote::anonymous(format!("ssh://git@127.0.0.1:{}/r.git", silent.port));
+    remote.auth = Auth::Ssh {
+        username: "git".into(),
+        private_key: SecretString::from("unused"),
+        passphrase: None,
+        known_hosts: None,
+        allow_unknown_host: false,
+    };
+    assert_times_out(&remote);
 }

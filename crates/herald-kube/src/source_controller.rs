@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use herald_api::reasons;
 use herald_api::validate::Validate;
 use herald_api::{ClusterGitRepo, GitRepo, GitRepoStatus, SourceKind, TriggerSources};
 use kube::api::{Patch, PatchParams};
@@ -125,42 +126,65 @@ async fn check(
     name: &str,
     watched: &BTreeSet<String>,
 ) -> (Verdict, BTreeMap<String, String>) {
-    let listed = async {
-        let source = sources::load(ctx, namespace, kind, name).await?;
-        // The triggers' listings answer too: this check need not cost the server another.
-        let max_age = ctx.config.source_interval / 2;
-        ctx.lister
-            .list(&source.remote()?, max_age)
-            .await
-            .map_err(|e| Error::Source(e.to_string()))
-    };
     let verdict = |ready, reason, message| Verdict {
         ready,
         stalled: false,
         reason,
         message,
     };
-    match listed.await {
-        Ok(refs) => {
-            let revisions = refs
-                .iter()
-                .filter(|r| watched.contains(&r.name))
-                .map(|r| (r.name.clone(), r.commit.clone()))
-                .collect();
-            (
-                verdict(true, "Reachable", format!("{} refs listed", refs.len())),
-                revisions,
-            )
+    let source = match sources::load(ctx, namespace, kind, name)
+        .await
+        .and_then(|s| s.remote())
+    {
+        Ok(remote) => remote,
+        Err(e @ Error::Missing(_)) => {
+            return (
+                verdict(false, reasons::SECRET_MISSING, e.to_string()),
+                BTreeMap::new(),
+            );
         }
-        Err(e @ Error::Missing(_)) => (
-            verdict(false, "SecretMissing", e.to_string()),
-            BTreeMap::new(),
-        ),
-        Err(e) => (
-            verdict(false, "Unreachable", e.to_string()),
-            BTreeMap::new(),
-        ),
+        Err(e) => {
+            return (
+                verdict(false, reasons::UNREACHABLE, e.to_string()),
+                BTreeMap::new(),
+            );
+        }
+    };
+    match watched_revisions(ctx, &source, watched).await {
+        Ok(revisions) => {
+            let message = format!("reachable; {} watched ref(s) found", revisions.len());
+            (verdict(true, reasons::REACHABLE, message), revisions)
+        }
+        Err(e) => (verdict(false, e.reason(), e.to_string()), BTreeMap::new()),
     }
+}
+
+/// The commit of each watched ref, one listing per ref, so the triggers' own listings of it
+/// answer (no extra request to the server while they are fresh); with nothing watched, the
+/// branches, to show the repository is reachable.
+async fn watched_revisions(
+    ctx: &Context,
+    remote: &herald_git::Remote,
+    watched: &BTreeSet<String>,
+) -> Result<BTreeMap<String, String>, herald_engine::ListError> {
+    let max_age = ctx.config.source_interval / 2;
+    if watched.is_empty() {
+        ctx.lister
+            .list(remote, &["refs/heads/".to_owned()], max_age)
+            .await?;
+        return Ok(BTreeMap::new());
+    }
+    let mut revisions = BTreeMap::new();
+    for name in watched {
+        let refs = ctx
+            .lister
+            .list(remote, std::slice::from_ref(name), max_age)
+            .await?;
+        if let Some(found) = refs.iter().find(|r| &r.name == name) {
+            revisions.insert(name.clone(), found.commit.clone());
+        }
+    }
+    Ok(revisions)
 }
 
 fn requeue(ctx: &Context, verdict: &Verdict) -> Action {

@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod counting_proxy;
+pub mod http_backend;
+pub mod pki;
+
 /// How long a test server may take to start accepting connections.
 pub const STARTUP_DEADLINE: Duration = Duration::from_secs(20);
 
@@ -77,6 +81,55 @@ pub fn wait_for_port(child: &mut ChildGuard, port: u16) {
         // Polling interval, not synchronisation: the loop re-checks the condition.
         std::thread::sleep(Duration::from_millis(25));
     }
+}
+
+/// A server that accepts connections and then never says a word: what a hung Git
+/// server looks like to a client. Its thread holds the connections open until the
+/// test process ends.
+#[derive(Debug)]
+pub struct SilentServer {
+    pub port: u16,
+}
+
+impl SilentServer {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        Self { port }
+    }
+}
+
+/// A directory holding a `git` wrapper that removes `GIT_PROTOCOL` from the environment
+/// before running the real git. Put first on a server's PATH (git daemon runs
+/// `git upload-pack` through PATH), it makes a real server that never offers v2.
+pub fn v0_only_git_dir(parent: &Path) -> PathBuf {
+    let real_git = find_program("git").expect("git is on PATH");
+    let dir = parent.join("v0-only-git");
+    fs::create_dir_all(&dir).unwrap();
+    let wrapper = dir.join("git");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nunset GIT_PROTOCOL\nexec '{}' \"$@\"\n",
+            real_git.display()
+        ),
+    )
+    .unwrap();
+    run("chmod", &["+x", wrapper.to_str().unwrap()], &dir);
+    dir
+}
+
+/// `dir` in front of the current PATH.
+pub fn path_with_first(dir: &Path) -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(dir.to_owned()).chain(std::env::split_paths(&path)))
+        .unwrap()
 }
 
 /// A child process that is killed (and reaped) when dropped. Its stderr goes to a
@@ -278,4 +331,67 @@ pub fn assert_checked_out(dest: &Path, commit: &str) {
 /// Contents of a file in a checkout.
 pub fn read(dest: &Path, file: &str) -> String {
     fs::read_to_string(dest.join(file)).unwrap()
+}
+
+/// The listing checks every transport must pass against the fixture: a branch prefix,
+/// an exact annotated tag (peeled to its commit), all tags, an unknown prefix (empty),
+/// and no prefix (everything, as `list_refs` gives it), each over `expected` protocol.
+pub fn assert_matching_listings(
+    remote: &herald_git::Remote,
+    fixture: &Fixture,
+    expected: herald_git::WireProtocol,
+) {
+    use herald_git::{ListOptions, list_refs_with};
+    let list = |prefixes: &[&str]| {
+        let listing = list_refs_with(remote, &ListOptions::prefixes(prefixes.iter().copied()))
+            .unwrap_or_else(|e| panic!("listing {prefixes:?}: {e}"));
+        assert_eq!(listing.protocol, expected, "protocol for {prefixes:?}");
+        listing
+            .refs
+            .into_iter()
+            .map(|r| (r.name, r.commit))
+            .collect::<Vec<_>>()
+    };
+    let pair = |name: &str, commit: &str| (name.to_owned(), commit.to_owned());
+    assert_eq!(
+        list(&["refs/heads/main"]),
+        [pair("refs/heads/main", &fixture.c3)]
+    );
+    assert_eq!(list(&["refs/tags/v1"]), [pair("refs/tags/v1", &fixture.c2)]);
+    assert_eq!(
+        list(&["refs/tags/", "refs/heads/feature"]),
+        [
+            pair("refs/heads/feature", &fixture.f1),
+            pair("refs/tags/light", &fixture.c1),
+            pair("refs/tags/v1", &fixture.c2),
+        ]
+    );
+    assert!(list(&["refs/heads/does-not-exist"]).is_empty());
+    assert_eq!(
+        list(&[]),
+        [
+            pair("refs/heads/feature", &fixture.f1),
+            pair("refs/heads/main", &fixture.c3),
+            pair("refs/tags/light", &fixture.c1),
+            pair("refs/tags/v1", &fixture.c2),
+        ]
+    );
+}
+
+/// A listing against a server that never answers: it must fail as unreachable, after
+/// the short timeout and well before the default one.
+pub fn assert_times_out(remote: &herald_git::Remote) {
+    let timeout = Duration::from_millis(400);
+    let options = herald_git::ListOptions::prefixes(["refs/heads/main"]).with_timeout(timeout);
+    let started = Instant::now();
+    let err = herald_git::list_refs_with(remote, &options).unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.category(), "unreachable", "{err:?}");
+    assert!(err.to_string().contains("timeout"), "{err}");
+    // Socket timers may fire a hair early; the point is that it waited about that long.
+    assert!(
+        took >= timeout * 3 / 4,
+        "gave up after {took:?}, before the timeout"
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }
