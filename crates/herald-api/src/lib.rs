@@ -35,3 +35,7 @@ pub const GROUP: &str = "herald.dev";
 pub const VERSION: &str = "v1alpha1";
 /// `apiVersion` as written in manifests.
 pub const API_VERSION: &str = "herald.dev/v1alpha1";
+/// The annotation Flux users set (`flux reconcile` sets it to the current time) to ask for a
+/// reconcile now; a trigger records the value it handled in `status.lastHandledReconcileAt`.
+/// Read in both modes (in a local manifest too).
+pub const RECONCILE_REQUESTED_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";

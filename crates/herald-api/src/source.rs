@@ -18,6 +18,7 @@ use crate::common::{Conditions, SecretKeyRef, SecretRef};
     shortname = "grepo",
     category = "herald",
     printcolumn = r#"{"name":"URI","type":"string","jsonPath":".spec.repoUri"}"#,
+    printcolumn = r#"{"name":"Suspended","type":"boolean","jsonPath":".spec.suspend"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -33,6 +34,10 @@ pub struct GitRepoSpec {
     /// Credentials; none for public repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<GitAuth>,
+    /// Stop firing for this source: triggers skip it (with a reason) without listing its
+    /// refs, and their last seen revisions of it are kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
 }
 
 /// The same as [`GitRepo`] but cluster-wide: its secret references may name a namespace.
@@ -46,6 +51,7 @@ pub struct GitRepoSpec {
     shortname = "cgrepo",
     category = "herald",
     printcolumn = r#"{"name":"URI","type":"string","jsonPath":".spec.repoUri"}"#,
+    printcolumn = r#"{"name":"Suspended","type":"boolean","jsonPath":".spec.suspend"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -61,6 +67,10 @@ pub struct ClusterGitRepoSpec {
     /// Credentials; secret references may name a namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<GitAuth>,
+    /// Stop firing for this source: triggers skip it (with a reason) without listing its
+    /// refs, and their last seen revisions of it are kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
 }
 
 /// TLS options for HTTPS sources.
@@ -174,11 +184,13 @@ impl From<ClusterGitRepoSpec> for GitRepoSpec {
             repo_uri,
             tls_config,
             auth,
+            suspend,
         } = spec;
         Self {
             repo_uri,
             tls_config,
             auth,
+            suspend,
         }
     }
 }

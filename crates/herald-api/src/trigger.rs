@@ -23,6 +23,7 @@ use crate::common::{ActionRef, Conditions, SourceKind};
     printcolumn = r#"{"name":"Interval","type":"string","jsonPath":".spec.schedule.interval"}"#,
     printcolumn = r#"{"name":"Cron","type":"string","jsonPath":".spec.schedule.cron"}"#,
     printcolumn = r#"{"name":"Action","type":"string","jsonPath":".spec.action.name"}"#,
+    printcolumn = r#"{"name":"Suspended","type":"boolean","jsonPath":".spec.suspend"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -35,6 +36,10 @@ pub struct ScheduleTriggerSpec {
     pub schedule: Schedule,
     /// The Action (in this namespace) or ClusterAction to run.
     pub action: ActionRef,
+    /// Stop checking, on schedule and on request (as Flux's `spec.suspend`); the status and the
+    /// last seen revisions are kept, so resuming picks up where it stopped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
 }
 
 /// Runs an action when a hook is delivered.
@@ -50,6 +55,7 @@ pub struct ScheduleTriggerSpec {
     category = "herald",
     printcolumn = r#"{"name":"Action","type":"string","jsonPath":".spec.action.name"}"#,
     printcolumn = r#"{"name":"Hook","type":"string","jsonPath":".status.hookPath"}"#,
+    printcolumn = r#"{"name":"Suspended","type":"boolean","jsonPath":".spec.suspend"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -62,6 +68,10 @@ pub struct WebhookTriggerSpec {
     pub webhook: WebhookConfig,
     /// The Action (in this namespace) or ClusterAction to run.
     pub action: ActionRef,
+    /// Refuse deliveries (a verified one is answered 409, reason `Suspended`) and reconcile
+    /// requests, keeping the status and the last seen revisions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
 }
 
 /// Which sources a trigger watches and what it looks at in each.
@@ -234,6 +244,10 @@ pub struct TriggerStatus {
     /// Webhook triggers that must name a source: one path per source.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hook_paths: Vec<String>,
+    /// The value of the `reconcile.fluxcd.io/requestedAt` annotation last acted on (as Flux
+    /// records it), so a request is handled once and a client can tell it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
 }
 
 /// What a trigger last saw in one source.

@@ -123,6 +123,34 @@ fn every_kind_is_served_with_a_status_subresource() {
     }
 }
 
+/// Triggers and sources can be paused: `spec.suspend` is a boolean each shows in a column.
+#[test]
+fn suspendable_kinds_show_a_suspended_column() {
+    for name in [
+        "gitrepos.herald.dev",
+        "clustergitrepos.herald.dev",
+        "scheduletriggers.herald.dev",
+        "webhooktriggers.herald.dev",
+    ] {
+        let crd = crd(name);
+        let columns = crd.spec.versions[0]
+            .additional_printer_columns
+            .clone()
+            .unwrap_or_default();
+        let column = columns.iter().find(|c| c.name == "Suspended");
+        let column = column.unwrap_or_else(|| panic!("{name} has no Suspended column"));
+        assert_eq!(
+            (column.json_path.as_str(), column.type_.as_str()),
+            (".spec.suspend", "boolean")
+        );
+        let schema = schema(name);
+        assert_eq!(node(&schema, "spec/suspend")["type"], "boolean", "{name}");
+    }
+    let status = schema("scheduletriggers.herald.dev");
+    let handled = node(&status, "status/lastHandledReconcileAt");
+    assert_eq!(handled["type"], "string");
+}
+
 /// Kubernetes' structural schema rules (and what 1.20 understands), checked on every node.
 #[test]
 fn schemas_are_structural() {

@@ -122,6 +122,7 @@ mod tests {
                 allow_unknown_host_keys: false,
                 username: None,
             }),
+            suspend: false,
         }
     }
 
@@ -170,6 +171,7 @@ mod tests {
                 repo_uri: "https://x/r".into(),
                 tls_config: None,
                 auth: None,
+                suspend: false,
             },
             |_| unreachable!(),
         );

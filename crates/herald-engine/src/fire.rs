@@ -3,7 +3,7 @@
 use std::fmt::Display;
 use std::future::Future;
 
-use herald_api::{ActionRef, GitReference, TriggerKind, TriggerSources};
+use herald_api::{ActionRef, GitReference, SourceKind, TriggerKind, TriggerSources};
 use herald_core::hooks::Push;
 use herald_core::{
     Firing, Selected, SourceChoiceError, plan_run, run_name, select_pushed, sources_to_fire,
@@ -68,6 +68,10 @@ pub trait SourceReader: Sync {
         source: &str,
         reference: &GitReference,
     ) -> impl Future<Output = Result<Selected, Self::Error>> + Send;
+
+    /// Whether `trigger`'s source `source` is suspended (`spec.suspend`). A source that cannot
+    /// be found is not: [`SourceReader::current`] reports it.
+    fn suspended(&self, trigger: &TriggerDef<'_>, source: &str) -> bool;
 }
 
 /// Why one source could not be fired.
@@ -106,6 +110,10 @@ pub async fn fire_source<S: RunStore, R: SourceReader>(
     firing: &Firing,
     pushes: Option<&[Push]>,
 ) -> Outcome<S::Run> {
+    // Before anything is listed or decided: a suspended source is not looked at at all.
+    if reader.suspended(trigger, source) {
+        return Outcome::Skipped(suspended_source(trigger, source));
+    }
     let watch_on = &trigger.sources.watch_on;
     let selected = match pushes {
         Some(pushes) => match select_pushed(&watch_on.reference, &watch_on.files, pushes) {
@@ -165,6 +173,15 @@ pub async fn fire_source<S: RunStore, R: SourceReader>(
         }
         Ok(Created::Existing(stored)) => Outcome::Existing(stored),
         Err(e) => Outcome::Failed(Failure::Store(format!("could not store the run: {e}"))),
+    }
+}
+
+/// Why a suspended source fired nothing: `GitRepo ns/x is suspended` (a ClusterGitRepo has no
+/// namespace).
+fn suspended_source(trigger: &TriggerDef<'_>, source: &str) -> String {
+    match trigger.sources.kind {
+        SourceKind::GitRepo => format!("GitRepo {}/{source} is suspended", trigger.namespace),
+        SourceKind::ClusterGitRepo => format!("ClusterGitRepo {source} is suspended"),
     }
 }
 

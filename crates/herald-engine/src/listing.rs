@@ -220,6 +220,16 @@ pub async fn current_revision(
     Ok(herald_core::select_revision(reference, &refs)?)
 }
 
+impl RevisionError {
+    /// The condition reason this failure is reported with.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::List(e) => e.reason(),
+            Self::Select(_) => reasons::REF_NOT_FOUND,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,15 +262,5 @@ mod tests {
             ..anonymous.clone()
         };
         assert_ne!(key(&insecure), key(&anonymous));
-    }
-}
-
-impl RevisionError {
-    /// The condition reason this failure is reported with.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::List(e) => e.reason(),
-            Self::Select(_) => reasons::REF_NOT_FOUND,
-        }
     }
 }

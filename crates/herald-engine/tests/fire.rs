@@ -2,8 +2,9 @@
 //! modes rely on (onChangeOnly, files, tags, redelivery, restart, hand firings, failures).
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use herald_api::{
     ActionKind, ActionRef, GitReference, RunCause, SourceKind, TriggerKind, TriggerSources, WatchOn,
@@ -64,19 +65,41 @@ impl RunStore for MemoryRuns {
     }
 }
 
-/// Each source's `main` at a revision; a source not listed is unreachable.
-struct MemorySources(Mutex<BTreeMap<String, String>>);
+/// Each source's `main` at a revision; a source not listed is unreachable. Counts the
+/// listings asked for, and holds the names of suspended sources.
+#[derive(Default)]
+struct MemorySources {
+    heads: Mutex<BTreeMap<String, String>>,
+    suspended: Mutex<BTreeSet<String>>,
+    listings: AtomicUsize,
+}
 
 impl MemorySources {
     fn new(heads: &[(&str, &str)]) -> Self {
         let heads = heads
             .iter()
             .map(|(s, r)| ((*s).to_owned(), (*r).to_owned()));
-        Self(Mutex::new(heads.collect()))
+        Self {
+            heads: Mutex::new(heads.collect()),
+            ..Self::default()
+        }
+    }
+
+    fn suspend(&self, source: &str, suspended: bool) {
+        let mut names = self.suspended.lock().unwrap();
+        if suspended {
+            names.insert(source.to_owned());
+        } else {
+            names.remove(source);
+        }
+    }
+
+    fn listings(&self) -> usize {
+        self.listings.load(Ordering::SeqCst)
     }
 
     fn commit(&self, source: &str, revision: &str) {
-        self.0
+        self.heads
             .lock()
             .unwrap()
             .insert(source.into(), revision.into());
@@ -92,12 +115,17 @@ impl SourceReader for MemorySources {
         source: &str,
         _: &GitReference,
     ) -> Result<Selected, String> {
-        let heads = self.0.lock().unwrap();
+        self.listings.fetch_add(1, Ordering::SeqCst);
+        let heads = self.heads.lock().unwrap();
         let revision = heads.get(source).ok_or(format!("cannot reach {source}"))?;
         Ok(Selected {
             git_ref: Some("refs/heads/main".into()),
             revision: revision.clone(),
         })
+    }
+
+    fn suspended(&self, _: &TriggerDef<'_>, source: &str) -> bool {
+        self.suspended.lock().unwrap().contains(source)
     }
 }
 
@@ -402,6 +430,51 @@ async fn a_failing_source_or_store_fails_only_its_own_outcome() {
         0,
         "nothing stored, nothing counted"
     );
+}
+
+#[tokio::test]
+async fn a_suspended_source_is_skipped_before_listing_and_resumes_where_it_stopped() {
+    let rig = Rig::new();
+    let t = Trigger::new(&["app", "lib"], true, branch("main"), &[]);
+    let fire_all = |firing: Firing| {
+        let (runs, sources, metrics, def) = (&rig.runs, &rig.sources, &rig.metrics, t.def());
+        async move {
+            let fired = fire_sources(runs, sources, metrics, &def, None, true, &firing, None);
+            fired.await.unwrap()
+        }
+    };
+    fire_all(tick("t1")).await;
+    assert_eq!((rig.runs.count(), rig.sources.listings()), (2, 2));
+
+    rig.sources.suspend("app", true);
+    rig.sources.commit("app", B);
+    rig.sources.commit("lib", B);
+    let outcomes = fire_all(tick("t2")).await;
+    assert_eq!(
+        skipped(outcomes[0].1.clone()),
+        "GitRepo ci/app is suspended"
+    );
+    assert!(matches!(outcomes[1].1, Outcome::Created(_)), "{outcomes:?}");
+    assert_eq!(
+        rig.sources.listings(),
+        3,
+        "the suspended source is not listed"
+    );
+    // Neither a hook's pushes nor a hand firing go past the suspension.
+    let pushes = [push("refs/heads/main", B, None)];
+    let hook = rig
+        .fire(&t, &delivery_firing(Some("d1")), Some(&pushes))
+        .await;
+    assert!(skipped(hook).contains("suspended"));
+    let manual = rig.fire(&t, &Firing::Manual("m1".into()), None).await;
+    assert!(skipped(manual).contains("suspended"));
+    assert_eq!(rig.runs.count(), 3);
+
+    // Resumed, its last seen revision was kept: the change made meanwhile runs, once.
+    rig.sources.suspend("app", false);
+    let resumed = new_run(rig.fire(&t, &tick("t3"), None).await);
+    assert_eq!(resumed.revision, B);
+    assert!(skipped(rig.fire(&t, &tick("t4"), None).await).contains("already seen"));
 }
 
 async fn choose(

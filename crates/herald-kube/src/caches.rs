@@ -12,16 +12,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use herald_api::{ClusterGitRepo, GitRepo, ScheduleTrigger, WebhookTrigger};
+use herald_api::{
+    ClusterGitRepo, GitRepo, RECONCILE_REQUESTED_ANNOTATION, ScheduleTrigger, WebhookTrigger,
+};
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource};
 
 use crate::error::Error;
-
-/// The annotation Flux users set (`flux reconcile` sets it) to ask for a reconcile now.
-pub const RECONCILE_REQUESTED: &str = "reconcile.fluxcd.io/requestedAt";
 
 /// How long a first read of a namespace's Secrets waits for its watch to list them.
 const SECRETS_READY: Duration = Duration::from_secs(10);
@@ -76,13 +75,16 @@ where
 fn spec_or_request<K: Resource>(object: &K) -> Option<u64> {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     predicates::generation(object).hash(&mut hasher);
-    let meta = object.meta();
-    let requested = meta
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(RECONCILE_REQUESTED));
-    requested.hash(&mut hasher);
+    requested_at(object).hash(&mut hasher);
     Some(hasher.finish())
+}
+
+/// An object's reconcile request: the value of its `reconcile.fluxcd.io/requestedAt`.
+pub fn requested_at<K: Resource>(object: &K) -> Option<&str> {
+    let annotations = object.meta().annotations.as_ref()?;
+    annotations
+        .get(RECONCILE_REQUESTED_ANNOTATION)
+        .map(String::as_str)
 }
 
 /// One object of a namespaced kind from a cache.

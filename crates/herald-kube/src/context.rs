@@ -93,6 +93,25 @@ pub struct Context {
     pub caches: Caches,
     /// When each ScheduleTrigger was last checked.
     pub checks: Arc<CheckTimes>,
+    /// The revision each (trigger, source) last created a Run for in this process: newer than
+    /// a cached trigger's `status.checkedSources` until the watch brings that write back.
+    pub seen: Arc<SeenRevisions>,
+}
+
+/// Last seen revisions by `kind/namespace/trigger/source`.
+#[derive(Debug, Default)]
+pub struct SeenRevisions(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl SeenRevisions {
+    pub fn get(&self, key: &str) -> Option<String> {
+        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        seen.get(key).cloned()
+    }
+
+    pub fn set(&self, key: String, revision: String) {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        seen.insert(key, revision);
+    }
 }
 
 /// When each trigger (by uid) was last checked: kept in memory, so a check that finds nothing
@@ -138,6 +157,7 @@ impl Context {
             lister,
             caches,
             checks: Arc::default(),
+            seen: Arc::default(),
             client,
             config,
             leadership,

@@ -36,16 +36,28 @@ impl RunStore for ClusterRuns<'_> {
 
     async fn last_seen(
         &self,
-        _trigger: &TriggerDef<'_>,
+        trigger: &TriggerDef<'_>,
         source: &str,
     ) -> Result<Option<String>, Error> {
-        Ok(self.checked.get(source).map(|c| c.revision.clone()))
+        let key = seen_key(&trigger.kind, trigger.namespace, trigger.name, source);
+        let remembered = self.ctx.seen.get(&key);
+        Ok(remembered.or_else(|| self.checked.get(source).map(|c| c.revision.clone())))
     }
 
     async fn create(&self, new: &NewRun) -> Result<Created<Run>, Error> {
         let run = run_object(new, self.owner.clone());
         let api: Api<Run> = Api::namespaced(self.ctx.client.clone(), &new.namespace);
-        match api.create(&PostParams::default(), &run).await {
+        let created = api.create(&PostParams::default(), &run).await;
+        if new.record_last_seen && (created.is_ok() || created.as_ref().is_err_and(is_conflict)) {
+            let key = seen_key(
+                &new.trigger.kind,
+                &new.namespace,
+                &new.trigger.name,
+                &new.source,
+            );
+            self.ctx.seen.set(key, new.revision.clone());
+        }
+        match created {
             Ok(created) => {
                 let seen = self.checked.get(&new.source).map(|c| c.revision.as_str());
                 if new.record_last_seen && seen != Some(new.revision.as_str()) {
@@ -62,6 +74,15 @@ impl RunStore for ClusterRuns<'_> {
             Err(e) => Err(e).step("creating a Run"),
         }
     }
+}
+
+fn seen_key(
+    kind: &herald_api::TriggerKind,
+    namespace: &str,
+    trigger: &str,
+    source: &str,
+) -> String {
+    format!("{kind}/{namespace}/{trigger}/{source}")
 }
 
 /// The Run resource for `new`.
@@ -115,5 +136,10 @@ impl SourceReader for ClusterSources<'_> {
         herald_engine::current_revision(lister, &loaded.remote()?, reference, max_age)
             .await
             .map_err(|e| Error::Source(e.to_string()))
+    }
+
+    fn suspended(&self, trigger: &TriggerDef<'_>, source: &str) -> bool {
+        let kind = trigger.sources.kind;
+        sources::suspended(self.0, trigger.namespace, kind, source)
     }
 }

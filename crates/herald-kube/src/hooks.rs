@@ -1,6 +1,7 @@
 //! Cluster mode's side of the hook endpoints: every replica serves them, and a hook creates
 //! Runs the same way a schedule does.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use herald_api::{Run, TriggerKind, WebhookTrigger};
@@ -13,7 +14,7 @@ use crate::caches;
 use crate::context::Context;
 use crate::error::Error;
 use crate::fire::{ClusterRuns, ClusterSources};
-use crate::trigger_controller::{checked, write_status};
+use crate::trigger_controller::checked;
 
 /// Hooks backed by the API server.
 #[derive(Debug, Clone)]
@@ -65,7 +66,11 @@ impl Hooks for ClusterHooks {
         let found = self
             .trigger(namespace, trigger)
             .map_err(|e| FireError::BadRequest(e.to_string()))?;
-        let mut status = found.status.clone().unwrap_or_default();
+        // Suspended since the delivery was verified: refused the same way.
+        if found.spec.suspend {
+            return Err(FireError::Suspended);
+        }
+        let status = found.status.clone().unwrap_or_default();
         let def = TriggerDef {
             kind: TriggerKind::WebhookTrigger,
             namespace,
@@ -103,9 +108,13 @@ impl Hooks for ClusterHooks {
         })?;
         // Only now, with the Runs stored, do their revisions count as seen (a Run found
         // existing too: a crash may have come between its creation and this write).
+        let mut seen = BTreeMap::new();
         for (source, outcome) in &outcomes {
             if let Outcome::Created(run) | Outcome::Existing(run) = outcome {
-                status.checked_sources.insert(source.clone(), checked(run));
+                let known = status.checked_sources.get(source).map(|c| &c.revision);
+                if known != Some(&run.spec.revision) {
+                    seen.insert(source.clone(), checked(run));
+                }
             }
         }
         let gathered = HookOutcomes::gather(outcomes, |source, run: &Run, created| FiredRun {
@@ -115,7 +124,7 @@ impl Hooks for ClusterHooks {
             revision: run.spec.revision.clone(),
             created,
         });
-        if let Err(e) = write_status(&*found, &self.ctx, &status).await {
+        if let Err(e) = record_seen(&self.ctx, namespace, trigger, &seen).await {
             tracing::warn!(%namespace, %trigger, error = %e, "could not record checked sources");
         }
         gathered.answer
@@ -124,4 +133,28 @@ impl Hooks for ClusterHooks {
     fn delivery_log(&self) -> Option<&herald_store::Store> {
         self.ctx.config.store.as_ref()
     }
+}
+
+/// Records `seen` in the trigger's `status.checkedSources` by a merge patch of just those
+/// entries: the trigger in the cache may be older than its status (the controller's own
+/// write), and writing the whole status from it would undo that write.
+async fn record_seen(
+    ctx: &Context,
+    namespace: &str,
+    trigger: &str,
+    seen: &BTreeMap<String, herald_api::CheckedSource>,
+) -> Result<(), Error> {
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let api: kube::Api<WebhookTrigger> = kube::Api::namespaced(ctx.client.clone(), namespace);
+    let patch = serde_json::json!({ "status": { "checkedSources": seen } });
+    let params = kube::api::PatchParams::default();
+    api.patch_status(trigger, &params, &kube::api::Patch::Merge(&patch))
+        .await
+        .map(drop)
+        .map_err(|source| Error::Kube {
+            step: "recording a hook's checked sources",
+            source,
+        })
 }

@@ -14,6 +14,7 @@ mod job;
 mod labels;
 mod lease;
 mod operator;
+mod reconcile;
 mod resource_controller;
 mod run_controller;
 mod run_status;
@@ -33,4 +34,5 @@ pub use labels::{
 };
 pub use lease::{LEASE_NAME, elect, try_hold};
 pub use operator::{Streams, controllers, run, watches};
+pub use reconcile::ClusterReconciler;
 pub use tekton::{TASK_API_VERSION, TASK_KIND};

@@ -9,7 +9,7 @@ use herald_api::{
     Action as HeraldAction, ClusterAction, ClusterGitRepo, GitRepo, Run, ScheduleTrigger,
     WebhookTrigger,
 };
-use herald_server::{ErrorLabels, ServerConfig};
+use herald_server::{ErrorLabels, Reconcile, ServerConfig};
 use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
@@ -19,6 +19,7 @@ use crate::caches::{self, Caches, SecretCache};
 use crate::context::{Context, Leadership, OperatorConfig};
 use crate::error::Error;
 use crate::hooks::ClusterHooks;
+use crate::reconcile::ClusterReconciler;
 use crate::{
     lease, resource_controller, run_controller, source_controller, tekton, trigger_controller,
 };
@@ -27,7 +28,7 @@ use crate::{
 pub async fn run(
     client: Client,
     config: OperatorConfig,
-    server: ServerConfig,
+    mut server: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let leadership = Leadership::default();
@@ -39,6 +40,11 @@ pub async fn run(
         server.metrics.clone(),
         caches,
     );
+    // Reconcile requests are passed on as annotations, by whichever replica gets them.
+    if let Some(api) = server.api.as_mut() {
+        let reconciler: Arc<dyn Reconcile> = Arc::new(ClusterReconciler { ctx: ctx.clone() });
+        api.reconciler.get_or_insert(reconciler);
+    }
     let health = server.health.clone();
     let election = tokio::spawn(health.clone().guard(
         "leader election",

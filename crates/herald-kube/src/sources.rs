@@ -55,6 +55,18 @@ pub async fn load(
     Ok(Source { plan, files })
 }
 
+/// Whether source `name` of `kind`, as an object in `namespace` names it, is suspended, from
+/// the caches; one that does not exist is not ([`load`] reports it).
+pub fn suspended(ctx: &Context, namespace: &str, kind: SourceKind, name: &str) -> bool {
+    match kind {
+        SourceKind::GitRepo => caches::namespaced(&ctx.caches.git_repos, namespace, name)
+            .is_some_and(|r| r.spec.suspend),
+        SourceKind::ClusterGitRepo => {
+            caches::cluster(&ctx.caches.cluster_git_repos, name).is_some_and(|r| r.spec.suspend)
+        }
+    }
+}
+
 async fn read_credentials(ctx: &Context, plan: &CredentialPlan) -> Result<CredentialFiles, Error> {
     let mut files = CredentialFiles::new();
     for item in &plan.items {

@@ -17,6 +17,7 @@ use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
+use crate::caches;
 use crate::conditions::{conditions, now};
 use crate::context::Context;
 use crate::error::{Error, KubeContext};
@@ -24,11 +25,17 @@ use crate::fire::{ClusterRuns, ClusterSources};
 use crate::hooks::resolve_auth;
 use crate::labels;
 
-/// Reconcile a ScheduleTrigger: when due, look at each source and create Runs.
+/// Reconcile a ScheduleTrigger: when due, or asked to by a reconcile request not handled yet,
+/// look at each source and create Runs. A suspended one is left as it is.
 pub async fn reconcile_schedule(
     trigger: Arc<ScheduleTrigger>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    // As Flux: no check, and the status it has is kept; resuming changes the spec, and so
+    // wakes this again.
+    if trigger.spec.suspend {
+        return Ok(Action::await_change());
+    }
     let status = trigger.status.clone().unwrap_or_default();
     if let Err(errors) = trigger.validate() {
         write_status(
@@ -52,21 +59,22 @@ pub async fn reconcile_schedule(
     let last_checked = last_checked.or(status.last_checked.as_ref().map(|t| t.0));
     let created = trigger.creation_timestamp().map(|t| t.0);
     let due = ticker.due(last_checked, created, now_ts);
-    if due > now_ts {
+    let request = unhandled_request(&*trigger, &status);
+    if due > now_ts && request.is_none() {
         return Ok(Action::requeue(until(due)));
     }
     let (namespace, name) = (trigger.namespace().unwrap_or_default(), trigger.name_any());
+    let (firing, listing_max_age) = firing(request.as_deref(), due, &ticker);
     let def = TriggerDef {
         kind: TriggerKind::ScheduleTrigger,
         namespace: &namespace,
         name: &name,
         sources: &trigger.spec.sources,
         action: &trigger.spec.action,
-        listing_max_age: ticker.listing_max_age(),
+        listing_max_age,
     };
-    let firing = Firing::Tick(due.to_string());
     let owner = trigger.controller_owner_ref(&());
-    let next_status = check_sources(
+    let mut next_status = check_sources(
         &ctx,
         &def,
         owner,
@@ -76,16 +84,39 @@ pub async fn reconcile_schedule(
     )
     .await;
     ctx.checks.set(key, now_ts);
+    if let Some(requested_at) = request {
+        tracing::info!(%namespace, trigger = %name, %requested_at, "reconcile request handled");
+        next_status.last_handled_reconcile_at = Some(requested_at);
+    }
     // A check that found nothing new writes nothing to the API server.
     if next_status != status {
-        let mut next_status = next_status;
         next_status.last_checked = Some(Time(now_ts));
         write_status(&*trigger, &ctx, &next_status).await?;
     }
+    // After now, never in the past; after a request made before the due time, the schedule
+    // goes on from this check.
     let next = ticker
-        .next_after(due.max(now_ts))
+        .next_after(now_ts)
         .map_err(|e| Error::Invalid(e.to_string()))?;
     Ok(Action::requeue(until(next)))
+}
+
+/// What a check fires as, and how old a listing may answer it. A request checks now whatever
+/// the schedule, asking the remote now (a shared listing may predate the commit it was made
+/// for); its value names the firing, so handling it twice (from a cache that has not seen the
+/// status yet) is the same Run.
+fn firing(request: Option<&str>, due: Timestamp, ticker: &Ticker) -> (Firing, Duration) {
+    match request {
+        Some(requested_at) => (Firing::Tick(requested_at.to_owned()), Duration::ZERO),
+        None => (Firing::Tick(due.to_string()), ticker.listing_max_age()),
+    }
+}
+
+/// The object's reconcile request (`reconcile.fluxcd.io/requestedAt`), unless its status
+/// records it handled.
+fn unhandled_request<K: Resource>(trigger: &K, status: &TriggerStatus) -> Option<String> {
+    let requested = caches::requested_at(trigger)?;
+    (status.last_handled_reconcile_at.as_deref() != Some(requested)).then(|| requested.to_owned())
 }
 
 /// Fire every source; record each Run's revision as seen, and every failure in the conditions.
@@ -166,12 +197,20 @@ fn until(at: Timestamp) -> Duration {
 const NOT_READY_RECHECK: Duration = Duration::from_secs(30);
 
 /// Reconcile a WebhookTrigger: validate it, check it can verify senders, and publish the hook
-/// paths to configure.
+/// paths to configure; a reconcile request is recorded handled with that check. A suspended
+/// one is left as it is (its deliveries are answered 409 by the hook server).
 pub async fn reconcile_webhook(
     trigger: Arc<WebhookTrigger>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    if trigger.spec.suspend {
+        return Ok(Action::await_change());
+    }
     let mut status = trigger.status.clone().unwrap_or_default();
+    if let Some(requested_at) = unhandled_request(&*trigger, &status) {
+        tracing::info!(trigger = %trigger.name_any(), %requested_at, "reconcile request handled");
+        status.last_handled_reconcile_at = Some(requested_at);
+    }
     let generation = trigger.metadata.generation;
     let (namespace, name) = (trigger.namespace().unwrap_or_default(), trigger.name_any());
     let webhook = &trigger.spec.webhook;

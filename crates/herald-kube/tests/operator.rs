@@ -9,7 +9,7 @@ use herald_api::{Action, GitRepo, Run, RunPhase, ScheduleTrigger};
 use herald_testkit::{TestNamespace, complete_pod, wait_for};
 use k8s_openapi::api::batch::v1::Job;
 use kube::Api;
-use kube::api::ListParams;
+use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use support::{
     Operator, TIMEOUT, TestRepo, apply, job_pod, namespace, runs, schedule_setup,
@@ -536,5 +536,258 @@ async fn finished_runs_beyond_the_history_limit_are_deleted() {
         left.contains(&names[1]) && left.contains(&names[2]),
         "the newest two stay: {left:?}"
     );
+    operator.stop().await;
+}
+
+/// Merge-patches `patch` onto ScheduleTrigger or WebhookTrigger `name`, as a user would.
+async fn patch<K>(ns: &TestNamespace, name: &str, patch: Value)
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = ns.api();
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+/// A ScheduleTrigger on GitRepo `repo` with Action `act`, onChangeOnly.
+fn schedule_trigger(name: &str, interval: &str) -> Value {
+    json!({
+        "apiVersion": "herald.dev/v1alpha1", "kind": "ScheduleTrigger", "metadata": {"name": name},
+        "spec": {
+            "sources": {"kind": "GitRepo", "names": ["repo"], "watchOn": {"onChangeOnly": true, "reference": {"branch": "main"}}},
+            "schedule": {"interval": interval},
+            "action": {"kind": "Action", "name": "act"}
+        }
+    })
+}
+
+/// A WebhookTrigger on GitRepo `repo` taking the token of Secret `hook`.
+fn webhook_trigger(name: &str, suspend: bool) -> Value {
+    json!({
+        "apiVersion": "herald.dev/v1alpha1", "kind": "WebhookTrigger", "metadata": {"name": name},
+        "spec": {
+            "sources": {"kind": "GitRepo", "names": ["repo"], "watchOn": {"reference": {"branch": "main"}}},
+            "webhook": {"authConfig": {"secretRef": {"name": "hook"}}},
+            "action": {"kind": "Action", "name": "act"},
+            "suspend": suspend
+        }
+    })
+}
+
+/// The Runs of trigger `trigger` for `revision`.
+async fn runs_of(ns: &TestNamespace, trigger: &str, revision: &str) -> Vec<Run> {
+    let all = runs(ns).await.into_iter();
+    all.filter(|r| r.spec.trigger.name == trigger && r.spec.revision == revision)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_suspended_trigger_keeps_its_state_runs_nothing_and_refuses_deliveries() {
+    let ns = namespace("suspend").await;
+    let repo = TestRepo::new();
+    let operator = Operator::start(&ns.client, &ns.name, "a").await;
+    schedule_setup(&ns, &repo.url()).await; // `every`, 1 s
+    apply(&ns, schedule_trigger("twin", "1s")).await;
+    let first = repo.head();
+    wait_for_run(&ns, &first).await;
+    let api: Api<ScheduleTrigger> = ns.api();
+    wait_for("every's first check in its status", TIMEOUT, || async {
+        let status = api.get("every").await.ok()?.status?;
+        status.checked_sources.contains_key("repo").then_some(())
+    })
+    .await
+    .unwrap();
+    patch::<ScheduleTrigger>(&ns, "every", json!({"spec": {"suspend": true}})).await;
+    // The twin's checks pace the test: three of them after the patch, and the suspension has
+    // long reached the operator's cache.
+    let start = operator.schedule_checks().await;
+    let checks = |n: u64| {
+        let operator = &operator;
+        async move {
+            wait_for("more schedule checks", TIMEOUT, || async {
+                (operator.schedule_checks().await >= n).then_some(())
+            })
+            .await
+            .unwrap();
+        }
+    };
+    checks(start + 3).await;
+    let suspended = api.get("every").await.unwrap();
+    let next = repo.commit("second");
+    wait_for("the twin's Run for the new commit", TIMEOUT, || async {
+        runs_of(&ns, "twin", &next).await.pop()
+    })
+    .await
+    .unwrap();
+    checks(operator.schedule_checks().await + 2).await;
+    assert!(
+        runs_of(&ns, "every", &next).await.is_empty(),
+        "a suspended trigger creates no Run"
+    );
+    let still = api.get("every").await.unwrap();
+    assert_eq!(
+        still.metadata.resource_version, suspended.metadata.resource_version,
+        "and leaves its status as it was"
+    );
+    assert_eq!(
+        still.status.unwrap().checked_sources["repo"].revision,
+        first
+    );
+    // Resumed, it picks up where it stopped: the commit made meanwhile runs.
+    patch::<ScheduleTrigger>(&ns, "every", json!({"spec": {"suspend": false}})).await;
+    wait_for("every's Run for the new commit", TIMEOUT, || async {
+        runs_of(&ns, "every", &next).await.pop()
+    })
+    .await
+    .unwrap();
+
+    // A suspended WebhookTrigger: a verified delivery is a 409, an unverified one still a 401.
+    apply(&ns, json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hook"}, "stringData": {"token": "s3cret"}})).await;
+    apply(&ns, webhook_trigger("push", true)).await;
+    let url = format!("http://{}/hooks/{}/push", operator.listen, ns.name);
+    let client = reqwest::Client::new();
+    let deliver = |token: &'static str| {
+        let request = client.post(&url).header("x-trigger-auth", token);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    // 404 until the hook server's cache holds the new trigger.
+    let refused = wait_for("a 409 from the suspended trigger", TIMEOUT, || async {
+        let (status, body) = deliver("s3cret").await;
+        (status != 404).then_some((status, body))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (refused.0, &refused.1["reason"]),
+        (409, &json!("Suspended")),
+        "{}",
+        refused.1
+    );
+    assert_eq!(deliver("wrong").await.0, 401);
+    assert!(
+        runs(&ns)
+            .await
+            .iter()
+            .all(|r| r.spec.trigger.name != "push")
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn a_reconcile_request_checks_now_and_is_recorded_handled() {
+    let ns = namespace("reconcile").await;
+    let repo = TestRepo::new();
+    let state = tempfile::tempdir().unwrap();
+    let store = herald_store::Store::open(&state.path().join("herald.db"))
+        .await
+        .unwrap();
+    let operator = Operator::start_with(&ns.client, &ns.name, "a", move |config| {
+        config.store = Some(store);
+    })
+    .await;
+    schedule_setup(&ns, &repo.url()).await;
+    apply(&ns, schedule_trigger("hourly", "1h")).await;
+    wait_for("hourly's first Run", TIMEOUT, || async {
+        runs_of(&ns, "hourly", &repo.head()).await.pop()
+    })
+    .await
+    .unwrap();
+    let api: Api<ScheduleTrigger> = ns.api();
+    let handled = |name: &'static str, value: String| {
+        let api = &api;
+        async move {
+            wait_for("status.lastHandledReconcileAt", TIMEOUT, || async {
+                let status = api.get(name).await.ok()?.status?;
+                (status.last_handled_reconcile_at.as_deref() == Some(value.as_str())).then_some(())
+            })
+            .await
+            .unwrap();
+        }
+    };
+
+    // The annotation, as `flux reconcile` sets it: checked now, though due in an hour.
+    let next = repo.commit("second");
+    let requested_at = "2026-11-23T10:00:00.123456789Z";
+    let annotate =
+        json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": requested_at}}});
+    patch::<ScheduleTrigger>(&ns, "hourly", annotate).await;
+    wait_for("hourly's Run for the new commit", TIMEOUT, || async {
+        runs_of(&ns, "hourly", &next).await.pop()
+    })
+    .await
+    .unwrap();
+    handled("hourly", requested_at.to_owned()).await;
+
+    // `herald reconcile`'s request: the annotation set to its time, and the same again.
+    let third = repo.commit("third");
+    let url = format!(
+        "http://{}/api/v1/reconcile/ScheduleTrigger/{}/hourly",
+        operator.listen, ns.name
+    );
+    let client = reqwest::Client::new();
+    let answer = client.post(&url).send().await.unwrap();
+    assert_eq!(answer.status(), 202);
+    let answer: Value = answer.json().await.unwrap();
+    let requested_at = answer["requestedAt"].as_str().unwrap().to_owned();
+    let annotations = api
+        .get("hourly")
+        .await
+        .unwrap()
+        .metadata
+        .annotations
+        .unwrap();
+    assert_eq!(
+        annotations["reconcile.fluxcd.io/requestedAt"], requested_at,
+        "the request is the annotation"
+    );
+    wait_for("hourly's Run for the third commit", TIMEOUT, || async {
+        runs_of(&ns, "hourly", &third).await.pop()
+    })
+    .await
+    .unwrap();
+    handled("hourly", requested_at).await;
+    assert_eq!(
+        runs(&ns)
+            .await
+            .iter()
+            .filter(|r| r.spec.trigger.name == "hourly")
+            .count(),
+        3,
+        "each request is handled once"
+    );
+
+    // A WebhookTrigger records the request with its readiness check.
+    apply(&ns, json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hook"}, "stringData": {"token": "s3cret"}})).await;
+    apply(&ns, webhook_trigger("push", false)).await;
+    let hooks: Api<herald_api::WebhookTrigger> = ns.api();
+    wait_for_condition(&hooks, "push", "Ready").await;
+    let annotate = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "now"}}});
+    patch::<herald_api::WebhookTrigger>(&ns, "push", annotate).await;
+    wait_for("the webhook trigger's handled request", TIMEOUT, || async {
+        let status = hooks.get("push").await.ok()?.status?;
+        (status.last_handled_reconcile_at.as_deref() == Some("now")).then_some(())
+    })
+    .await
+    .unwrap();
+
+    // Unknown and suspended triggers are refused.
+    let missing = url.replace("/hourly", "/nothing");
+    assert_eq!(client.post(&missing).send().await.unwrap().status(), 404);
+    patch::<ScheduleTrigger>(&ns, "hourly", json!({"spec": {"suspend": true}})).await;
+    let refused = wait_for("a 409 for the suspended trigger", TIMEOUT, || async {
+        let response = client.post(&url).send().await.unwrap();
+        (response.status() != 202).then_some(response)
+    })
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 409);
     operator.stop().await;
 }

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use herald_api::{
-    Action, ActionKind, ClusterAction, ClusterGitRepo, GitRepo, ScheduleTrigger, TriggerKind,
-    WebhookTrigger,
+    Action, ActionKind, ClusterAction, ClusterGitRepo, GitRepo, ScheduleTrigger, SourceKind,
+    TriggerKind, WebhookTrigger,
 };
 use herald_server::{HookAuth, NotReady};
 use k8s_openapi::api::core::v1::Secret;
@@ -34,6 +34,8 @@ pub struct TriggerView<'a> {
     pub action: &'a herald_api::ActionRef,
     /// Whether one hook delivery may fire every source (webhook `multiSource`).
     pub multi_source: bool,
+    /// `spec.suspend`: nothing fires it.
+    pub suspended: bool,
 }
 
 impl Catalog {
@@ -56,6 +58,7 @@ impl Catalog {
                         sources: &t.spec.sources,
                         action: &t.spec.action,
                         multi_source: false,
+                        suspended: t.spec.suspend,
                     })
             }
             TriggerKind::WebhookTrigger => {
@@ -68,8 +71,24 @@ impl Catalog {
                         sources: &t.spec.sources,
                         action: &t.spec.action,
                         multi_source: t.spec.webhook.multi_source,
+                        suspended: t.spec.suspend,
                     })
             }
+        }
+    }
+
+    /// Whether source `name` of `kind`, as a trigger in `namespace` names it, is suspended; a
+    /// source that does not exist is not (firing reports it missing).
+    pub fn source_suspended(&self, namespace: &str, kind: SourceKind, name: &str) -> bool {
+        match kind {
+            SourceKind::GitRepo => self
+                .git_repos
+                .get(&(namespace.to_owned(), name.to_owned()))
+                .is_some_and(|r| r.spec.suspend),
+            SourceKind::ClusterGitRepo => self
+                .cluster_git_repos
+                .get(name)
+                .is_some_and(|r| r.spec.suspend),
         }
     }
 

@@ -70,6 +70,9 @@ pub enum FireError {
     /// A hook to a trigger with several sources that is not `multiSource` named none.
     #[error("the trigger fires one source at a time; name the source")]
     SourceRequired,
+    /// The trigger has `spec.suspend: true`; nothing fires it, not even by hand.
+    #[error("{0} is suspended (spec.suspend: true); set it to false to fire it")]
+    Suspended(String),
 }
 
 /// Cheap to clone; all clones share one store, catalog and set of run slots.
@@ -133,6 +136,10 @@ impl Engine {
                     request.kind, request.namespace, request.name
                 ))
             })?;
+        if trigger.suspended {
+            let named = format!("{} {}/{}", trigger.kind, trigger.namespace, trigger.name);
+            return Err(FireError::Suspended(named));
+        }
         if catalog
             .action_job(trigger.namespace, trigger.action)
             .is_none()
@@ -318,6 +325,11 @@ impl SourceReader for CatalogSources<'_> {
         current_revision(self.1, &resolved.remote, reference, max_age)
             .await
             .map_err(|e| format!("{kind} {source}: {e}"))
+    }
+
+    fn suspended(&self, trigger: &TriggerDef<'_>, source: &str) -> bool {
+        let kind = trigger.sources.kind;
+        self.0.source_suspended(trigger.namespace, kind, source)
     }
 }
 

@@ -37,6 +37,8 @@ impl Hooks for Engine {
                 FireError::BadRequest(why)
             }
             engine::FireError::SourceRequired => FireError::SourceRequired,
+            // Suspended since the delivery was verified: refused the same way.
+            engine::FireError::Suspended(_) => FireError::Suspended,
         })?;
         let gathered = HookOutcomes::gather(outcomes, |_, run, created| FiredRun {
             id: Some(run.id),

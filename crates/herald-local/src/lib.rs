@@ -6,6 +6,7 @@ mod engine;
 mod executor;
 mod hooks;
 mod manifests;
+mod reconcile;
 mod report;
 mod resolve;
 mod scheduler;
@@ -107,13 +108,14 @@ pub async fn run(
         None => Store::open(&config.db).await?,
     };
     let (sender, receiver) = watch::channel(Arc::new(catalog));
-    let api = ApiConfig {
-        store: store.clone(),
-        flux_secret: config.flux_secret.clone(),
-    };
     let engine_config = engine_config(&config);
     let metrics = engine_config.metrics.clone();
     let engine = Engine::new(store.clone(), receiver.clone(), engine_config);
+    let api = ApiConfig {
+        store: store.clone(),
+        flux_secret: config.flux_secret.clone(),
+        reconciler: Some(Arc::new(engine.clone())),
+    };
     let resumed = engine.recover().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resuming runs stored before the last stop");

@@ -1,9 +1,14 @@
-//! Schedule triggers: one task per trigger, restarted when its definition changes.
+//! Schedule triggers: one task per trigger, restarted when its definition or its reconcile
+//! request (the `reconcile.fluxcd.io/requestedAt` annotation) changes; none for a suspended
+//! trigger.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use herald_api::{ScheduleTriggerSpec, TriggerKind};
+use herald_api::{
+    RECONCILE_REQUESTED_ANNOTATION, ScheduleTrigger, ScheduleTriggerSpec, TriggerKind,
+};
 use herald_core::Ticker;
 use jiff::Timestamp;
 use tokio::sync::watch;
@@ -15,32 +20,85 @@ use herald_core::Firing;
 use crate::engine::{Engine, FireRequest};
 use crate::report::log_outcomes;
 
+/// What the scheduler knows of one schedule trigger.
+struct Scheduled {
+    spec: ScheduleTriggerSpec,
+    /// The annotation's value as last read.
+    requested: Option<String>,
+    /// The last request acted on (kept in memory only: at start-up, and for a trigger new to
+    /// the folder, the annotation found counts as handled, since an interval trigger checks at
+    /// once anyway and a cron trigger must not check at every restart).
+    handled: Option<String>,
+    /// `None` while the trigger is suspended.
+    task: Option<AbortOnDrop>,
+}
+
 /// Keep one task per schedule trigger in step with the catalog, until the catalog's sender
 /// is dropped.
 pub async fn run_schedules(engine: Engine, mut catalog: watch::Receiver<Arc<Catalog>>) {
-    let mut running: BTreeMap<Key, (ScheduleTriggerSpec, AbortOnDrop)> = BTreeMap::new();
+    let mut scheduled: BTreeMap<Key, Scheduled> = BTreeMap::new();
     loop {
         let current = catalog.borrow_and_update().clone();
-        running.retain(|key, (spec, _)| {
-            current
-                .schedule_triggers
-                .get(key)
-                .is_some_and(|t| &t.spec == spec)
-        });
+        scheduled.retain(|key, _| current.schedule_triggers.contains_key(key));
         for (key, trigger) in &current.schedule_triggers {
-            if !running.contains_key(key) {
-                let task = tokio::spawn(tick_forever(
-                    engine.clone(),
-                    key.clone(),
-                    trigger.spec.clone(),
-                ));
-                running.insert(key.clone(), (trigger.spec.clone(), AbortOnDrop(task)));
-            }
+            let before = scheduled.remove(key);
+            let next = reschedule(&engine, key, trigger, before);
+            scheduled.insert(key.clone(), next);
         }
         if catalog.changed().await.is_err() {
             return;
         }
     }
+}
+
+/// The trigger's entry after a reload: unchanged when neither its spec nor its request
+/// changed, else a new task (checking now for a request not handled yet), or none when it is
+/// suspended.
+fn reschedule(
+    engine: &Engine,
+    key: &Key,
+    trigger: &ScheduleTrigger,
+    before: Option<Scheduled>,
+) -> Scheduled {
+    let requested = requested_at(trigger);
+    let was_scheduled = before.as_ref().is_none_or(|b| b.task.is_some());
+    let handled = match before {
+        Some(b) if b.spec == trigger.spec && b.requested == requested => return b,
+        Some(b) => b.handled,
+        None => requested.clone(),
+    };
+    let (namespace, name) = key;
+    let spec = trigger.spec.clone();
+    if spec.suspend {
+        if was_scheduled {
+            tracing::info!(%namespace, trigger = %name, "schedule trigger suspended: no checks until it is resumed");
+        }
+        return Scheduled {
+            spec,
+            requested,
+            handled,
+            task: None,
+        };
+    }
+    let request = requested.clone().filter(|r| handled.as_ref() != Some(r));
+    let task = tokio::spawn(tick_forever(
+        engine.clone(),
+        key.clone(),
+        spec.clone(),
+        request,
+    ));
+    Scheduled {
+        spec,
+        handled: requested.clone().or(handled),
+        requested,
+        task: Some(AbortOnDrop(task)),
+    }
+}
+
+/// The trigger's reconcile request, if its manifest carries one.
+fn requested_at(trigger: &ScheduleTrigger) -> Option<String> {
+    let annotations = trigger.metadata.annotations.as_ref()?;
+    annotations.get(RECONCILE_REQUESTED_ANNOTATION).cloned()
 }
 
 /// Stops the trigger's task when its entry is replaced or removed.
@@ -52,7 +110,13 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn tick_forever(engine: Engine, (namespace, name): Key, spec: ScheduleTriggerSpec) {
+/// Check on schedule, forever; first at once for `request` (a reconcile request's value).
+async fn tick_forever(
+    engine: Engine,
+    (namespace, name): Key,
+    spec: ScheduleTriggerSpec,
+    mut request: Option<String>,
+) {
     let ticker = match Ticker::from_schedule(&spec.schedule) {
         Ok(ticker) => ticker,
         Err(e) => {
@@ -62,20 +126,19 @@ async fn tick_forever(engine: Engine, (namespace, name): Key, spec: ScheduleTrig
     };
     // Local mode keeps no last check time: a restart checks an interval trigger at once.
     let mut due = ticker.due(None, None, Timestamp::now());
+    if request.is_some() {
+        due = Timestamp::now();
+    }
     loop {
         sleep_until(due).await;
-        let request = FireRequest {
-            kind: TriggerKind::ScheduleTrigger,
-            namespace: namespace.clone(),
-            name: name.clone(),
-            source: None,
-            firing: Firing::Tick(due.to_string()),
-            pushes: None,
-            listing_max_age: ticker.listing_max_age(),
-        };
-        match engine.fire(&request).await {
-            Ok(outcomes) => log_outcomes(&engine, &request, outcomes),
-            Err(e) => tracing::warn!(%namespace, trigger = %name, error = %e, "check failed"),
+        match request.take() {
+            Some(requested_at) => {
+                reconcile_now(&engine, &namespace, &name, &requested_at).await;
+            }
+            None => {
+                let firing = Firing::Tick(due.to_string());
+                check(&engine, &namespace, &name, firing, ticker.listing_max_age()).await;
+            }
         }
         // Never schedule in the past: a slow check skips missed ticks rather than bursting.
         let after = due.max(Timestamp::now());
@@ -85,6 +148,37 @@ async fn tick_forever(engine: Engine, (namespace, name): Key, spec: ScheduleTrig
                 return tracing::error!(%namespace, trigger = %name, error = %e, "no next time");
             }
         };
+    }
+}
+
+/// Check schedule trigger `namespace/name` now for the reconcile request `requested_at`,
+/// whatever its schedule: the remote is asked now (no shared listing), and the request's
+/// value names the firing, so handling one request twice is one run.
+pub(crate) async fn reconcile_now(
+    engine: &Engine,
+    namespace: &str,
+    name: &str,
+    requested_at: &str,
+) {
+    let firing = Firing::Tick(requested_at.to_owned());
+    check(engine, namespace, name, firing, Duration::ZERO).await;
+    tracing::info!(%namespace, trigger = %name, %requested_at, "reconcile request handled");
+}
+
+/// One check of every source of the trigger; new runs are started.
+async fn check(engine: &Engine, namespace: &str, name: &str, firing: Firing, max_age: Duration) {
+    let request = FireRequest {
+        kind: TriggerKind::ScheduleTrigger,
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        source: None,
+        firing,
+        pushes: None,
+        listing_max_age: max_age,
+    };
+    match engine.fire(&request).await {
+        Ok(outcomes) => log_outcomes(engine, &request, outcomes),
+        Err(e) => tracing::warn!(%namespace, trigger = %name, error = %e, "check failed"),
     }
 }
 

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use herald_api::reasons;
 use herald_core::hooks::{self, HookEvent, HookSecret, Provider};
 use serde_json::json;
 
@@ -116,6 +117,10 @@ async fn accept<H: Hooks>(
     state.limiters.check_global().map_err(too_many)?;
     let hooks = &*state.hooks;
     let auth = verified(hooks, target, view, body).await?;
+    // Only now: a caller that cannot prove itself learns nothing about the trigger's state.
+    if auth.suspended {
+        return Ok(suspended(namespace, trigger));
+    }
     let limited = state
         .limiters
         .check_trigger(&format!("{namespace}/{trigger}"));
@@ -250,6 +255,15 @@ fn duplicate(event_id: i64) -> Response {
     (StatusCode::OK, Json(body)).into_response()
 }
 
+/// 409: the trigger is suspended (`spec.suspend`); nothing fires and nothing is recorded, so
+/// the same delivery fires once the trigger is resumed and the sender redelivers it.
+fn suspended(namespace: &str, trigger: &str) -> Response {
+    tracing::info!(namespace, trigger, "hook refused: trigger suspended");
+    let message = format!("WebhookTrigger {namespace}/{trigger} is suspended; nothing runs");
+    let body = json!({ "error": message, "reason": reasons::SUSPENDED });
+    (StatusCode::CONFLICT, Json(body)).into_response()
+}
+
 /// 503 with `Retry-After`: the trigger cannot verify callers until its configuration is
 /// fixed; the answer says why, so a sender's retries are explainable.
 fn not_ready(namespace: &str, trigger: &str, why: &NotReady) -> Response {
@@ -324,6 +338,7 @@ fn fire_failed(auth: &HookAuth, target: &Target<'_>, failure: FireError) -> Resp
         }
         FireError::Source(why) => error(StatusCode::BAD_GATEWAY, &why),
         FireError::Store(why) => not_stored(namespace, trigger, &why),
+        FireError::Suspended => suspended(namespace, trigger),
     }
 }
 

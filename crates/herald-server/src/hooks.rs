@@ -22,6 +22,8 @@ pub struct HookAuth {
     pub sources: Vec<String>,
     /// Whether one delivery may fire every source (`webhook.multiSource`).
     pub multi_source: bool,
+    /// `spec.suspend`: verified deliveries are refused (409) and fire nothing.
+    pub suspended: bool,
 }
 
 impl HookAuth {
@@ -64,6 +66,7 @@ impl HookAuth {
             reads_files: !spec.sources.watch_on.files.is_empty(),
             sources: spec.sources.names.clone(),
             multi_source: webhook.multi_source,
+            suspended: spec.suspend,
         })
     }
 
@@ -82,6 +85,7 @@ impl std::fmt::Debug for HookAuth {
             .field("reads_files", &self.reads_files)
             .field("sources", &self.sources)
             .field("multi_source", &self.multi_source)
+            .field("suspended", &self.suspended)
             .finish_non_exhaustive()
     }
 }
@@ -173,6 +177,9 @@ pub enum FireError {
     /// Storing the run failed, or the definitions could not be read; nothing was accepted.
     #[error("{0}")]
     Store(String),
+    /// The trigger was suspended after the delivery was verified; nothing fired.
+    #[error("the trigger is suspended")]
+    Suspended,
 }
 
 /// One run a hook created or found already created.

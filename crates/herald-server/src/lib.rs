@@ -10,6 +10,7 @@ mod hooks;
 mod json_errors;
 mod limits;
 mod metrics;
+mod reconcile;
 mod router;
 
 pub use api::{ApiConfig, Retention, Secret, prune_events_forever};
@@ -20,4 +21,5 @@ pub use hooks::{
 };
 pub use limits::RateLimits;
 pub use metrics::{ErrorLabels, HookLabels, Metrics, RunLabels};
+pub use reconcile::{Reconcile, ReconcileError, ReconcileFuture, TriggerId};
 pub use router::{ServerConfig, router, serve};

@@ -446,7 +446,11 @@ async fn the_document_describes_exactly_the_api_routes() {
     assert_eq!(document.api_operations(), routes);
     // Every documented operation is served (not 404/405), and answers as documented.
     for (method, path) in document.api_operations() {
-        let concrete = path.replace("{revision}", SHA);
+        let concrete = path
+            .replace("{revision}", SHA)
+            .replace("{kind}", "ScheduleTrigger")
+            .replace("{namespace}", "default")
+            .replace("{name}", "known");
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let body = (method == Method::POST).then(|| (b"{}".to_vec(), Vec::new()));
         let (status, answer) = server.call(method.clone(), &concrete, body).await;
@@ -459,6 +463,46 @@ async fn the_document_describes_exactly_the_api_routes() {
     let (status, answer) = server.send(Method::GET, "/api/v2/events", None).await;
     assert_eq!(status, 404);
     assert!(answer["error"].as_str().unwrap().contains("/api/v2/events"));
+}
+
+#[tokio::test]
+async fn a_reconcile_request_is_passed_on_with_its_time() {
+    let (store, _dir) = sqlite().await;
+    let server = Server::start(&store, None, LIMIT).await;
+    let reconcile = |path: &'static str| server.call(Method::POST, path, None);
+    let (status, answer) = reconcile("/api/v1/reconcile/WebhookTrigger/default/known").await;
+    assert_eq!(status, 202, "{answer}");
+    let requested_at = answer["requestedAt"].as_str().unwrap();
+    assert_eq!(
+        *server.reconciler.0.lock().unwrap(),
+        [(
+            "WebhookTrigger default/known".to_owned(),
+            requested_at.to_owned()
+        )],
+        "the answer's value is the one passed on"
+    );
+    let (status, answer) = reconcile("/api/v1/reconcile/ScheduleTrigger/default/paused").await;
+    assert_eq!((status, &answer["reason"]), (409, &json!("Suspended")));
+    assert!(answer["error"].as_str().unwrap().contains("suspended"));
+    let (status, answer) = reconcile("/api/v1/reconcile/ScheduleTrigger/default/gone").await;
+    assert_eq!(status, 404, "{answer}");
+    let (status, answer) = reconcile("/api/v1/reconcile/strig/default/known").await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("ScheduleTrigger")
+    );
+    let (status, _) = server
+        .send(
+            Method::GET,
+            "/api/v1/reconcile/ScheduleTrigger/default/known",
+            None,
+        )
+        .await;
+    assert_eq!(status, 405, "a request changes state: POST only");
+    assert_eq!(server.reconciler.0.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -15,7 +15,11 @@ impl Store {
     /// enough to ask before every delivery: on SQLite it is answered on the caller's thread
     /// without awaiting (see `sqlite_reader`), on PostgreSQL by one query on the pool.
     pub async fn delivery_event(&self, delivery_id: &str) -> Result<Option<i64>, StoreError> {
-        if self.deliveries.as_ref().is_some_and(|f| !f.may_hold(delivery_id)) {
+        if self
+            .deliveries
+            .as_ref()
+            .is_some_and(|f| !f.may_hold(delivery_id))
+        {
             return Ok(None);
         }
         match &self.reader {

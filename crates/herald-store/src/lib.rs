@@ -19,6 +19,7 @@
 //! connection), and each returns once its event is committed.
 
 mod deliveries;
+mod delivery_filter;
 mod dialect;
 mod error;
 mod event_rows;
@@ -31,7 +32,6 @@ mod revisions;
 mod rows;
 mod runs;
 mod sql;
-mod delivery_filter;
 mod sqlite_reader;
 mod sqlite_writer;
 mod types;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use herald_api::TriggerKind;
 use herald_store::{EventKind, EventQuery};
 use jiff::{SignedDuration, Timestamp};
 use reqwest::Url;
@@ -55,6 +56,11 @@ pub enum Command {
     /// Wait until Flux reports a revision applied (for pipelines).
     #[command(after_help = WAIT_EXIT_CODES)]
     Wait(WaitArgs),
+    /// Ask a running Herald to reconcile a trigger now, as `flux reconcile` does: a
+    /// ScheduleTrigger checks its sources whatever its schedule, a WebhookTrigger checks that
+    /// it can verify its senders.
+    #[command(after_help = RECONCILE_EXIT_CODES)]
+    Reconcile(ReconcileArgs),
 }
 
 /// Hook rate limits; a delivery over one is answered 429 with `Retry-After`.
@@ -425,6 +431,32 @@ pub enum WaitFor {
     FluxReady,
 }
 
+/// The exit codes of `herald reconcile`, shown in its help.
+pub const RECONCILE_EXIT_CODES: &str = "Exit codes:
+  0  the request was accepted (the check follows)
+  1  an error (the server cannot be reached, no such trigger, the trigger is suspended, ...)
+  2  bad usage";
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The trigger: `ScheduleTrigger/NAME` (or `strig/NAME`), `WebhookTrigger/NAME` (or
+    /// `wtrig/NAME`).
+    #[arg(value_name = "KIND/NAME", value_parser = trigger_name)]
+    pub trigger: TriggerName,
+    /// The trigger's namespace.
+    #[arg(long, short, default_value = "default", value_parser = non_empty)]
+    pub namespace: String,
+}
+
+/// A trigger named by kind and name, as `herald reconcile` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerName {
+    pub kind: TriggerKind,
+    pub name: String,
+}
+
 /// The phases `herald runs --phase` takes (the spelling of `herald_api::RunPhase`).
 const RUN_PHASES: [&str; 5] = ["Pending", "Running", "Succeeded", "Failed", "Skipped"];
 
@@ -489,6 +521,11 @@ pub enum InvalidValue {
     Url(UrlError),
     #[error("expected an http:// or https:// URL such as http://127.0.0.1:8080")]
     NotHttp,
+    #[error(
+        "expected KIND/NAME with KIND ScheduleTrigger (strig) or WebhookTrigger (wtrig), \
+         such as strig/nightly"
+    )]
+    Trigger,
 }
 
 /// A duration such as `30s`, `5m` or `1h30m`; zero is allowed (it turns a limit off).
@@ -541,6 +578,24 @@ fn commit_id(text: &str) -> Result<String, InvalidValue> {
         return Err(InvalidValue::CommitId);
     }
     Ok(text.to_owned())
+}
+
+/// `herald reconcile`'s `KIND/NAME`: the kind by its name, plural or short name, in any case
+/// (as kubectl takes them).
+fn trigger_name(text: &str) -> Result<TriggerName, InvalidValue> {
+    let (kind, name) = text.split_once('/').ok_or(InvalidValue::Trigger)?;
+    let kind = match kind.to_ascii_lowercase().as_str() {
+        "scheduletrigger" | "scheduletriggers" | "strig" => TriggerKind::ScheduleTrigger,
+        "webhooktrigger" | "webhooktriggers" | "wtrig" => TriggerKind::WebhookTrigger,
+        _ => return Err(InvalidValue::Trigger),
+    };
+    if name.is_empty() || name.contains('/') {
+        return Err(InvalidValue::Trigger);
+    }
+    Ok(TriggerName {
+        kind,
+        name: name.to_owned(),
+    })
 }
 
 /// `--server`: an http(s) URL that can take the API's path below it.
@@ -618,6 +673,21 @@ mod tests {
         assert!(server_url("https://herald.example/prefix").is_ok());
         for bad in ["127.0.0.1:8080", "ftp://x", "not a url", "mailto:a@b", ""] {
             assert!(server_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn triggers_are_named_by_kind_or_short_name() {
+        let named = |text| trigger_name(text).map(|t| (t.kind, t.name));
+        let schedule = (TriggerKind::ScheduleTrigger, "nightly".to_owned());
+        assert_eq!(named("ScheduleTrigger/nightly").expect("kind"), schedule);
+        assert_eq!(named("strig/nightly").expect("short name"), schedule);
+        assert_eq!(
+            named("wtrig/push").expect("webhook").0,
+            TriggerKind::WebhookTrigger
+        );
+        for bad in ["nightly", "strig/", "GitRepo/app", "strig/a/b", "/x"] {
+            assert!(trigger_name(bad).is_err(), "{bad}");
         }
     }
 

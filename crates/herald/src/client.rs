@@ -1,4 +1,5 @@
-//! A small client for a running Herald's query API (`herald events`, `herald wait`).
+//! A small client for a running Herald's API (`herald events`, `herald wait`, `herald
+//! reconcile`).
 
 use std::time::Duration;
 
@@ -47,6 +48,17 @@ impl ApiClient {
         self.get(url).await
     }
 
+    /// `POST /api/v1/reconcile/{kind}/{namespace}/{name}`: the answer (`requestedAt`).
+    pub async fn reconcile(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> anyhow::Result<Value> {
+        let url = self.url(&["api", "v1", "reconcile", kind, namespace, name])?;
+        self.send(self.http.post(url.clone()), url).await
+    }
+
     fn url(&self, segments: &[&str]) -> anyhow::Result<Url> {
         let mut url = self.base.clone();
         url.path_segments_mut()
@@ -57,9 +69,12 @@ impl ApiClient {
     }
 
     async fn get(&self, url: Url) -> anyhow::Result<Value> {
-        let response = self
-            .http
-            .get(url.clone())
+        self.send(self.http.get(url.clone()), url).await
+    }
+
+    /// Sends `request` (to `url`); the JSON answer, or an error with the server's `error`.
+    async fn send(&self, request: reqwest::RequestBuilder, url: Url) -> anyhow::Result<Value> {
+        let response = request
             .send()
             .await
             .with_context(|| format!("cannot reach Herald at {}", self.base))?;

@@ -157,6 +157,7 @@ mod tests {
             repo_uri: uri.into(),
             tls_config: None,
             auth: None,
+            suspend: false,
         }
     }
 
@@ -346,6 +347,7 @@ mod tests {
             repo_uri: "https://host/repo".into(),
             tls_config: None,
             auth: Some(a.clone()),
+            suspend: false,
         };
         assert_eq!(paths(cluster.validate()), Vec::<String>::new());
         a.secret_ref.namespace = Some("Infra".into());
@@ -364,6 +366,7 @@ mod tests {
             repo_uri: "http://host/repo".into(),
             tls_config: Some(TlsConfig::default()),
             auth: Some(a),
+            suspend: false,
         };
         assert_eq!(
             paths(spec.validate()),

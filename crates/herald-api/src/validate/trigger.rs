@@ -213,6 +213,7 @@ mod tests {
             sources,
             schedule,
             action: action("build"),
+            suspend: false,
         }
     }
 
@@ -241,6 +242,7 @@ mod tests {
                 },
             },
             action: action("build"),
+            suspend: false,
         }
     }
 

@@ -87,8 +87,15 @@ impl Operator {
             ..OperatorConfig::default()
         };
         configure(&mut config);
+        // With a store the query API is served too (reconcile requests included).
+        let api = config.store.clone().map(|store| herald_server::ApiConfig {
+            store,
+            flux_secret: None,
+            reconciler: None,
+        });
         let server = ServerConfig {
             listen,
+            api,
             ..ServerConfig::default()
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -6,8 +6,11 @@ mod events;
 mod flux;
 mod json;
 mod openapi;
+mod reconcile;
 mod retention;
 mod revisions;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -19,6 +22,7 @@ use herald_store::Store;
 pub use openapi::OPENAPI_YAML;
 pub use retention::{Retention, prune_events_forever};
 
+use crate::reconcile::Reconcile;
 use crate::router::error;
 
 /// What the query API serves from.
@@ -29,6 +33,9 @@ pub struct ApiConfig {
     /// The shared secret of Flux's `generic-hmac` provider. When set, `POST
     /// /api/v1/flux/events` requires `X-Signature: sha256=<hex HMAC-SHA256 of the body>`.
     pub flux_secret: Option<Secret>,
+    /// What acts on `POST /api/v1/reconcile/...`, set by the mode; without one that route
+    /// answers 503.
+    pub reconciler: Option<Arc<dyn Reconcile>>,
 }
 
 /// A shared secret. `Debug` never shows it, so it can sit in logged configuration.
@@ -66,21 +73,24 @@ pub enum Route {
     FluxEvents,
     /// `GET /api/v1/openapi.json`
     OpenApi,
+    /// `POST /api/v1/reconcile/{kind}/{namespace}/{name}`
+    Reconcile,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Events,
         Self::Revision,
         Self::FluxEvents,
         Self::OpenApi,
+        Self::Reconcile,
     ];
 
     /// The HTTP method.
     pub fn method(self) -> Method {
         match self {
-            Self::FluxEvents => Method::POST,
+            Self::FluxEvents | Self::Reconcile => Method::POST,
             Self::Events | Self::Revision | Self::OpenApi => Method::GET,
         }
     }
@@ -92,6 +102,7 @@ impl Route {
             Self::Revision => "/api/v1/revisions/{revision}",
             Self::FluxEvents => "/api/v1/flux/events",
             Self::OpenApi => "/api/v1/openapi.json",
+            Self::Reconcile => "/api/v1/reconcile/{kind}/{namespace}/{name}",
         }
     }
 
@@ -110,6 +121,7 @@ impl Route {
             Self::Revision => get(revisions::show),
             Self::FluxEvents => post(flux::ingest),
             Self::OpenApi => get(openapi::serve),
+            Self::Reconcile => post(reconcile::request),
         }
     }
 }
@@ -119,6 +131,7 @@ impl Route {
 pub(crate) struct ApiState {
     pub(crate) store: Store,
     pub(crate) flux_secret: Option<Secret>,
+    pub(crate) reconciler: Option<Arc<dyn Reconcile>>,
     pub(crate) body_limit: usize,
 }
 
@@ -132,6 +145,7 @@ pub(crate) fn router(config: Option<&ApiConfig>, body_limit: usize) -> Router {
     let state = ApiState {
         store: config.store.clone(),
         flux_secret: config.flux_secret.clone(),
+        reconciler: config.reconciler.clone(),
         body_limit,
     };
     Route::ALL

@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use herald_server::{
-    ApiConfig, Delivery, FireError, Fired, HookAuth, Hooks, LookupError, ServerConfig,
+    ApiConfig, Delivery, FireError, Fired, HookAuth, Hooks, LookupError, Reconcile, ReconcileError,
+    ReconcileFuture, ServerConfig, TriggerId,
 };
 use herald_store::Store;
 use hmac::Mac;
@@ -47,12 +48,39 @@ impl Hooks for NoHooks {
     }
 }
 
+/// Triggers to reconcile: `default/known` of either kind is accepted, `default/paused` is
+/// suspended, any other is unknown. Each accepted request is kept, with its value.
+#[derive(Debug, Default)]
+pub struct Reconciler(pub std::sync::Mutex<Vec<(String, String)>>);
+
+impl Reconcile for Reconciler {
+    fn reconcile<'a>(
+        &'a self,
+        trigger: TriggerId<'a>,
+        requested_at: &'a str,
+    ) -> ReconcileFuture<'a> {
+        Box::pin(async move {
+            match (trigger.namespace, trigger.name) {
+                ("default", "known") => {
+                    let request = (trigger.to_string(), requested_at.to_owned());
+                    self.0.lock().unwrap().push(request);
+                    Ok(())
+                }
+                ("default", "paused") => Err(ReconcileError::Suspended(trigger.to_string())),
+                _ => Err(ReconcileError::NotFound(trigger.to_string())),
+            }
+        })
+    }
+}
+
 /// A server running on `127.0.0.1:0` until dropped.
 pub struct Server {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     /// The served OpenAPI document (absent for a server without the API).
     pub document: Option<Document>,
+    /// What the server's reconcile requests reached.
+    pub reconciler: Arc<Reconciler>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -65,9 +93,11 @@ impl Drop for Server {
 impl Server {
     /// Serves the API from `store`, requiring signed Flux events when `flux_secret` is set.
     pub async fn start(store: &Store, flux_secret: Option<&[u8]>, body_limit: usize) -> Self {
+        let reconciler = Arc::new(Reconciler::default());
         let api = ApiConfig {
             store: store.clone(),
             flux_secret: flux_secret.and_then(herald_server::Secret::new),
+            reconciler: Some(reconciler.clone()),
         };
         let mut server = Self::serve(ServerConfig {
             body_limit,
@@ -75,6 +105,7 @@ impl Server {
             ..ServerConfig::default()
         })
         .await;
+        server.reconciler = reconciler;
         let (status, document) = server.send(Method::GET, "/api/v1/openapi.json", None).await;
         assert_eq!(status, 200, "{document}");
         server.document = Some(Document::new(document));
@@ -97,6 +128,7 @@ impl Server {
             addr,
             client: reqwest::Client::new(),
             document: None,
+            reconciler: Arc::default(),
             task,
         }
     }

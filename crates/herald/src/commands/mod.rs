@@ -4,6 +4,7 @@ mod clone;
 mod events;
 mod local;
 mod operator;
+mod reconcile;
 mod runs;
 mod trigger;
 mod wait;
@@ -43,6 +44,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Clone(args) => clone::clone(args).await,
         Command::Events(args) => events::events(args).await,
         Command::Wait(args) => wait::wait(args).await,
+        Command::Reconcile(args) => reconcile::reconcile(args).await,
     }
 }
 

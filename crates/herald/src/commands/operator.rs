@@ -20,6 +20,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let api = ApiConfig {
         store: store.clone(),
         flux_secret: super::flux_secret(&args.api)?,
+        // Set by the operator, which passes requests on to its controllers.
+        reconciler: None,
     };
     let config = OperatorConfig {
         namespace: args.namespace,
