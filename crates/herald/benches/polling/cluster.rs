@@ -1,9 +1,11 @@
 //! Cluster mode: `herald run` against a fresh control plane holding the same objects.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::baseline::LsRemote;
-use crate::cluster_objects::{apply_crds, count_runs, create_namespace, create_objects};
+use crate::cluster_objects::{
+    apply_crds, count_runs, create_namespace, create_objects, jobs_settled,
+};
 use crate::control_plane::ControlPlane;
 use crate::herald;
 use crate::settings::Mode;
@@ -12,6 +14,28 @@ use crate::window::{self, Watched};
 
 /// The triggers' namespace, also Herald's own (its Lease).
 const NAMESPACE: &str = "polling";
+/// How often the settling of the first Runs' Jobs is looked at (three LISTs each time).
+const SETTLE_POLL: Duration = Duration::from_secs(2);
+
+/// Waits, up to the startup deadline, until the first Runs' Jobs all have their Pods.
+async fn settle(
+    watched: &mut Watched<'_>,
+    client: &kube::Client,
+    runs: usize,
+    started: Instant,
+    limit: Duration,
+) -> anyhow::Result<Option<Duration>> {
+    let deadline = started + limit;
+    let mut every = tokio::time::interval(SETTLE_POLL);
+    while Instant::now() < deadline {
+        every.tick().await;
+        watched.herald.check_alive()?;
+        if jobs_settled(client, NAMESPACE, runs).await? {
+            return Ok(Some(started.elapsed()));
+        }
+    }
+    Ok(None)
+}
 
 pub async fn measure(setup: &Setup<'_>, ls_remote: LsRemote) -> anyhow::Result<Measured> {
     let settings = setup.settings;
@@ -47,7 +71,17 @@ pub async fn measure(setup: &Setup<'_>, ls_remote: LsRemote) -> anyhow::Result<M
         repos: &setup.repos,
         apiserver: Some(&apiserver),
     };
-    let startup = window::warm_up(&mut watched, started, settings).await?;
+    let mut startup = window::warm_up(&mut watched, started, settings).await?;
+    startup.settled = Some(
+        settle(
+            &mut watched,
+            &client,
+            setup.triggers,
+            started,
+            settings.startup_deadline,
+        )
+        .await?,
+    );
     let runs_before = count_runs(&client, NAMESPACE).await?;
     eprintln!("  cluster: measuring {:?}", settings.window);
     let window = window::measure(&mut watched, settings.window, settings).await?;

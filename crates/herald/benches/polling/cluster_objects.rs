@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectMeta, PostParams};
 use kube::core::GroupVersionKind;
 use serde_json::Value;
@@ -87,6 +88,22 @@ pub async fn count_runs(client: &kube::Client, namespace: &str) -> anyhow::Resul
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), namespace, &ApiResource::from_gvk(&gvk));
     Ok(api.list_metadata(&ListParams::default()).await?.items.len())
+}
+
+/// Whether the first Runs' consequences are done: `runs` Runs, each with its Job, each Job
+/// with its Pod. Until then the Job controller (and Herald following the Jobs) keep writing,
+/// which is start-up, not polling. Pods stay Pending: no kubelet runs them.
+pub async fn jobs_settled(
+    client: &kube::Client,
+    namespace: &str,
+    runs: usize,
+) -> anyhow::Result<bool> {
+    let params = ListParams::default();
+    let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let jobs = jobs.list_metadata(&params).await?.items.len();
+    let pods = pods.list_metadata(&params).await?.items.len();
+    Ok(count_runs(client, namespace).await? >= runs && jobs >= runs && pods >= jobs)
 }
 
 fn api_for(

@@ -116,7 +116,6 @@ impl RequestLog {
 
     fn record(&self, parts: &Parts, body: &[u8], at: Instant) {
         let path = parts.uri.path();
-        if std::env::var_os("POLL_DEBUG").is_some() { eprintln!("DEBUG {} {} {:?}", parts.method, parts.uri, String::from_utf8_lossy(body)); }
         let mut inner = self.lock();
         if parts.method == Method::GET && path.ends_with("/info/refs") {
             inner.counts.info_refs += 1;

@@ -80,6 +80,14 @@ fn startup_rows(table: &mut Table<'_>) {
             .first_round
             .map_or("never".into(), |d| format!("{:.1}", d.as_secs_f64()))
     });
+    row(
+        "Jobs' Pods all created after (s)",
+        &|m| match m.startup.settled {
+            Some(Some(d)) => format!("{:.1}", d.as_secs_f64()),
+            Some(None) => "never".into(),
+            None => "-".into(),
+        },
+    );
     row("window (s)", &|m| {
         format!("{:.0}", m.window.length.as_secs_f64())
     });
@@ -134,9 +142,10 @@ fn check_rows(table: &mut Table<'_>) {
         let agents: Vec<&str> = m.window.agents.keys().map(String::as_str).collect();
         agents.join(", ")
     });
-    row("POST ls-refs / fetch in window", &|m| {
+    row("POST ls-refs / fetch per min", &|m| {
         let r = m.window.requests;
-        format!("{} / {}", r.ls_refs, r.fetches)
+        let per_min = |n: u64| m.window.per_min(n as f64);
+        format!("{:.0} / {:.0}", per_min(r.ls_refs), per_min(r.fetches))
     });
     row("lateness p50 / p99 / max (s)", &|m| {
         let l = &m.window.lateness;

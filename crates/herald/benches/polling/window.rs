@@ -25,6 +25,9 @@ pub struct Startup {
     pub first_round: Option<Duration>,
     /// The warm-up ended before every repository had been checked twice.
     pub incomplete: bool,
+    /// Cluster mode: from start until every Run's Job had its Pod (`Some(None)`: not
+    /// within the startup deadline).
+    pub settled: Option<Option<Duration>>,
 }
 
 /// Everything measured over one window.
