@@ -165,16 +165,21 @@ pub async fn check_sources(
     } else {
         (false, reasons::SOURCE_UNAVAILABLE, failures.join("; "))
     };
-    status.conditions = conditions(
-        &status.conditions,
-        ready,
-        false,
-        reason,
-        &message,
-        generation,
-    );
-    status.observed_generation = generation;
+    observe(&mut status, (ready, false), reason, &message, generation);
     status
+}
+
+/// Sets the conditions for one outcome, `(ready, stalled)`, as observed at `generation`.
+fn observe(
+    status: &mut TriggerStatus,
+    (ready, stalled): (bool, bool),
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+) {
+    let previous = &status.conditions;
+    status.conditions = conditions(previous, ready, stalled, reason, message, generation);
+    status.observed_generation = generation;
 }
 
 /// What a trigger's status records of the Run it created for a source.
@@ -243,30 +248,20 @@ pub async fn reconcile_webhook(
             Action::requeue(NOT_READY_RECHECK),
         ),
     };
-    status.conditions = conditions(
-        &status.conditions,
-        ready,
-        false,
-        reason,
-        &message,
-        generation,
-    );
-    status.observed_generation = generation;
+    observe(&mut status, (ready, false), reason, &message, generation);
     write_status(&*trigger, &ctx, &status).await?;
     Ok(next)
 }
 
 fn stalled<K: Resource>(trigger: &K, mut status: TriggerStatus, message: &str) -> TriggerStatus {
     let generation = trigger.meta().generation;
-    status.conditions = conditions(
-        &status.conditions,
-        false,
-        true,
+    observe(
+        &mut status,
+        (false, true),
         reasons::INVALID_SPEC,
         message,
         generation,
     );
-    status.observed_generation = generation;
     status
 }
 
