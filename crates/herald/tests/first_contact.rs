@@ -8,15 +8,17 @@
 //! a pipe closes, so no server outlives the tests.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use hmac::Mac;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-const DEADLINE: Duration = Duration::from_secs(30);
+use support::{DEADLINE, answer, free_port, git, hmac_hex, scratch, spawn_local, wait_ready};
+
 const GITHUB_SECRET: &str = "github-secret";
 const BITBUCKET_TOKEN: &str = "0123456789abcdef0123456789abcdef-bitbucket";
 
@@ -35,27 +37,8 @@ async fn herald() -> &'static Herald {
     HERALD.get_or_init(start).await
 }
 
-/// A fresh folder under Cargo's temp dir for tests (not /tmp: a static is never dropped).
-fn scratch() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("first_contact");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("manifests")).unwrap();
-    dir
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 async fn start() -> Herald {
-    let dir = scratch();
+    let dir = scratch("first_contact");
     let repo = dir.join("repo");
     std::fs::create_dir(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
@@ -63,33 +46,10 @@ async fn start() -> Herald {
     let head = git(&repo, &["rev-parse", "HEAD"]);
     let manifest = dir.join("manifests/herald.yaml");
     std::fs::write(&manifest, manifests(&format!("file://{}", repo.display()))).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let log = dir.join("herald.log");
     let db = dir.join("state/herald.db");
-    // The shell keeps the pipe's read end; when this process exits the pipe closes, `cat`
-    // returns and the shell stops Herald.
-    let child = Command::new("sh")
-        .args([
-            "-c",
-            r#"exec 3<&0; "$@" <&- & pid=$!; cat <&3 >/dev/null; kill $pid; wait $pid"#,
-            "sh",
-        ])
-        .arg(env!("CARGO_BIN_EXE_herald"))
-        .arg("local")
-        .arg(dir.join("manifests"))
-        .arg("--db")
-        .arg(&db)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let child = spawn_local(&dir.join("manifests"), &db, port, &log, &[]);
     let herald = Herald {
         url: format!("http://127.0.0.1:{port}"),
         log,
@@ -98,23 +58,11 @@ async fn start() -> Herald {
         manifest,
         _child: child,
     };
-    herald.wait_ready().await;
+    wait_ready(&herald.url).await;
     herald
 }
 
 impl Herald {
-    async fn wait_ready(&self) {
-        let started = Instant::now();
-        loop {
-            let ready = reqwest::get(format!("{}/readyz", self.url)).await;
-            if ready.is_ok_and(|r| r.status() == 200) {
-                return;
-            }
-            assert!(started.elapsed() < DEADLINE, "herald local not ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
     /// POSTs `body` with `headers` to `path`; the status, the headers and the JSON answer,
     /// which every answer must be.
     async fn post(
@@ -178,21 +126,6 @@ impl Herald {
         );
         serde_json::from_slice(&out.stdout).unwrap()
     }
-}
-
-async fn answer(response: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{status} is not JSON ({e}): {text:?}"));
-    (status, headers, body)
-}
-
-fn hmac_hex(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
 }
 
 fn push(git_ref: &str, after: &str) -> Vec<u8> {

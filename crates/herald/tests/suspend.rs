@@ -8,15 +8,18 @@
 //! a pipe closes, so no server outlives the tests.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use hmac::Mac;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-const DEADLINE: Duration = Duration::from_secs(30);
+use support::{DEADLINE, free_port, git, scratch, spawn_local, wait_ready};
+
 const GITHUB_SECRET: &str = "github-secret";
 const REQUESTED_AT: &str = "2026-11-23T10:00:00.123456789Z";
 
@@ -34,25 +37,6 @@ async fn herald() -> &'static Herald {
     HERALD.get_or_init(start).await
 }
 
-/// A fresh folder under Cargo's temp dir for tests (not /tmp: a static is never dropped).
-fn scratch() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("suspend");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("manifests")).unwrap();
-    dir
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 /// A repository with one commit on `main`, under the scratch folder.
 fn repo(dir: &Path, name: &str) -> String {
     let repo = dir.join(name);
@@ -63,39 +47,15 @@ fn repo(dir: &Path, name: &str) -> String {
 }
 
 async fn start() -> Herald {
-    let dir = scratch();
+    let dir = scratch("suspend");
     let repos = ["repo", "hourly", "annotated"].map(|name| repo(&dir, name));
     let manifests = dir.join("manifests");
     std::fs::write(manifests.join("herald.yaml"), main_manifests(&repos)).unwrap();
     std::fs::write(manifests.join("annotated.yaml"), annotated(None)).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let log = dir.join("herald.log");
     let db = dir.join("state/herald.db");
-    // The shell keeps the pipe's read end; when this process exits the pipe closes, `cat`
-    // returns and the shell stops Herald.
-    let child = Command::new("sh")
-        .args([
-            "-c",
-            r#"exec 3<&0; "$@" <&- & pid=$!; cat <&3 >/dev/null; kill $pid; wait $pid"#,
-            "sh",
-        ])
-        .arg(env!("CARGO_BIN_EXE_herald"))
-        .arg("local")
-        .arg(&manifests)
-        .arg("--db")
-        .arg(&db)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--reload-every", "200ms"])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let child = spawn_local(&manifests, &db, port, &log, &["--reload-every", "200ms"]);
     let herald = Herald {
         url: format!("http://127.0.0.1:{port}"),
         log,
@@ -103,7 +63,7 @@ async fn start() -> Herald {
         dir,
         _child: child,
     };
-    herald.wait_ready().await;
+    wait_ready(&herald.url).await;
     herald
 }
 
@@ -195,18 +155,6 @@ spec:
 }
 
 impl Herald {
-    async fn wait_ready(&self) {
-        let started = Instant::now();
-        loop {
-            let ready = reqwest::get(format!("{}/readyz", self.url)).await;
-            if ready.is_ok_and(|r| r.status() == 200) {
-                return;
-            }
-            assert!(started.elapsed() < DEADLINE, "herald local not ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
     /// A GitHub push delivery of `main` at `revision`, signed with `secret`; the status and
     /// the JSON answer.
     async fn github(&self, path: &str, id: &str, secret: &str, revision: &str) -> (u16, Value) {
