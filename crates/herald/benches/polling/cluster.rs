@@ -1,10 +1,10 @@
 //! Cluster mode: `herald run` against a fresh control plane holding the same objects.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::baseline::LsRemote;
 use crate::cluster_objects::{
-    apply_crds, count_runs, create_namespace, create_objects, jobs_settled,
+    apply_crds, count_runs, create_namespace, create_objects, events_between, jobs_settled,
 };
 use crate::control_plane::ControlPlane;
 use crate::herald;
@@ -14,28 +14,6 @@ use crate::window::{self, Watched};
 
 /// The triggers' namespace, also Herald's own (its Lease).
 const NAMESPACE: &str = "polling";
-/// How often the settling of the first Runs' Jobs is looked at (three LISTs each time).
-const SETTLE_POLL: Duration = Duration::from_secs(2);
-
-/// Waits, up to the startup deadline, until the first Runs' Jobs all have their Pods.
-async fn settle(
-    watched: &mut Watched<'_>,
-    client: &kube::Client,
-    runs: usize,
-    started: Instant,
-    limit: Duration,
-) -> anyhow::Result<Option<Duration>> {
-    let deadline = started + limit;
-    let mut every = tokio::time::interval(SETTLE_POLL);
-    while Instant::now() < deadline {
-        every.tick().await;
-        watched.herald.check_alive()?;
-        if jobs_settled(client, NAMESPACE, runs).await? {
-            return Ok(Some(started.elapsed()));
-        }
-    }
-    Ok(None)
-}
 
 pub async fn measure(setup: &Setup<'_>, ls_remote: LsRemote) -> anyhow::Result<Measured> {
     let settings = setup.settings;
@@ -72,20 +50,15 @@ pub async fn measure(setup: &Setup<'_>, ls_remote: LsRemote) -> anyhow::Result<M
         apiserver: Some(&apiserver),
     };
     let mut startup = window::warm_up(&mut watched, started, settings).await?;
-    startup.settled = Some(
-        settle(
-            &mut watched,
-            &client,
-            setup.triggers,
-            started,
-            settings.startup_deadline,
-        )
-        .await?,
-    );
+    startup.settled = window::settle(&mut watched, started, settings, || {
+        jobs_settled(&client, NAMESPACE, setup.triggers)
+    })
+    .await?;
     let runs_before = count_runs(&client, NAMESPACE).await?;
     eprintln!("  cluster: measuring {:?}", settings.window);
     let window = window::measure(&mut watched, settings.window, settings).await?;
     let runs_after = count_runs(&client, NAMESPACE).await?;
+    let events = events_between(&client, NAMESPACE, window.wall).await?;
     herald.stop();
     let apiserver_alone = if settings.apiserver_baseline.is_zero() {
         None
@@ -106,6 +79,7 @@ pub async fn measure(setup: &Setup<'_>, ls_remote: LsRemote) -> anyhow::Result<M
         window,
         runs: (runs_before, runs_after),
         apiserver_alone,
+        events,
         ls_remote,
     })
 }

@@ -1,11 +1,12 @@
 //! What the cluster holds before Herald starts: Herald's CRDs (from `herald crds`), a
 //! namespace whose service accounts are ready, and the bench's objects.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod, ServiceAccount};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectMeta, PostParams};
 use kube::core::GroupVersionKind;
 use serde_json::Value;
@@ -122,4 +123,34 @@ fn api_for(
         namespace,
         &ApiResource::from_gvk(&gvk),
     ))
+}
+
+/// Events created in `namespace` within `(from, to)`, by "component/reason", most first: the
+/// API server counts writes but cannot say whose they are.
+pub async fn events_between(
+    client: &kube::Client,
+    namespace: &str,
+    (from, to): (jiff::Timestamp, jiff::Timestamp),
+) -> anyhow::Result<Vec<(String, usize)>> {
+    let api: Api<Event> = Api::namespaced(client.clone(), namespace);
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for event in api.list(&ListParams::default()).await?.items {
+        let Some(created) = event.metadata.creation_timestamp.as_ref().map(|t| t.0) else {
+            continue;
+        };
+        // Timestamps have whole seconds: an event of the window's first second counts.
+        if created < from.checked_sub(jiff::SignedDuration::from_secs(1))? || created > to {
+            continue;
+        }
+        let component = event
+            .reporting_component
+            .filter(|c| !c.is_empty())
+            .or_else(|| event.source.and_then(|s| s.component))
+            .unwrap_or_else(|| "-".into());
+        let reason = event.reason.unwrap_or_default();
+        *counts.entry(format!("{component}/{reason}")).or_default() += 1;
+    }
+    let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    Ok(counts)
 }

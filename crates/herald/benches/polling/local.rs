@@ -30,11 +30,16 @@ pub async fn measure(setup: &Setup<'_>, ls_remote: LsRemote) -> anyhow::Result<M
         repos: &setup.repos,
         apiserver: None,
     };
-    let startup = window::warm_up(&mut watched, started, settings).await?;
-    let runs_before = count_runs(&db).await?;
+    let mut startup = window::warm_up(&mut watched, started, settings).await?;
+    startup.settled = window::settle(&mut watched, started, settings, || async {
+        let runs = list_runs(&db).await?;
+        Ok(runs.len() >= setup.triggers && runs.iter().all(finished))
+    })
+    .await?;
+    let runs_before = list_runs(&db).await?.len();
     eprintln!("  local: measuring {:?}", settings.window);
     let window = window::measure(&mut watched, settings.window, settings).await?;
-    let runs_after = count_runs(&db).await?;
+    let runs_after = list_runs(&db).await?.len();
     herald.stop();
     Ok(Measured {
         mode: Mode::Local,
@@ -45,12 +50,18 @@ pub async fn measure(setup: &Setup<'_>, ls_remote: LsRemote) -> anyhow::Result<M
         window,
         runs: (runs_before, runs_after),
         apiserver_alone: None,
+        events: Vec::new(),
         ls_remote,
     })
 }
 
+/// Whether a run (as `herald runs` prints it) has ended.
+fn finished(run: &serde_json::Value) -> bool {
+    !matches!(run["phase"].as_str(), Some("Pending" | "Running"))
+}
+
 /// Runs in the store, as `herald runs` lists them (SQLite lets it read beside the server).
-async fn count_runs(db: &Path) -> anyhow::Result<usize> {
+async fn list_runs(db: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
     let out = tokio::process::Command::new(binary())
         .args(["runs", "--limit", "1000000", "--output", "json", "--db"])
         .arg(db)
@@ -60,7 +71,5 @@ async fn count_runs(db: &Path) -> anyhow::Result<usize> {
     if !out.status.success() {
         bail!("herald runs: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let runs: Vec<serde_json::Value> =
-        serde_json::from_slice(&out.stdout).context("reading herald runs' JSON")?;
-    Ok(runs.len())
+    serde_json::from_slice(&out.stdout).context("reading herald runs' JSON")
 }

@@ -80,14 +80,11 @@ fn startup_rows(table: &mut Table<'_>) {
             .first_round
             .map_or("never".into(), |d| format!("{:.1}", d.as_secs_f64()))
     });
-    row(
-        "Jobs' Pods all created after (s)",
-        &|m| match m.startup.settled {
-            Some(Some(d)) => format!("{:.1}", d.as_secs_f64()),
-            Some(None) => "never".into(),
-            None => "-".into(),
-        },
-    );
+    row("first runs settled after (s)", &|m| {
+        m.startup
+            .settled
+            .map_or("never".into(), |d| format!("{:.1}", d.as_secs_f64()))
+    });
     row("window (s)", &|m| {
         format!("{:.0}", m.window.length.as_secs_f64())
     });
@@ -221,23 +218,26 @@ fn print_rows(results: &[Measured], rows: &[(String, Vec<String>)]) {
         .iter()
         .map(|m| format!("{} {}", m.mode.name(), m.triggers))
         .collect();
-    let width = rows
-        .iter()
-        .flat_map(|(_, cells)| cells.iter().map(String::len))
-        .chain(heads.iter().map(String::len))
-        .max()
-        .unwrap_or(0);
-    let mut line = format!("{:<label_width$}", "");
-    for head in &heads {
-        line.push_str(&format!("  {head:>width$}"));
-    }
-    println!("{line}");
-    for (label, cells) in rows {
+    // Each column as wide as its widest cell.
+    let widths: Vec<usize> = (0..results.len())
+        .map(|c| {
+            rows.iter()
+                .map(|(_, cells)| cells[c].len())
+                .chain([heads[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |label: &str, cells: &[String]| {
         let mut line = format!("{label:<label_width$}");
-        for cell in cells {
+        for (cell, width) in cells.iter().zip(&widths) {
             line.push_str(&format!("  {cell:>width$}"));
         }
-        println!("{line}");
+        line
+    };
+    println!("{}", line("", &heads));
+    for (label, cells) in rows {
+        println!("{}", line(label, cells));
     }
 }
 
@@ -254,12 +254,20 @@ pub fn print_writes(results: &[Measured]) {
             .take(8)
             .map(|(what, n)| format!("{n:.0} {what}"))
             .collect();
+        let label = format!("{} {}", m.mode.name(), m.triggers);
         if !writes.is_empty() {
+            println!("API writes in the {label} window: {}", writes.join(", "));
+        }
+        let events: Vec<String> = m
+            .events
+            .iter()
+            .take(8)
+            .map(|(what, n)| format!("{n} {what}"))
+            .collect();
+        if !events.is_empty() {
             println!(
-                "API writes in the {} {} window: {}",
-                m.mode.name(),
-                m.triggers,
-                writes.join(", ")
+                "Events created in the {label} window: {}",
+                events.join(", ")
             );
         }
     }

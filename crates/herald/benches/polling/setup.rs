@@ -37,6 +37,8 @@ pub struct Measured {
     pub runs: (usize, usize),
     /// The API server over a shorter window with Herald stopped, and that window's length.
     pub apiserver_alone: Option<(Reading, Duration)>,
+    /// Cluster mode: Events created in the window, by "component/reason", most first.
+    pub events: Vec<(String, usize)>,
     pub ls_remote: LsRemote,
 }
 

@@ -18,10 +18,8 @@ pub fn print(results: &[Measured]) {
         if m.startup.ready.is_none() {
             println!("  note     /readyz never answered 200 during the warm-up");
         }
-        if m.startup.settled == Some(None) {
-            println!(
-                "  note     the first Runs' Jobs did not all get Pods: start-up is in the window"
-            );
+        if m.startup.settled.is_none() {
+            println!("  note     the first runs had not settled: start-up is in the window");
         }
         if m.startup.incomplete {
             println!("  note     the warm-up ended before every repository was checked twice");

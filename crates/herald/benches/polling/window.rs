@@ -25,15 +25,17 @@ pub struct Startup {
     pub first_round: Option<Duration>,
     /// The warm-up ended before every repository had been checked twice.
     pub incomplete: bool,
-    /// Cluster mode: from start until every Run's Job had its Pod (`Some(None)`: not
-    /// within the startup deadline).
-    pub settled: Option<Option<Duration>>,
+    /// From start until the first runs had settled (local: every run finished; cluster:
+    /// every Run's Job has its Pod); `None`: not within the startup deadline.
+    pub settled: Option<Duration>,
 }
 
 /// Everything measured over one window.
 #[derive(Debug, Clone)]
 pub struct Window {
     pub length: Duration,
+    /// The window's start and end by the wall clock (for objects' timestamps).
+    pub wall: (jiff::Timestamp, jiff::Timestamp),
     pub rss_kib: Vec<u64>,
     pub threads: Vec<u64>,
     pub herald_cpu_s: f64,
@@ -89,6 +91,33 @@ pub async fn warm_up(
     }
 }
 
+/// How often [`settle`] asks again.
+const SETTLE_POLL: Duration = Duration::from_secs(2);
+
+/// Waits, up to the startup deadline, until `settled` says the first runs' work is done:
+/// until then their executions (checkouts, or the Job controller's Pods) are start-up, not
+/// polling, and would be measured as such.
+pub async fn settle<F, Fut>(
+    watched: &mut Watched<'_>,
+    started: Instant,
+    settings: &Settings,
+    mut settled: F,
+) -> anyhow::Result<Option<Duration>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    let mut every = tokio::time::interval(SETTLE_POLL);
+    while started.elapsed() < settings.startup_deadline {
+        every.tick().await;
+        watched.herald.check_alive()?;
+        if settled().await? {
+            return Ok(Some(started.elapsed()));
+        }
+    }
+    Ok(None)
+}
+
 /// Measures one window of `length`.
 pub async fn measure(
     watched: &mut Watched<'_>,
@@ -96,6 +125,7 @@ pub async fn measure(
     settings: &Settings,
 ) -> anyhow::Result<Window> {
     let start = tokio::time::Instant::now();
+    let wall_start = jiff::Timestamp::now();
     let warnings_before = watched.herald.warnings();
     let requests_before = watched.log.counts();
     let agents_before = watched.log.agents();
@@ -116,6 +146,7 @@ pub async fn measure(
     let api_after = read_apiserver(watched.apiserver).await?;
     Ok(Window {
         length: end - start.into_std(),
+        wall: (wall_start, jiff::Timestamp::now()),
         rss_kib,
         threads,
         herald_cpu_s: last.cpu_s - first.cpu_s,
