@@ -121,14 +121,24 @@ impl Requests {
     }
 
     /// Writes other than to Leases beyond what `alone` (Herald stopped) would make at its
-    /// rate over a window `scale` times as long: the control plane writes on its own too.
-    pub fn writes_beyond(&self, alone: &Requests, scale: f64) -> f64 {
-        let expected: BTreeMap<String, f64> = alone.writes().into_iter().collect();
+    /// rate over a window `scale` times as long (the control plane writes on its own too),
+    /// and beyond `foreign_events` Events created by other controllers.
+    pub fn writes_beyond(&self, alone: Option<&Requests>, scale: f64, foreign_events: f64) -> f64 {
+        let expected: BTreeMap<String, f64> = alone
+            .map(Requests::writes)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         self.writes()
             .iter()
             .filter(|(what, _)| !what.ends_with(" leases"))
-            .map(|(what, n)| (n - expected.get(what).copied().unwrap_or(0.0) * scale).max(0.0))
-            .map(f64::round)
+            .map(|(what, n)| {
+                let mut others = expected.get(what).copied().unwrap_or(0.0) * scale;
+                if what == "POST events" {
+                    others += foreign_events;
+                }
+                (n - others).max(0.0).round()
+            })
             .sum()
     }
 
