@@ -91,43 +91,35 @@ pub struct Context {
     pub lister: Arc<RefLister>,
     /// Herald's kinds and the Secrets they name, as the watches last saw them.
     pub caches: Caches,
-    /// When each ScheduleTrigger was last checked.
-    pub checks: Arc<CheckTimes>,
+    /// When each ScheduleTrigger (by uid) was last checked, so a check that finds nothing new
+    /// needs no status write.
+    pub checks: Arc<Remembered<jiff::Timestamp>>,
     /// The revision each (trigger, source) last created a Run for in this process: newer than
-    /// a cached trigger's `status.checkedSources` until the watch brings that write back.
-    pub seen: Arc<SeenRevisions>,
+    /// a cached trigger's `status.checkedSources` until the watch brings that write back. By
+    /// `kind/namespace/trigger/source`.
+    pub seen: Arc<Remembered<String>>,
 }
 
-/// Last seen revisions by `kind/namespace/trigger/source`.
-#[derive(Debug, Default)]
-pub struct SeenRevisions(std::sync::Mutex<std::collections::HashMap<String, String>>);
+/// Values by key, in this process's memory only: what need not be written to the API server
+/// for every check (when a trigger was last checked, the revision it last ran).
+#[derive(Debug)]
+pub struct Remembered<V>(std::sync::Mutex<std::collections::HashMap<String, V>>);
 
-impl SeenRevisions {
-    pub fn get(&self, key: &str) -> Option<String> {
-        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        seen.get(key).cloned()
-    }
-
-    pub fn set(&self, key: String, revision: String) {
-        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        seen.insert(key, revision);
+impl<V> Default for Remembered<V> {
+    fn default() -> Self {
+        Self(std::sync::Mutex::default())
     }
 }
 
-/// When each trigger (by uid) was last checked: kept in memory, so a check that finds nothing
-/// new needs no status write.
-#[derive(Debug, Default)]
-pub struct CheckTimes(std::sync::Mutex<std::collections::HashMap<String, jiff::Timestamp>>);
-
-impl CheckTimes {
-    pub fn get(&self, trigger: &str) -> Option<jiff::Timestamp> {
-        let times = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        times.get(trigger).copied()
+impl<V: Clone> Remembered<V> {
+    pub fn get(&self, key: &str) -> Option<V> {
+        let values = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        values.get(key).cloned()
     }
 
-    pub fn set(&self, trigger: String, at: jiff::Timestamp) {
-        let mut times = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        times.insert(trigger, at);
+    pub fn set(&self, key: String, value: V) {
+        let mut values = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        values.insert(key, value);
     }
 }
 
