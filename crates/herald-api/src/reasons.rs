@@ -13,8 +13,19 @@ pub const STALLED: &str = "Stalled";
 pub const INVALID_SPEC: &str = "InvalidSpec";
 /// A trigger's sources were checked.
 pub const CHECKED: &str = "Checked";
-/// A source could not be checked.
+/// A source could not be checked (several failed, for different reasons, or the API server
+/// could not be asked).
 pub const SOURCE_UNAVAILABLE: &str = "SourceUnavailable";
+/// A run or a last seen revision could not be read or stored (the run store, or in a cluster
+/// the API server).
+pub const STORE_UNAVAILABLE: &str = "StoreUnavailable";
+/// A trigger names a source that does not exist.
+pub const SOURCE_NOT_FOUND: &str = "SourceNotFound";
+/// A run's Action or ClusterAction does not exist.
+pub const ACTION_NOT_FOUND: &str = "ActionNotFound";
+/// A source's credentials are unusable as given (not UTF-8, a file the auth type needs is
+/// missing).
+pub const CREDENTIALS_INVALID: &str = "CredentialsInvalid";
 /// A webhook trigger can verify its senders.
 pub const ACCEPTING_HOOKS: &str = "AcceptingHooks";
 /// A source listed its refs.

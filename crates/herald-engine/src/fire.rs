@@ -3,7 +3,7 @@
 use std::fmt::Display;
 use std::future::Future;
 
-use herald_api::{ActionRef, GitReference, SourceKind, TriggerKind, TriggerSources};
+use herald_api::{ActionRef, GitReference, SourceKind, TriggerKind, TriggerSources, reasons};
 use herald_core::hooks::Push;
 use herald_core::{
     Firing, Selected, SourceChoiceError, plan_run, run_name, select_pushed, sources_to_fire,
@@ -11,6 +11,8 @@ use herald_core::{
 };
 use herald_server::{Metrics, RunLabels};
 use herald_store::{NewRun, TriggerKey};
+
+use crate::RevisionError;
 
 /// A trigger as firing sees it, whatever its kind and wherever it was defined.
 #[derive(Debug, Clone, Copy)]
@@ -58,8 +60,6 @@ pub trait RunStore: Sync {
 /// Where a source's definition and credentials come from, and how its refs are listed: the
 /// seam of definitions and of Git.
 pub trait SourceReader: Sync {
-    type Error: Display + Send;
-
     /// What `reference` of `trigger`'s source `source` points at now (or in a listing at most
     /// `trigger.listing_max_age` old).
     fn current(
@@ -67,22 +67,56 @@ pub trait SourceReader: Sync {
         trigger: &TriggerDef<'_>,
         source: &str,
         reference: &GitReference,
-    ) -> impl Future<Output = Result<Selected, Self::Error>> + Send;
+    ) -> impl Future<Output = Result<Selected, SourceError>> + Send;
 
     /// Whether `trigger`'s source `source` is suspended (`spec.suspend`). A source that cannot
     /// be found is not: [`SourceReader::current`] reports it.
     fn suspended(&self, trigger: &TriggerDef<'_>, source: &str) -> bool;
 }
 
+/// Why a source could not be read, with the condition reason (`herald_api::reasons`) it is
+/// reported with, so both modes name the same failure the same way.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SourceError {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl SourceError {
+    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<RevisionError> for SourceError {
+    fn from(error: RevisionError) -> Self {
+        Self::new(error.reason(), error.to_string())
+    }
+}
+
 /// Why one source could not be fired.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
     /// The source could not be read (missing, unreachable, bad credentials, no such ref).
-    #[error("{0}")]
-    Source(String),
+    #[error(transparent)]
+    Source(SourceError),
     /// The run or the last seen revision could not be read or stored; nothing was accepted.
     #[error("{0}")]
     Store(String),
+}
+
+impl Failure {
+    /// The condition reason this failure is reported with.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Source(e) => e.reason,
+            Self::Store(_) => reasons::STORE_UNAVAILABLE,
+        }
+    }
 }
 
 /// What firing did for one source.
@@ -119,11 +153,15 @@ pub async fn fire_source<S: RunStore, R: SourceReader>(
         Some(pushes) => match select_pushed(&watch_on.reference, &watch_on.files, pushes) {
             Ok(Some(selected)) => selected,
             Ok(None) => return Outcome::Skipped(why_not_selected(&watch_on.reference, pushes)),
-            Err(e) => return Outcome::Failed(Failure::Source(format!("invalid file glob: {e}"))),
+            Err(e) => {
+                let why =
+                    SourceError::new(reasons::INVALID_SPEC, format!("invalid file glob: {e}"));
+                return Outcome::Failed(Failure::Source(why));
+            }
         },
         None => match reader.current(trigger, source, &watch_on.reference).await {
             Ok(selected) => selected,
-            Err(e) => return Outcome::Failed(Failure::Source(e.to_string())),
+            Err(e) => return Outcome::Failed(Failure::Source(e)),
         },
     };
     // The last seen revision matters only to onChangeOnly, and never to a hand firing.

@@ -15,6 +15,7 @@ mod listing;
 
 pub use fanout::{HookOutcomes, delivery_firing, occasion_id};
 pub use fire::{
-    Created, Failure, Outcome, RunStore, SourceReader, TriggerDef, fire_source, fire_sources,
+    Created, Failure, Outcome, RunStore, SourceError, SourceReader, TriggerDef, fire_source,
+    fire_sources,
 };
 pub use listing::{ListError, RefLister, RevisionError, current_revision};

@@ -7,13 +7,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use herald_api::{
-    ActionKind, ActionRef, GitReference, RunCause, SourceKind, TriggerKind, TriggerSources, WatchOn,
+    ActionKind, ActionRef, GitReference, RunCause, SourceKind, TriggerKind, TriggerSources,
+    WatchOn, reasons,
 };
 use herald_core::hooks::Push;
 use herald_core::{Firing, Selected, SourceChoiceError};
 use herald_engine::{
-    Created, Failure, HookOutcomes, Outcome, RunStore, SourceReader, TriggerDef, delivery_firing,
-    fire_source, fire_sources,
+    Created, Failure, HookOutcomes, Outcome, RunStore, SourceError, SourceReader, TriggerDef,
+    delivery_firing, fire_source, fire_sources,
 };
 use herald_server::{FireError, FiredRun, Metrics, RunLabels};
 use herald_store::NewRun;
@@ -107,17 +108,17 @@ impl MemorySources {
 }
 
 impl SourceReader for MemorySources {
-    type Error = String;
-
     async fn current(
         &self,
         _: &TriggerDef<'_>,
         source: &str,
         _: &GitReference,
-    ) -> Result<Selected, String> {
+    ) -> Result<Selected, SourceError> {
         self.listings.fetch_add(1, Ordering::SeqCst);
         let heads = self.heads.lock().unwrap();
-        let revision = heads.get(source).ok_or(format!("cannot reach {source}"))?;
+        let unreachable =
+            || SourceError::new(reasons::UNREACHABLE, format!("cannot reach {source}"));
+        let revision = heads.get(source).ok_or_else(unreachable)?;
         Ok(Selected {
             git_ref: Some("refs/heads/main".into()),
             revision: revision.clone(),
@@ -556,7 +557,10 @@ fn a_hooks_answer_gathers_every_source() {
         cause: RunCause::Webhook,
         record_last_seen: true,
     };
-    let source_failed = || Outcome::Failed(Failure::Source("unreachable".into()));
+    let source_failed = || {
+        let why = SourceError::new(reasons::UNREACHABLE, "unreachable");
+        Outcome::Failed(Failure::Source(why))
+    };
     let mixed = HookOutcomes::gather(
         vec![
             ("app".into(), Outcome::Created(run("r1"))),

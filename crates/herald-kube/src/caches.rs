@@ -3,13 +3,13 @@
 //! the API server's load and a hook's latency.
 //!
 //! Herald's kinds are watched where the operator watches (one namespace or all). Secrets are
-//! watched only in the namespaces Herald's objects read them from, each namespace's watch
-//! started the first time a Secret there is asked for; their values stay in memory.
+//! watched one by one, by the names Herald's objects reference, each watch started the first
+//! time that Secret is asked for; their values stay in memory.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use herald_api::{
@@ -22,7 +22,7 @@ use kube::{Api, Client, Resource};
 
 use crate::error::Error;
 
-/// How long a first read of a namespace's Secrets waits for its watch to list them.
+/// How long a first read of a Secret waits for its watch to list it.
 const SECRETS_READY: Duration = Duration::from_secs(10);
 
 /// What the controllers and the hook server read.
@@ -33,6 +33,8 @@ pub struct Caches {
     pub git_repos: Store<GitRepo>,
     pub cluster_git_repos: Store<ClusterGitRepo>,
     pub secrets: SecretCache,
+    /// One per watch of Herald's kinds.
+    pub listed: Vec<Listed>,
 }
 
 impl std::fmt::Debug for Caches {
@@ -45,30 +47,75 @@ impl Caches {
     /// Waits until every watch of Herald's kinds has listed once, so an early lookup never
     /// mistakes "not listed yet" for "does not exist".
     pub async fn wait_until_ready(&self) {
-        let _ = tokio::join!(
-            self.schedule_triggers.wait_until_ready(),
-            self.webhook_triggers.wait_until_ready(),
-            self.git_repos.wait_until_ready(),
-            self.cluster_git_repos.wait_until_ready(),
-        );
+        futures::future::join_all(self.listed.iter().map(Listed::wait)).await;
     }
 }
 
-/// A cache of `K` fed by a watch on `api`, and the stream its controller reacts to: objects
-/// whose spec changed (generation) or that were asked to reconcile, never their own status
-/// writes, so writing status never wakes a controller into another check.
-pub fn watched<K>(api: Api<K>) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>>)
+/// Whether a watch has listed what exists (its first `InitDone`), for any number of waiters.
+///
+/// Not `Store::wait_until_ready`: in kube-runtime 5.0 its waiters share one oneshot receiver,
+/// which keeps only the last waker, so of two tasks waiting at once (the controller's own
+/// start and `/readyz`, or two hooks reading one Secret) one is never woken.
+#[derive(Debug, Clone)]
+pub struct Listed(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Listed {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
+
+impl Listed {
+    fn mark(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_listed(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once listed; at once if it has been.
+    pub async fn wait(&self) {
+        // The sender is held by `self`, so this cannot fail.
+        let _ = self.0.subscribe().wait_for(|listed| *listed).await;
+    }
+}
+
+/// Marks `listed` when the watch `events` come from has listed once.
+fn marking<K, S>(events: S, listed: Listed) -> impl Stream<Item = S::Item>
+where
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+{
+    events.inspect(move |event| {
+        if matches!(event, Ok(watcher::Event::InitDone)) {
+            listed.mark();
+        }
+    })
+}
+
+/// A cache of `K` fed by a watch on `api`, whether it has listed, and the stream its controller
+/// reacts to: objects whose spec changed (generation) or that were asked to reconcile, never
+/// their own status writes, so writing status never wakes a controller into another check.
+pub fn watched<K>(
+    api: Api<K>,
+) -> (
+    Store<K>,
+    Listed,
+    impl Stream<Item = Result<K, watcher::Error>>,
+)
 where
     K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
     K: serde::de::DeserializeOwned,
 {
     let (reader, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
+    let listed = Listed::default();
+    let events = watcher(api, watcher::Config::default())
         .default_backoff()
-        .reflect(writer)
+        .reflect(writer);
+    let stream = marking(events, listed.clone())
         .applied_objects()
         .predicate_filter(spec_or_request, Default::default());
-    (reader, stream)
+    (reader, listed, stream)
 }
 
 /// What a controller reacts to: the generation and the reconcile request annotation.
@@ -103,22 +150,43 @@ where
     store.get(&ObjectRef::new(name))
 }
 
-/// Secrets, watched per namespace on first use.
+/// Secrets, each watched by its name (a field selector on `metadata.name`) from the first time
+/// it is asked for, until it has not been asked for in [`SECRET_IDLE`]: only what sources and
+/// triggers reference is read, and nothing else of the namespace is held.
 #[derive(Clone)]
 pub struct SecretCache {
     client: Client,
-    namespaces: Arc<Mutex<HashMap<String, Store<Secret>>>>,
+    watches: Arc<Mutex<SecretWatches>>,
 }
 
-// Never shows a Secret, only where the watches are.
+/// A Secret watch not asked for in this long is stopped (a trigger deleted, a reference
+/// changed); asking again starts it again.
+pub const SECRET_IDLE: Duration = Duration::from_secs(30 * 60);
+
+#[derive(Default)]
+struct SecretWatches {
+    by_name: HashMap<(String, String), SecretWatch>,
+    swept: Option<Instant>,
+}
+
+struct SecretWatch {
+    store: Store<Secret>,
+    listed: Listed,
+    used: Instant,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for SecretWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+// Never shows a Secret, only which are watched.
 impl std::fmt::Debug for SecretCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let namespaces = self
-            .namespaces
-            .lock()
-            .map(|n| n.keys().cloned().collect::<Vec<_>>());
         f.debug_struct("SecretCache")
-            .field("namespaces", &namespaces.unwrap_or_default())
+            .field("watched", &self.watched())
             .finish_non_exhaustive()
     }
 }
@@ -127,44 +195,73 @@ impl SecretCache {
     pub fn new(client: Client) -> Self {
         Self {
             client,
-            namespaces: Arc::default(),
+            watches: Arc::default(),
         }
     }
 
     /// Secret `namespace/name`, `None` when it does not exist.
     pub async fn get(&self, namespace: &str, name: &str) -> Result<Option<Arc<Secret>>, Error> {
-        let store = self.store(namespace);
-        match tokio::time::timeout(SECRETS_READY, store.wait_until_ready()).await {
-            Ok(Ok(())) => Ok(namespaced(&store, namespace, name)),
-            _ => Err(Error::Source(format!(
-                "the Secrets of namespace {namespace} could not be listed (no rights, or the \
-                 API server is unavailable)"
+        let (store, listed) = self.watch(namespace, name);
+        match tokio::time::timeout(SECRETS_READY, listed.wait()).await {
+            Ok(()) => Ok(namespaced(&store, namespace, name)),
+            Err(_) => Err(Error::Source(format!(
+                "Secret {namespace}/{name} could not be read (no rights, or the API server is \
+                 unavailable)"
             ))),
         }
     }
 
-    fn store(&self, namespace: &str) -> Store<Secret> {
-        let mut namespaces = self.namespaces.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(store) = namespaces.get(namespace) {
-            return store.clone();
+    /// The Secrets watched now, as `namespace/name`.
+    pub fn watched(&self) -> Vec<String> {
+        let watches = self.watches.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<_> = watches
+            .by_name
+            .keys()
+            .map(|(namespace, name)| format!("{namespace}/{name}"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn watch(&self, namespace: &str, name: &str) -> (Store<Secret>, Listed) {
+        let mut watches = self.watches.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if watches.swept.is_none_or(|at| now - at > SECRET_IDLE / 4) {
+            watches.by_name.retain(|_, w| now - w.used < SECRET_IDLE);
+            watches.swept = Some(now);
         }
+        let key = (namespace.to_owned(), name.to_owned());
+        let watch = watches
+            .by_name
+            .entry(key)
+            .or_insert_with(|| self.start(namespace, name, now));
+        watch.used = now;
+        (watch.store.clone(), watch.listed.clone())
+    }
+
+    fn start(&self, namespace: &str, name: &str, now: Instant) -> SecretWatch {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
-        let (reader, writer) = reflector::store();
-        let stream = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .reflect(writer);
-        let ns = namespace.to_owned();
-        tokio::spawn(async move {
-            stream
+        let (store, writer) = reflector::store();
+        let listed = Listed::default();
+        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let events = watcher(api, config).default_backoff().reflect(writer);
+        let events = marking(events, listed.clone());
+        let secret = format!("{namespace}/{name}");
+        let task = tokio::spawn(async move {
+            events
                 .for_each(|event| {
                     if let Err(e) = event {
-                        tracing::warn!(namespace = %ns, error = %e, "watching Secrets");
+                        tracing::warn!(%secret, error = %e, "watching a Secret");
                     }
                     async {}
                 })
                 .await;
         });
-        namespaces.insert(namespace.to_owned(), reader.clone());
-        reader
+        SecretWatch {
+            store,
+            listed,
+            used: now,
+            task: task.abort_handle(),
+        }
     }
 }

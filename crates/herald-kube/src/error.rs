@@ -1,6 +1,9 @@
 //! Errors of the operator, each with the step it happened in and a short category used as the
 //! metric label and Event reason.
 
+use herald_api::reasons;
+use herald_engine::SourceError;
+
 /// What went wrong while reconciling.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -14,9 +17,12 @@ pub enum Error {
     /// The object's spec is invalid; waiting for a change.
     #[error("{0}")]
     Invalid(String),
-    /// Something the object names does not exist (yet).
-    #[error("{0}")]
-    Missing(String),
+    /// Something the object names does not exist (yet), with the condition reason saying what.
+    #[error("{message}")]
+    Missing {
+        reason: &'static str,
+        message: String,
+    },
     /// A source could not be reached or read.
     #[error("{0}")]
     Source(String),
@@ -28,9 +34,31 @@ impl Error {
         match self {
             Self::Kube { .. } => "KubeApi",
             Self::Invalid(_) => "InvalidSpec",
-            Self::Missing(_) => "Missing",
+            Self::Missing { .. } => "Missing",
             Self::Source(_) => "SourceUnavailable",
         }
+    }
+
+    pub fn missing(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::Missing {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// The condition reason a source failing with this error is reported with.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => reasons::INVALID_SPEC,
+            Self::Missing { reason, .. } => reason,
+            Self::Kube { .. } | Self::Source(_) => reasons::SOURCE_UNAVAILABLE,
+        }
+    }
+}
+
+impl From<Error> for SourceError {
+    fn from(error: Error) -> Self {
+        Self::new(error.reason(), error.to_string())
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use herald_api::{CheckedSource, GitReference, Run, RunSpec};
 use herald_core::Selected;
-use herald_engine::{Created, RunStore, SourceReader, TriggerDef};
+use herald_engine::{Created, RunStore, SourceError, SourceReader, TriggerDef};
 use herald_store::NewRun;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Api;
@@ -122,20 +122,17 @@ fn run_object(new: &NewRun, owner: Option<OwnerReference>) -> Run {
 pub struct ClusterSources<'a>(pub &'a Context);
 
 impl SourceReader for ClusterSources<'_> {
-    type Error = Error;
-
     async fn current(
         &self,
         trigger: &TriggerDef<'_>,
         source: &str,
         reference: &GitReference,
-    ) -> Result<Selected, Error> {
+    ) -> Result<Selected, SourceError> {
         let kind = trigger.sources.kind;
         let loaded = sources::load(self.0, trigger.namespace, kind, source).await?;
         let (lister, max_age) = (&self.0.lister, trigger.listing_max_age);
-        herald_engine::current_revision(lister, &loaded.remote()?, reference, max_age)
-            .await
-            .map_err(|e| Error::Source(e.to_string()))
+        let remote = loaded.remote()?;
+        Ok(herald_engine::current_revision(lister, &remote, reference, max_age).await?)
     }
 
     fn suspended(&self, trigger: &TriggerDef<'_>, source: &str) -> bool {

@@ -24,6 +24,7 @@ mod store_events;
 mod tekton;
 mod trigger_controller;
 
+pub use caches::SecretCache;
 pub use context::{Context, Leadership, OperatorConfig};
 pub use error::Error;
 pub use history::beyond_limits;

@@ -91,10 +91,11 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
         client: client.clone(),
         namespace,
     };
-    let (schedule_triggers, schedules) = caches::watched(api.of::<ScheduleTrigger>());
-    let (webhook_triggers, webhooks) = caches::watched(api.of::<WebhookTrigger>());
-    let (git_repos, repos) = caches::watched(api.of::<GitRepo>());
-    let (cluster_git_repos, cluster_repos) =
+    let (schedule_triggers, listed_schedules, schedules) =
+        caches::watched(api.of::<ScheduleTrigger>());
+    let (webhook_triggers, listed_webhooks, webhooks) = caches::watched(api.of::<WebhookTrigger>());
+    let (git_repos, listed_repos, repos) = caches::watched(api.of::<GitRepo>());
+    let (cluster_git_repos, listed_cluster_repos, cluster_repos) =
         caches::watched(Api::<ClusterGitRepo>::all(client.clone()));
     let caches = Caches {
         schedule_triggers,
@@ -102,6 +103,12 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
         git_repos,
         cluster_git_repos,
         secrets: SecretCache::new(client.clone()),
+        listed: vec![
+            listed_schedules,
+            listed_webhooks,
+            listed_repos,
+            listed_cluster_repos,
+        ],
     };
     let streams = Streams {
         schedules: schedules.boxed(),

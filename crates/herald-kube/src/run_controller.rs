@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_api::{
-    Action as HeraldAction, ActionJob, ActionKind, ClusterAction, Run, RunPhase, RunStatus,
+    Action as HeraldAction, ActionJob, ActionKind, ClusterAction, Run, RunPhase, RunStatus, reasons,
 };
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod, Secret};
@@ -38,7 +38,7 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
         Some(job) => job,
         None => match launch(&run, &ctx, &jobs).await {
             Ok(job) => job,
-            Err(e @ (Error::Missing(_) | Error::Invalid(_))) => {
+            Err(e @ (Error::Missing { .. } | Error::Invalid(_))) => {
                 let observed = Observed::failed_before_launch(e.category(), e.to_string());
                 record(&run, &ctx, &observed).await?;
                 return Ok(Action::await_change());
@@ -106,7 +106,8 @@ pub async fn load_action(
             let api: Api<HeraldAction> = Api::namespaced(ctx.client.clone(), namespace);
             let found = get(&api, &action.name, "reading the Action").await?;
             let found = found.ok_or_else(|| {
-                Error::Missing(format!("Action {namespace}/{} not found", action.name))
+                let message = format!("Action {namespace}/{} not found", action.name);
+                Error::missing(reasons::ACTION_NOT_FOUND, message)
             })?;
             (found.spec.action_job.clone(), found.validate().err())
         }
@@ -114,7 +115,8 @@ pub async fn load_action(
             let api: Api<ClusterAction> = Api::all(ctx.client.clone());
             let found = get(&api, &action.name, "reading the ClusterAction").await?;
             let found = found.ok_or_else(|| {
-                Error::Missing(format!("ClusterAction {} not found", action.name))
+                let message = format!("ClusterAction {} not found", action.name);
+                Error::missing(reasons::ACTION_NOT_FOUND, message)
             })?;
             (found.spec.action_job.clone(), found.validate().err())
         }

@@ -137,18 +137,7 @@ async fn check(
         .and_then(|s| s.remote())
     {
         Ok(remote) => remote,
-        Err(e @ Error::Missing(_)) => {
-            return (
-                verdict(false, reasons::SECRET_MISSING, e.to_string()),
-                BTreeMap::new(),
-            );
-        }
-        Err(e) => {
-            return (
-                verdict(false, reasons::UNREACHABLE, e.to_string()),
-                BTreeMap::new(),
-            );
-        }
+        Err(e) => return (verdict(false, e.reason(), e.to_string()), BTreeMap::new()),
     };
     match watched_revisions(ctx, &source, watched).await {
         Ok(revisions) => {

@@ -1,6 +1,6 @@
 //! Reading a trigger's sources from the caches: the repository spec and its credentials.
 
-use herald_api::{GitRepoSpec, SourceKind};
+use herald_api::{GitRepoSpec, SourceKind, reasons};
 use herald_core::{CredentialPlan, credential_plan};
 use herald_git::{CredentialFiles, Remote, remote_from_plan};
 use kube::Api;
@@ -18,7 +18,8 @@ pub struct Source {
 
 impl Source {
     pub fn remote(&self) -> Result<Remote, Error> {
-        remote_from_plan(&self.plan, &self.files).map_err(Error::Missing)
+        remote_from_plan(&self.plan, &self.files)
+            .map_err(|e| Error::missing(reasons::CREDENTIALS_INVALID, e))
     }
 }
 
@@ -34,13 +35,18 @@ pub async fn load(
 ) -> Result<Source, Error> {
     let (spec, own_namespace): (GitRepoSpec, Option<&str>) = match kind {
         SourceKind::GitRepo => {
-            let repo = caches::namespaced(&ctx.caches.git_repos, namespace, name)
-                .ok_or_else(|| Error::Missing(format!("GitRepo {namespace}/{name} not found")))?;
+            let repo =
+                caches::namespaced(&ctx.caches.git_repos, namespace, name).ok_or_else(|| {
+                    let message = format!("GitRepo {namespace}/{name} not found");
+                    Error::missing(reasons::SOURCE_NOT_FOUND, message)
+                })?;
             (repo.spec.clone(), Some(namespace))
         }
         SourceKind::ClusterGitRepo => {
-            let repo = caches::cluster(&ctx.caches.cluster_git_repos, name)
-                .ok_or_else(|| Error::Missing(format!("ClusterGitRepo {name} not found")))?;
+            let repo = caches::cluster(&ctx.caches.cluster_git_repos, name).ok_or_else(|| {
+                let message = format!("ClusterGitRepo {name} not found");
+                Error::missing(reasons::SOURCE_NOT_FOUND, message)
+            })?;
             (repo.spec.clone().into(), None)
         }
     };
@@ -84,16 +90,13 @@ async fn read_credentials(ctx: &Context, plan: &CredentialPlan) -> Result<Creden
             }
             (None, false) => {}
             (None, true) if secret.is_none() => {
-                return Err(Error::Missing(format!(
-                    "secret {}/{} not found",
-                    item.namespace, item.secret
-                )));
+                let message = format!("secret {}/{} not found", item.namespace, item.secret);
+                return Err(Error::missing(reasons::SECRET_MISSING, message));
             }
             (None, true) => {
-                return Err(Error::Missing(format!(
-                    "secret {}/{} has no key {:?}",
-                    item.namespace, item.secret, item.key
-                )));
+                let (namespace, secret, key) = (&item.namespace, &item.secret, &item.key);
+                let message = format!("secret {namespace}/{secret} has no key {key:?}");
+                return Err(Error::missing(reasons::SECRET_KEY_MISSING, message));
             }
         }
     }

@@ -153,20 +153,35 @@ pub async fn check_sources(
             Outcome::Skipped(reason) => {
                 tracing::debug!(trigger = %def.name, %source, %reason, "nothing to run");
             }
-            Outcome::Failed(e) => failures.push(format!("{source}: {e}")),
+            Outcome::Failed(e) => failures.push((e.reason(), format!("{source}: {e}"))),
         }
     }
-    let (ready, reason, message) = if failures.is_empty() {
-        (
+    let (ready, reason, message) = match failure_reason(&failures) {
+        None => (
             true,
             reasons::CHECKED,
             format!("{} source(s) checked", def.sources.names.len()),
-        )
-    } else {
-        (false, reasons::SOURCE_UNAVAILABLE, failures.join("; "))
+        ),
+        Some(reason) => {
+            let messages: Vec<_> = failures.into_iter().map(|(_, m)| m).collect();
+            (false, reason, messages.join("; "))
+        }
     };
     observe(&mut status, (ready, false), reason, &message, generation);
     status
+}
+
+/// The reason for a trigger whose sources failed: theirs when they agree (one source failing
+/// says `AuthenticationFailed`, say), `SourceUnavailable` when they differ; `None` when none
+/// failed.
+fn failure_reason(failures: &[(&'static str, String)]) -> Option<&'static str> {
+    let (first, _) = failures.first()?;
+    let agree = failures.iter().all(|(reason, _)| reason == first);
+    Some(if agree {
+        first
+    } else {
+        reasons::SOURCE_UNAVAILABLE
+    })
 }
 
 /// Sets the conditions for one outcome, `(ready, stalled)`, as observed at `generation`.
@@ -305,5 +320,28 @@ impl HasTriggerStatus for ScheduleTrigger {
 impl HasTriggerStatus for WebhookTrigger {
     fn trigger_status(&self) -> Option<&TriggerStatus> {
         self.status.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trigger_says_why_its_sources_failed() {
+        let failure = |reason| (reason, String::new());
+        assert_eq!(failure_reason(&[]), None);
+        let auth = [failure(reasons::AUTHENTICATION_FAILED)];
+        assert_eq!(failure_reason(&auth), Some(reasons::AUTHENTICATION_FAILED));
+        let same = [
+            failure(reasons::REF_NOT_FOUND),
+            failure(reasons::REF_NOT_FOUND),
+        ];
+        assert_eq!(failure_reason(&same), Some(reasons::REF_NOT_FOUND));
+        let differ = [
+            failure(reasons::HOST_KEY_UNKNOWN),
+            failure(reasons::TLS_FAILED),
+        ];
+        assert_eq!(failure_reason(&differ), Some(reasons::SOURCE_UNAVAILABLE));
     }
 }

@@ -456,6 +456,66 @@ async fn an_invalid_action_is_stalled_with_a_readable_reason() {
     operator.stop().await;
 }
 
+/// A trigger's `Ready=False` names the kind of failure its source had (as its GitRepo's does),
+/// and the operator answers `/readyz` once its caches have listed.
+#[tokio::test]
+async fn a_trigger_says_why_its_source_failed_and_the_operator_becomes_ready() {
+    let ns = namespace("why").await;
+    let operator = Operator::start(&ns.client, &ns.name, "a").await;
+    let readyz = format!("http://{}/readyz", operator.listen);
+    wait_for("/readyz to answer 200", TIMEOUT, || async {
+        let answer = reqwest::get(&readyz).await.ok()?;
+        (answer.status() == reqwest::StatusCode::OK).then_some(())
+    })
+    .await
+    .unwrap();
+    let auth = json!({"type": "basic", "secretRef": {"name": "absent"}});
+    apply(
+        &ns,
+        json!({
+            "apiVersion": "herald.dev/v1alpha1", "kind": "GitRepo", "metadata": {"name": "locked"},
+            "spec": {"repoUri": "https://127.0.0.1:9/r.git", "auth": auth}
+        }),
+    )
+    .await;
+    apply(
+        &ns,
+        json!({
+            "apiVersion": "herald.dev/v1alpha1", "kind": "Action", "metadata": {"name": "act"},
+            "spec": {"actionJob": {"image": "alpine:3", "command": ["true"]}}
+        }),
+    )
+    .await;
+    let trigger = |name: &str, sources: &[&str]| {
+        json!({
+            "apiVersion": "herald.dev/v1alpha1", "kind": "ScheduleTrigger", "metadata": {"name": name},
+            "spec": {
+                "sources": {"kind": "GitRepo", "names": sources, "watchOn": {"reference": {"branch": "main"}}},
+                "schedule": {"interval": "1h"},
+                "action": {"kind": "Action", "name": "act"}
+            }
+        })
+    };
+    apply(&ns, trigger("locked", &["locked"])).await;
+    apply(&ns, trigger("nowhere", &["nowhere"])).await;
+    apply(&ns, trigger("both", &["locked", "nowhere"])).await;
+    let api = ns.api::<ScheduleTrigger>();
+    for (name, reason) in [
+        ("locked", "SecretMissing"),
+        ("nowhere", "SourceNotFound"),
+        ("both", "SourceUnavailable"),
+    ] {
+        let ready = wait_for_condition(&api, name, "Ready").await;
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", reason),
+            "{name}: {}",
+            ready.message
+        );
+    }
+    operator.stop().await;
+}
+
 #[tokio::test]
 async fn a_git_repo_reads_secrets_only_from_its_own_namespace() {
     let ns = namespace("secrets").await;
@@ -790,4 +850,38 @@ async fn a_reconcile_request_checks_now_and_is_recorded_handled() {
     .unwrap();
     assert_eq!(refused.status(), 409);
     operator.stop().await;
+}
+
+/// Secrets are watched one by one, by the names asked for, and many readers waiting for the
+/// first listing at once are all answered (kube's own store readiness wakes only one of them).
+#[tokio::test]
+async fn secrets_are_watched_by_name_and_answer_every_waiter() {
+    let ns = namespace("secret-cache").await;
+    let secret = |name: &str, value: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {"token": value}})
+    };
+    apply(&ns, secret("wanted", "one")).await;
+    apply(&ns, secret("unrelated", "x")).await;
+    let cache = herald_kube::SecretCache::new(ns.client.clone());
+    let readers = (0..8).map(|_| {
+        let (cache, namespace) = (cache.clone(), ns.name.clone());
+        tokio::spawn(async move { cache.get(&namespace, "wanted").await })
+    });
+    for read in futures::future::join_all(readers).await {
+        let found = read.unwrap().unwrap();
+        assert!(found.is_some(), "every concurrent reader sees the Secret");
+    }
+    assert!(cache.get(&ns.name, "absent").await.unwrap().is_none());
+    let watched = [format!("{}/absent", ns.name), format!("{}/wanted", ns.name)];
+    assert_eq!(cache.watched(), watched, "nothing else of the namespace");
+
+    // A changed value reaches the cache through its watch.
+    apply(&ns, secret("wanted", "two")).await;
+    wait_for("the changed Secret in the cache", TIMEOUT, || async {
+        let found = cache.get(&ns.name, "wanted").await.ok()??;
+        let value = herald_api::secret_key(&found, "token")?;
+        (value == b"two").then_some(())
+    })
+    .await
+    .unwrap();
 }

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use herald_api::{
     Action, ActionKind, ClusterAction, ClusterGitRepo, GitRepo, ScheduleTrigger, SourceKind,
-    TriggerKind, WebhookTrigger,
+    TriggerKind, WebhookTrigger, reasons,
 };
+use herald_engine::SourceError;
 use herald_server::{HookAuth, NotReady};
 use k8s_openapi::api::core::v1::Secret;
 
@@ -119,13 +120,23 @@ impl Catalog {
     }
 
     /// One key of a Secret, as bytes.
-    pub fn secret_value(&self, namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, String> {
+    pub fn secret_value(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<Vec<u8>, SourceError> {
         let secret = self
             .secrets
             .get(&(namespace.to_owned(), name.to_owned()))
-            .ok_or_else(|| format!("secret {namespace}/{name} not found"))?;
-        herald_api::secret_key(secret, key)
-            .ok_or_else(|| format!("secret {namespace}/{name} has no key {key:?}"))
+            .ok_or_else(|| {
+                let message = format!("secret {namespace}/{name} not found");
+                SourceError::new(reasons::SECRET_MISSING, message)
+            })?;
+        herald_api::secret_key(secret, key).ok_or_else(|| {
+            let message = format!("secret {namespace}/{name} has no key {key:?}");
+            SourceError::new(reasons::SECRET_KEY_MISSING, message)
+        })
     }
 
     /// How webhook trigger `namespace/name` verifies its senders: `None` when there is no

@@ -7,7 +7,8 @@ use herald_api::{RunPhase, TriggerKind, reasons};
 use herald_core::hooks::Push;
 use herald_core::{Firing, RunContext, SourceChoiceError, run_env};
 use herald_engine::{
-    Created, Outcome, RefLister, RunStore, SourceReader, TriggerDef, current_revision, fire_sources,
+    Created, Outcome, RefLister, RunStore, SourceError, SourceReader, TriggerDef, current_revision,
+    fire_sources,
 };
 use herald_server::Metrics;
 use herald_store::{NewRun, RunOutcome, RunRecord, Store, TriggerKey};
@@ -229,7 +230,7 @@ impl Engine {
         };
         let result = run_process(ProcessSpec {
             job: &job,
-            remote: &source.remote,
+            remote: &source,
             git_ref: run.git_ref.as_deref(),
             revision: &run.revision,
             env,
@@ -311,20 +312,18 @@ impl RunStore for LocalRuns<'_> {
 struct CatalogSources<'a>(&'a Catalog, &'a RefLister);
 
 impl SourceReader for CatalogSources<'_> {
-    type Error = String;
-
     async fn current(
         &self,
         trigger: &TriggerDef<'_>,
         source: &str,
         reference: &herald_api::GitReference,
-    ) -> Result<herald_core::Selected, String> {
+    ) -> Result<herald_core::Selected, SourceError> {
         let kind = trigger.sources.kind;
-        let resolved = resolve::source(self.0, trigger.namespace, kind, source)?;
+        let remote = resolve::source(self.0, trigger.namespace, kind, source)?;
         let max_age = trigger.listing_max_age;
-        current_revision(self.1, &resolved.remote, reference, max_age)
+        current_revision(self.1, &remote, reference, max_age)
             .await
-            .map_err(|e| format!("{kind} {source}: {e}"))
+            .map_err(|e| SourceError::new(e.reason(), format!("{kind} {source}: {e}")))
     }
 
     fn suspended(&self, trigger: &TriggerDef<'_>, source: &str) -> bool {
@@ -348,14 +347,15 @@ impl From<(String, Outcome<RunRecord>)> for SourceOutcome {
 }
 
 type Prepared = (
-    resolve::ResolvedSource,
+    herald_git::Remote,
     herald_api::ActionJob,
     Vec<(String, String)>,
 );
 
 /// Resolve what a stored run needs from the current definitions.
 fn prepare(catalog: &Catalog, run: &RunRecord) -> Result<Prepared, String> {
-    let source = resolve::source(catalog, &run.namespace, run.source_kind, &run.source)?;
+    let source = resolve::source(catalog, &run.namespace, run.source_kind, &run.source)
+        .map_err(|e| e.to_string())?;
     let action_ref = herald_api::ActionRef {
         kind: run.action_kind,
         name: run.action.clone(),

@@ -1,19 +1,14 @@
 //! Turning definitions into what the engine acts on: a reachable remote with its credentials,
 //! and an action's environment, all read from the catalog's Secrets.
 
-use herald_api::{GitRepoSpec, SourceKind};
+use herald_api::{GitRepoSpec, SourceKind, reasons};
 use herald_core::credential_plan;
+use herald_engine::SourceError;
 use herald_git::{CredentialFiles, Remote, remote_from_plan};
 use k8s_openapi::api::core::v1::EnvVar;
 
 use crate::catalog::Catalog;
 use crate::manifests::DEFAULT_NAMESPACE;
-
-/// A source of a trigger, ready to be listed and checked out.
-#[derive(Debug, Clone)]
-pub struct ResolvedSource {
-    pub remote: Remote,
-}
 
 /// Resolve the source `name` of `kind` for a trigger in `namespace`.
 ///
@@ -25,20 +20,23 @@ pub fn source(
     namespace: &str,
     kind: SourceKind,
     name: &str,
-) -> Result<ResolvedSource, String> {
+) -> Result<Remote, SourceError> {
     let (spec, secret_namespace): (GitRepoSpec, Option<&str>) = match kind {
         SourceKind::GitRepo => {
             let repo = catalog
                 .git_repos
                 .get(&(namespace.to_owned(), name.to_owned()))
-                .ok_or_else(|| format!("GitRepo {namespace}/{name} not found"))?;
+                .ok_or_else(|| {
+                    let message = format!("GitRepo {namespace}/{name} not found");
+                    SourceError::new(reasons::SOURCE_NOT_FOUND, message)
+                })?;
             (repo.spec.clone(), Some(namespace))
         }
         SourceKind::ClusterGitRepo => {
-            let repo = catalog
-                .cluster_git_repos
-                .get(name)
-                .ok_or_else(|| format!("ClusterGitRepo {name} not found"))?;
+            let repo = catalog.cluster_git_repos.get(name).ok_or_else(|| {
+                let message = format!("ClusterGitRepo {name} not found");
+                SourceError::new(reasons::SOURCE_NOT_FOUND, message)
+            })?;
             (repo.spec.clone().into(), None)
         }
     };
@@ -56,8 +54,7 @@ pub fn source(
             Err(_) => {}
         }
     }
-    let remote = remote_from_plan(&plan, &files)?;
-    Ok(ResolvedSource { remote })
+    remote_from_plan(&plan, &files).map_err(|e| SourceError::new(reasons::CREDENTIALS_INVALID, e))
 }
 
 /// An action's `env`, with `valueFrom.secretKeyRef` read from Secrets in `namespace`.
@@ -79,7 +76,9 @@ pub fn action_env(
                             var.name
                         )
                     })?;
-                    let bytes = catalog.secret_value(namespace, &key_ref.name, &key_ref.key)?;
+                    let bytes = catalog
+                        .secret_value(namespace, &key_ref.name, &key_ref.key)
+                        .map_err(|e| e.to_string())?;
                     String::from_utf8(bytes)
                         .map_err(|_| format!("env {}: secret value is not UTF-8", var.name))?
                 }

@@ -45,11 +45,11 @@ fn a_good_folder_loads_every_kind() {
         (1, 1, 1, 1)
     );
     assert_eq!(c.secret_value("team", "s", "token").unwrap(), b"t");
-    assert!(
-        c.secret_value("team", "s", "nope")
-            .unwrap_err()
-            .contains("has no key \"nope\"")
-    );
+    let missing_key = c.secret_value("team", "s", "nope").unwrap_err();
+    assert_eq!(missing_key.reason, herald_api::reasons::SECRET_KEY_MISSING);
+    assert!(missing_key.message.contains("has no key \"nope\""));
+    let missing = c.secret_value("team", "other", "token").unwrap_err();
+    assert_eq!(missing.reason, herald_api::reasons::SECRET_MISSING);
 }
 
 #[test]

@@ -216,6 +216,15 @@ impl HasConditions for herald_api::ClusterGitRepo {
     }
 }
 
+impl HasConditions for herald_api::ScheduleTrigger {
+    fn conditions(&self) -> Vec<Condition> {
+        self.status
+            .clone()
+            .map(|s| s.conditions)
+            .unwrap_or_default()
+    }
+}
+
 impl HasConditions for herald_api::WebhookTrigger {
     fn conditions(&self) -> Vec<Condition> {
         self.status
