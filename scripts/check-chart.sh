@@ -501,6 +501,18 @@ def check_release(name, release, namespace, values, want_replicas, rendered, cre
           + ("" if env.get("HERALD_STORE") == want_env else f" (got {env.get('HERALD_STORE')})"))
     mounts = {m["name"]: m.get("mountPath") for m in c.get("volumeMounts", [])}
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    # Shared secrets arrive as files from a mounted Secret, never as values in the environment.
+    for key, volume, var, folder in (("flux", "flux-secret", "HERALD_FLUX_SECRET_FILE", "flux"),
+                                     ("apiToken", "api-token", "HERALD_API_TOKEN_FILE", "api-token")):
+        secret_name, secret_key = dig(merged, key, "secretName"), dig(merged, key, "secretKey")
+        if secret_name:
+            path = f"/var/run/herald/{folder}/{secret_key}"
+            check(dig(env, var, "value") == path and mounts.get(volume) == f"/var/run/herald/{folder}"
+                  and dig(volumes, volume, "secret", "secretName") == secret_name
+                  and dig(volumes, volume, "secret", "items") == [{"key": secret_key, "path": secret_key}],
+                  f"{p} {var} is {path}, key {secret_key} of Secret {secret_name} mounted read-only")
+        else:
+            check(var not in env and volume not in mounts, f"{p} no {var} without {key}.secretName")
     if postgres:
         check("data" not in mounts and "data" not in volumes, f"{p} PostgreSQL store: no `data` volume")
     else:
@@ -586,6 +598,8 @@ SCENARIOS = [
         "service": {"httpPort": 80, "metricsPort": 9100},
         "nodeSelector": {"kubernetes.io/os": "linux"},
         "tolerations": [{"key": "dedicated", "operator": "Exists"}],
+        "flux": {"secretName": "flux-hmac"},
+        "apiToken": {"secretName": "herald-api", "secretKey": "bearer"},
     }, "v1.30.0", 3),
     ("no herald-action ServiceAccount", "herald", "herald",
      {"actionServiceAccount": {"create": False}, "fullnameOverride": "gitops-herald"}, "v1.30.0", 1),

@@ -50,6 +50,8 @@ pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
 pub const SECRET_EMPTY: &str = "SecretEmpty";
 /// `spec.suspend` is set: no scheduled checks, deliveries refused (409), a source skipped.
 pub const SUSPENDED: &str = "Suspended";
+/// A request the API serves only with a token, to a server started without one.
+pub const API_TOKEN_REQUIRED: &str = "ApiTokenRequired";
 /// A Bitbucket Cloud path token too short to be the whole proof of a sender.
 pub const TOKEN_TOO_SHORT: &str = "TokenTooShort";
 

@@ -857,9 +857,7 @@ async fn a_reconcile_request_checks_now_and_is_recorded_handled() {
 #[tokio::test]
 async fn secrets_are_watched_by_name_and_answer_every_waiter() {
     let ns = namespace("secret-cache").await;
-    let secret = |name: &str, value: &str| {
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {"token": value}})
-    };
+    let secret = |name: &str, value: &str| json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {"token": value}});
     apply(&ns, secret("wanted", "one")).await;
     apply(&ns, secret("unrelated", "x")).await;
     let cache = herald_kube::SecretCache::new(ns.client.clone());

@@ -24,7 +24,9 @@ pub use herald_core::Firing;
 pub use manifests::{DEFAULT_NAMESPACE, LoadError, Loaded, load_dir};
 pub use watcher::load_and_report;
 
-use herald_server::{ApiConfig, Health, RateLimits, Retention, Secret, ServerConfig};
+use herald_server::{
+    ApiConfig, Health, RateLimits, ReconcileAccess, Retention, Secret, ServerConfig,
+};
 use herald_store::Store;
 use tokio::sync::watch;
 
@@ -49,6 +51,8 @@ pub struct LocalConfig {
     /// The secret Flux's `generic-hmac` provider signs its events with; `None` accepts
     /// unsigned events (`generic`).
     pub flux_secret: Option<Secret>,
+    /// Who may ask for a reconcile over HTTP.
+    pub reconcile_access: ReconcileAccess,
     /// How long and how many events are kept.
     pub retention: Retention,
     /// How many ref listings may run at once, and how long each may take.
@@ -69,6 +73,7 @@ impl Default for LocalConfig {
             reload_every: Duration::from_secs(2),
             rate_limits: RateLimits::default(),
             flux_secret: None,
+            reconcile_access: ReconcileAccess::Open,
             retention: Retention::default(),
             git_concurrency: 4,
             git_timeout: Duration::from_secs(30),
@@ -115,6 +120,7 @@ pub async fn run(
         store: store.clone(),
         flux_secret: config.flux_secret.clone(),
         reconciler: Some(Arc::new(engine.clone())),
+        reconcile_access: config.reconcile_access.clone(),
     };
     let resumed = engine.recover().await?;
     if resumed > 0 {

@@ -13,7 +13,7 @@ mod metrics;
 mod reconcile;
 mod router;
 
-pub use api::{ApiConfig, Retention, Secret, prune_events_forever};
+pub use api::{ApiConfig, ReconcileAccess, Retention, Secret, prune_events_forever};
 pub use health::Health;
 pub use hooks::{
     Delivery, FireError, Fired, FiredRun, HookAuth, Hooks, LookupError, NotReady, SecretAt,

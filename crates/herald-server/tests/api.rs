@@ -6,6 +6,7 @@
 mod support;
 
 use herald_api::{ActionKind, RunCause, SourceKind, TriggerKind};
+use herald_server::ReconcileAccess;
 use herald_server::api::Route;
 use herald_store::{EventKind, EventQuery, NewEvent, NewRun, Store, TriggerKey};
 use reqwest::Method;
@@ -503,6 +504,55 @@ async fn a_reconcile_request_is_passed_on_with_its_time() {
         .await;
     assert_eq!(status, 405, "a request changes state: POST only");
     assert_eq!(server.reconciler.0.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn reconcile_requests_need_the_token_unless_the_server_is_on_loopback_only() {
+    let (store, _dir) = sqlite().await;
+    let token = herald_server::Secret::new("s3cret-token").unwrap();
+    let guarded = Server::start_with(&store, None, LIMIT, ReconcileAccess::Token(token)).await;
+    let path = "/api/v1/reconcile/ScheduleTrigger/default/known";
+    let with = |value: &str| {
+        let headers = vec![("authorization", value.to_owned())];
+        Some((Vec::new(), headers))
+    };
+    let (status, answer) = guarded.call(Method::POST, path, None).await;
+    assert_eq!((status, &answer), (401, &json!({"error": "unauthorized"})));
+    let (status, _) = guarded.call(Method::POST, path, with("Bearer wrong")).await;
+    assert_eq!(status, 401);
+    let (status, _) = guarded.call(Method::POST, path, with("s3cret-token")).await;
+    assert_eq!(status, 401, "only as a bearer token");
+    // Refused before anything is looked up: an unknown trigger is a 401 too.
+    let unknown = "/api/v1/reconcile/ScheduleTrigger/default/gone";
+    let (status, _) = guarded.call(Method::POST, unknown, None).await;
+    assert_eq!(status, 401);
+    assert!(guarded.reconciler.0.lock().unwrap().is_empty());
+    let (status, answer) = guarded
+        .call(Method::POST, path, with("Bearer s3cret-token"))
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(guarded.reconciler.0.lock().unwrap().len(), 1);
+
+    let closed = Server::start_with(&store, None, LIMIT, ReconcileAccess::Closed).await;
+    let (status, answer) = closed.call(Method::POST, path, None).await;
+    assert_eq!(
+        (status, &answer["reason"]),
+        (403, &json!("ApiTokenRequired"))
+    );
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("--api-token-file")
+    );
+    assert!(closed.reconciler.0.lock().unwrap().is_empty());
+
+    // Without a token: open on loopback, closed anywhere else.
+    let on = |addr: &str| ReconcileAccess::for_listener(None, addr.parse().unwrap());
+    assert_eq!(on("127.0.0.1:8080"), ReconcileAccess::Open);
+    assert_eq!(on("[::1]:8080"), ReconcileAccess::Open);
+    assert_eq!(on("0.0.0.0:8080"), ReconcileAccess::Closed);
+    assert_eq!(on("10.0.0.7:8080"), ReconcileAccess::Closed);
 }
 
 #[tokio::test]

@@ -324,6 +324,11 @@ pub struct ApiArgs {
     /// `generic` provider is accepted unsigned.
     #[arg(long, env = "HERALD_FLUX_SECRET_FILE", value_name = "PATH")]
     pub flux_secret_file: Option<PathBuf>,
+    /// A file holding the API token (a trailing newline is ignored). When set,
+    /// `POST /api/v1/reconcile/...` requires `Authorization: Bearer <token>`; when not, it is
+    /// served only on a loopback `--listen` address (403 on any other).
+    #[arg(long, env = "HERALD_API_TOKEN_FILE", value_name = "PATH")]
+    pub api_token_file: Option<PathBuf>,
     /// Events older than this are deleted (checked at start and hourly; 0 keeps them).
     #[arg(long, env = "HERALD_EVENTS_MAX_AGE", default_value = "30d", value_parser = duration)]
     pub events_max_age: Duration,
@@ -448,6 +453,9 @@ pub struct ReconcileArgs {
     /// The trigger's namespace.
     #[arg(long, short, default_value = "default", value_parser = non_empty)]
     pub namespace: String,
+    /// A file holding the server's API token (its `--api-token-file`), sent as a bearer token.
+    #[arg(long, env = "HERALD_API_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// A trigger named by kind and name, as `herald reconcile` takes it.

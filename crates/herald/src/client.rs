@@ -54,9 +54,16 @@ impl ApiClient {
         kind: &str,
         namespace: &str,
         name: &str,
+        token: Option<&herald_server::Secret>,
     ) -> anyhow::Result<Value> {
         let url = self.url(&["api", "v1", "reconcile", kind, namespace, name])?;
-        self.send(self.http.post(url.clone()), url).await
+        let mut request = self.http.post(url.clone());
+        if let Some(token) = token {
+            let token =
+                std::str::from_utf8(token.expose()).context("the API token is not UTF-8")?;
+            request = request.bearer_auth(token);
+        }
+        self.send(request, url).await
     }
 
     fn url(&self, segments: &[&str]) -> anyhow::Result<Url> {

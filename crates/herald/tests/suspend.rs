@@ -55,7 +55,12 @@ async fn start() -> Herald {
     let port = free_port();
     let log = dir.join("herald.log");
     let db = dir.join("state/herald.db");
-    let child = spawn_local(&manifests, &db, port, &log, &["--reload-every", "200ms"]);
+    // The server asks reconcile requests for this token; `Herald::reconcile` sends it.
+    let token = dir.join("api-token");
+    std::fs::write(&token, "reconcile-token\n").unwrap();
+    let token_arg = ["--api-token-file", token.to_str().unwrap()];
+    let extra = [&["--reload-every", "200ms"][..], &token_arg].concat();
+    let child = spawn_local(&manifests, &db, port, &log, &extra);
     let herald = Herald {
         url: format!("http://127.0.0.1:{port}"),
         log,
@@ -243,14 +248,23 @@ impl Herald {
         .await
     }
 
-    /// `herald reconcile ARGS` against this server.
+    /// `herald reconcile ARGS` against this server, with its API token.
     fn reconcile(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_herald"))
+        self.reconcile_with(Some(&self.dir.join("api-token")), args)
+    }
+
+    /// `herald reconcile ARGS` against this server with the token in `token_file`, if any.
+    fn reconcile_with(&self, token_file: Option<&Path>, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+        command
             .arg("reconcile")
             .args(args)
             .env("HERALD_SERVER", &self.url)
-            .output()
-            .unwrap()
+            .env_remove("HERALD_API_TOKEN_FILE");
+        if let Some(token_file) = token_file {
+            command.env("HERALD_API_TOKEN_FILE", token_file);
+        }
+        command.output().unwrap()
     }
 
     fn repo(&self, name: &str) -> PathBuf {
@@ -379,6 +393,15 @@ async fn herald_reconcile_says_what_went_wrong_by_its_exit_code() {
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    // The server was started with a token: without it, or with another, nothing is passed on.
+    let wrong = h.dir.join("wrong-token");
+    std::fs::write(&wrong, "not-it").unwrap();
+    for token in [None, Some(wrong.as_path())] {
+        let out = h.reconcile_with(token, &["strig/hourly"]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{token:?}: {stderr}");
+        assert!(stderr.contains("unauthorized"), "{token:?}: {stderr}");
     }
     // Nothing listens on port 9 of loopback.
     let out = h.reconcile(&["strig/hourly", "--server", "http://127.0.0.1:9"]);

@@ -31,7 +31,8 @@ use serde::{Deserialize, Serialize};
 pub use headers::Headers;
 pub use parse::{HookEvent, ParseError, Push, RefKind, Repository, parse, parse_refs};
 pub use verify::{
-    HmacAlgorithm, HookSecret, MAX_PLAIN_DELIVERY_ID, VerifyError, delivery_id, verify,
+    HmacAlgorithm, HookSecret, MAX_PLAIN_DELIVERY_ID, VerifyError, delivery_id, tokens_match,
+    verify,
 };
 
 /// The kind of sender a webhook trigger expects. Serialized as in the `WebhookTrigger` spec.

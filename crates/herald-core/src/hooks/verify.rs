@@ -265,13 +265,19 @@ fn check_hmac(hex_sig: &str, name: &str, body: &[u8], key: &[u8]) -> Result<(), 
 }
 
 fn check_token(presented: &[u8], expected: &[u8]) -> Result<(), VerifyError> {
-    let a = Sha256::digest(presented);
-    let b = Sha256::digest(expected);
-    if bool::from(a.ct_eq(&b)) {
+    if tokens_match(presented, expected) {
         Ok(())
     } else {
         Err(VerifyError::Mismatch)
     }
+}
+
+/// Whether a presented token is the expected one, in constant time: their SHA-256 digests are
+/// compared, so neither the content nor the length of the expected token leaks through timing.
+pub fn tokens_match(presented: &[u8], expected: &[u8]) -> bool {
+    let a = Sha256::digest(presented);
+    let b = Sha256::digest(expected);
+    bool::from(a.ct_eq(&b))
 }
 
 #[cfg(test)]

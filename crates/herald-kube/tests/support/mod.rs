@@ -92,6 +92,8 @@ impl Operator {
             store,
             flux_secret: None,
             reconciler: None,
+            // Loopback, so open, as `herald run --listen 127.0.0.1:…` without a token.
+            reconcile_access: herald_server::ReconcileAccess::for_listener(None, listen),
         });
         let server = ServerConfig {
             listen,

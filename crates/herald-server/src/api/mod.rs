@@ -36,6 +36,33 @@ pub struct ApiConfig {
     /// What acts on `POST /api/v1/reconcile/...`, set by the mode; without one that route
     /// answers 503.
     pub reconciler: Option<Arc<dyn Reconcile>>,
+    /// Who may ask for a reconcile over HTTP.
+    pub reconcile_access: ReconcileAccess,
+}
+
+/// Who may `POST /api/v1/reconcile/...`: a request makes a trigger check now (and run, for a
+/// trigger without `onChangeOnly`), so it is not open to whoever reaches a hook port.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ReconcileAccess {
+    /// Requests with `Authorization: Bearer <token>` (compared in constant time).
+    Token(Secret),
+    /// Any request: for a server that listens on a loopback address only.
+    Open,
+    /// No request (403 saying how to open it); the annotation still works in a cluster.
+    #[default]
+    Closed,
+}
+
+impl ReconcileAccess {
+    /// With a token, that token; without, open on a loopback address and closed on any other
+    /// (a cluster's `0.0.0.0`, say).
+    pub fn for_listener(token: Option<Secret>, listen: std::net::SocketAddr) -> Self {
+        match token {
+            Some(token) => Self::Token(token),
+            None if listen.ip().is_loopback() => Self::Open,
+            None => Self::Closed,
+        }
+    }
 }
 
 /// A shared secret. `Debug` never shows it, so it can sit in logged configuration.
@@ -132,6 +159,7 @@ pub(crate) struct ApiState {
     pub(crate) store: Store,
     pub(crate) flux_secret: Option<Secret>,
     pub(crate) reconciler: Option<Arc<dyn Reconcile>>,
+    pub(crate) reconcile_access: ReconcileAccess,
     pub(crate) body_limit: usize,
 }
 
@@ -146,6 +174,7 @@ pub(crate) fn router(config: Option<&ApiConfig>, body_limit: usize) -> Router {
         store: config.store.clone(),
         flux_secret: config.flux_secret.clone(),
         reconciler: config.reconciler.clone(),
+        reconcile_access: config.reconcile_access.clone(),
         body_limit,
     };
     Route::ALL

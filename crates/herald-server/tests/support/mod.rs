@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use herald_server::{
-    ApiConfig, Delivery, FireError, Fired, HookAuth, Hooks, LookupError, Reconcile, ReconcileError,
-    ReconcileFuture, ServerConfig, TriggerId,
+    ApiConfig, Delivery, FireError, Fired, HookAuth, Hooks, LookupError, Reconcile,
+    ReconcileAccess, ReconcileError, ReconcileFuture, ServerConfig, TriggerId,
 };
 use herald_store::Store;
 use hmac::Mac;
@@ -92,12 +92,24 @@ impl Drop for Server {
 
 impl Server {
     /// Serves the API from `store`, requiring signed Flux events when `flux_secret` is set.
+    /// Reconcile requests are open, as on a loopback-only server.
     pub async fn start(store: &Store, flux_secret: Option<&[u8]>, body_limit: usize) -> Self {
+        Self::start_with(store, flux_secret, body_limit, ReconcileAccess::Open).await
+    }
+
+    /// [`Server::start`], with reconcile requests admitted by `reconcile_access`.
+    pub async fn start_with(
+        store: &Store,
+        flux_secret: Option<&[u8]>,
+        body_limit: usize,
+        reconcile_access: ReconcileAccess,
+    ) -> Self {
         let reconciler = Arc::new(Reconciler::default());
         let api = ApiConfig {
             store: store.clone(),
             flux_secret: flux_secret.and_then(herald_server::Secret::new),
             reconciler: Some(reconciler.clone()),
+            reconcile_access,
         };
         let mut server = Self::serve(ServerConfig {
             body_limit,

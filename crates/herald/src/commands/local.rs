@@ -21,6 +21,7 @@ fn local_config(args: &LocalArgs) -> anyhow::Result<LocalConfig> {
         git_concurrency: args.git.git_concurrency.into(),
         git_timeout: args.git.git_timeout,
         flux_secret: super::flux_secret(&args.api)?,
+        reconcile_access: super::reconcile_access(&args.api, args.listen)?,
         retention: super::retention(&args.api),
     })
 }

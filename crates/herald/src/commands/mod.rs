@@ -57,18 +57,36 @@ pub(crate) async fn open_store(db: &std::path::Path) -> anyhow::Result<Store> {
 /// The Flux secret named by `--flux-secret-file`, without a trailing newline. Read from a file
 /// so that it never appears in arguments or the environment.
 pub(crate) fn flux_secret(args: &ApiArgs) -> anyhow::Result<Option<herald_server::Secret>> {
-    let Some(path) = &args.flux_secret_file else {
-        return Ok(None);
-    };
+    args.flux_secret_file
+        .as_deref()
+        .map(|path| secret_file(path, "Flux secret"))
+        .transpose()
+}
+
+/// Who may ask for a reconcile: the token in `--api-token-file`, else anyone on a loopback
+/// `listen` address and no one on another.
+pub(crate) fn reconcile_access(
+    args: &ApiArgs,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<herald_server::ReconcileAccess> {
+    let token = (args.api_token_file.as_deref())
+        .map(|path| secret_file(path, "API token"))
+        .transpose()?;
+    Ok(herald_server::ReconcileAccess::for_listener(token, listen))
+}
+
+/// A secret read from `path` without its trailing newline; `what` names it in errors.
+pub(crate) fn secret_file(
+    path: &std::path::Path,
+    what: &str,
+) -> anyhow::Result<herald_server::Secret> {
     let mut bytes = std::fs::read(path)
-        .with_context(|| format!("reading the Flux secret file {}", path.display()))?;
+        .with_context(|| format!("reading the {what} file {}", path.display()))?;
     while bytes.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
         bytes.pop();
     }
-    match herald_server::Secret::new(bytes) {
-        Some(secret) => Ok(Some(secret)),
-        None => anyhow::bail!("the Flux secret file {} is empty", path.display()),
-    }
+    herald_server::Secret::new(bytes)
+        .with_context(|| format!("the {what} file {} is empty", path.display()))
 }
 
 /// Event retention from `--events-max-age` and `--events-max-count` (0 turns one off).

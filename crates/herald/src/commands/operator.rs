@@ -22,6 +22,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         flux_secret: super::flux_secret(&args.api)?,
         // Set by the operator, which passes requests on to its controllers.
         reconciler: None,
+        reconcile_access: super::reconcile_access(&args.api, args.listen)?,
     };
     let config = OperatorConfig {
         namespace: args.namespace,
