@@ -20,6 +20,9 @@ use crate::resource_controller::{Verdict, invalid, namespaced};
 use crate::sources;
 
 pub async fn reconcile_git_repo(repo: Arc<GitRepo>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // The watched refs come from the triggers' caches: read before they have listed, a source
+    // would report none, and write its status again once they have.
+    ctx.caches.wait_until_ready().await;
     let namespace = repo.namespace().unwrap_or_default();
     let (verdict, revisions) = match repo.validate() {
         Err(errors) => (invalid(&errors), BTreeMap::new()),
@@ -56,6 +59,7 @@ pub async fn reconcile_cluster_git_repo(
     repo: Arc<ClusterGitRepo>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    ctx.caches.wait_until_ready().await;
     let (verdict, revisions) = match repo.validate() {
         Err(errors) => (invalid(&errors), BTreeMap::new()),
         Ok(()) => {
