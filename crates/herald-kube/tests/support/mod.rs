@@ -200,50 +200,24 @@ pub trait HasConditions {
     fn conditions(&self) -> Vec<Condition>;
 }
 
-impl HasConditions for herald_api::GitRepo {
-    fn conditions(&self) -> Vec<Condition> {
-        self.status
-            .clone()
-            .map(|s| s.conditions)
-            .unwrap_or_default()
-    }
+/// Every kind here keeps its conditions in `status.conditions`.
+macro_rules! has_conditions {
+    ($($kind:ty),+) => {$(
+        impl HasConditions for $kind {
+            fn conditions(&self) -> Vec<Condition> {
+                self.status.clone().map(|s| s.conditions).unwrap_or_default()
+            }
+        }
+    )+};
 }
 
-impl HasConditions for herald_api::ClusterGitRepo {
-    fn conditions(&self) -> Vec<Condition> {
-        self.status
-            .clone()
-            .map(|s| s.conditions)
-            .unwrap_or_default()
-    }
-}
-
-impl HasConditions for herald_api::ScheduleTrigger {
-    fn conditions(&self) -> Vec<Condition> {
-        self.status
-            .clone()
-            .map(|s| s.conditions)
-            .unwrap_or_default()
-    }
-}
-
-impl HasConditions for herald_api::WebhookTrigger {
-    fn conditions(&self) -> Vec<Condition> {
-        self.status
-            .clone()
-            .map(|s| s.conditions)
-            .unwrap_or_default()
-    }
-}
-
-impl HasConditions for herald_api::Action {
-    fn conditions(&self) -> Vec<Condition> {
-        self.status
-            .clone()
-            .map(|s| s.conditions)
-            .unwrap_or_default()
-    }
-}
+has_conditions!(
+    herald_api::GitRepo,
+    herald_api::ClusterGitRepo,
+    herald_api::ScheduleTrigger,
+    herald_api::WebhookTrigger,
+    herald_api::Action
+);
 
 /// Server-side apply a manifest given as JSON into `ns`.
 pub async fn apply(ns: &TestNamespace, manifest: Value) {
