@@ -7,10 +7,10 @@ use crate::cluster_objects::{
     apply_crds, count_runs, create_namespace, create_objects, events_between, jobs_settled,
 };
 use crate::control_plane::ControlPlane;
-use crate::herald;
 use crate::settings::Mode;
 use crate::setup::{Measured, Setup};
 use crate::window::{self, Watched};
+use crate::{herald, hook_latency};
 
 /// The triggers' namespace, also Herald's own (its Lease).
 const NAMESPACE: &str = "polling";
@@ -59,6 +59,8 @@ pub async fn measure(setup: &Setup<'_>, ls_remote: LsRemote) -> anyhow::Result<M
     let window = window::measure(&mut watched, settings.window, settings).await?;
     let runs_after = count_runs(&client, NAMESPACE).await?;
     let events = events_between(&client, NAMESPACE, window.wall).await?;
+    eprintln!("  cluster: timing verified pushes to their Jobs");
+    let hook_latency = Some(hook_latency::measure(&client, NAMESPACE, herald.listen).await?);
     herald.stop();
     let apiserver_alone = if settings.apiserver_baseline.is_zero() {
         None
@@ -81,5 +83,6 @@ pub async fn measure(setup: &Setup<'_>, ls_remote: LsRemote) -> anyhow::Result<M
         apiserver_alone,
         events,
         ls_remote,
+        hook_latency,
     })
 }

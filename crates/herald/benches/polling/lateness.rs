@@ -77,7 +77,8 @@ fn repo_gaps(times: &[Instant], from: Instant, to: Instant, interval: Duration) 
     gaps
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// The `p` quantile of `sorted` (NaN for none).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

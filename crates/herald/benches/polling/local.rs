@@ -52,6 +52,7 @@ pub async fn measure(setup: &Setup<'_>, ls_remote: LsRemote) -> anyhow::Result<M
         apiserver_alone: None,
         events: Vec::new(),
         ls_remote,
+        hook_latency: None,
     })
 }
 

@@ -7,7 +7,8 @@
 //! After a warm-up, a window samples Herald's RSS, threads and CPU from /proc, counts the
 //! checks and how late each repository's came, and in cluster mode reads kube-apiserver's
 //! CPU and `apiserver_request_total` at both ends, then measures the API server again with
-//! Herald stopped. Beside Herald's CPU it prints what `git ls-remote` costs for as many
+//! Herald stopped, and then (cluster mode, the polling triggers still running) times 100
+//! verified pushes to a WebhookTrigger until their Jobs show. Beside Herald's CPU it prints what `git ls-remote` costs for as many
 //! checks against the same server, and then a verdict against the targets. A missed target
 //! is printed; the bench fails only when it cannot measure.
 //!
@@ -26,6 +27,7 @@ mod cluster_objects;
 mod control_plane;
 mod git_server;
 mod herald;
+mod hook_latency;
 mod lateness;
 mod local;
 mod manifests;

@@ -31,7 +31,7 @@ pub fn write(dir: &Path, objects: &[Value]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn git_repo_name(i: usize) -> String {
+pub fn git_repo_name(i: usize) -> String {
     format!("repo-{i:04}")
 }
 

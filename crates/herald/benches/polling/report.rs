@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::hook_latency::HookLatency;
 use crate::setup::Measured;
 
 /// Megabytes (10^6 bytes) of a VmRSS in KiB: the targets are read strictly, in MB.
@@ -156,6 +157,12 @@ fn check_rows(table: &mut Table<'_>) {
         let l = &m.window.lateness;
         format!("{} / {}", l.checks_min, l.checks_max)
     });
+    row("hook answered p50 / p99 / max (ms)", &|m| {
+        hook_row(m, |h| &h.answered)
+    });
+    row("hook to Job p50 / p99 / max (ms)", &|m| {
+        hook_row(m, |h| &h.job)
+    });
     row("git server (http-backend) CPU-s/min", &|m| {
         format!("{:.2}", m.window.per_min(m.window.git_server_cpu_s))
     });
@@ -271,4 +278,13 @@ pub fn print_writes(results: &[Measured]) {
             );
         }
     }
+}
+
+/// A hook latency row: p50 / p99 / max of what `pick` takes, blank where none was measured.
+fn hook_row(m: &Measured, pick: impl Fn(&HookLatency) -> &Vec<f64>) -> String {
+    let Some(hooks) = &m.hook_latency else {
+        return String::new();
+    };
+    let (p50, p99, max) = HookLatency::summary(pick(hooks));
+    format!("{p50:.1} / {p99:.1} / {max:.1}")
 }

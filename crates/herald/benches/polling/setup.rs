@@ -40,6 +40,8 @@ pub struct Measured {
     /// Cluster mode: Events created in the window, by "component/reason", most first.
     pub events: Vec<(String, usize)>,
     pub ls_remote: LsRemote,
+    /// Cluster mode: verified pushes timed to their Jobs, after the window.
+    pub hook_latency: Option<crate::hook_latency::HookLatency>,
 }
 
 impl<'a> Setup<'a> {

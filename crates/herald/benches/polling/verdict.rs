@@ -1,5 +1,6 @@
 //! The targets, judged for each measurement. A miss is printed, never an error.
 
+use crate::hook_latency::HookLatency;
 use crate::report::{
     apiserver_alone_per_min, apiserver_per_min, herald_cpu_per_min, mb, min_max, rss_spread,
 };
@@ -43,8 +44,24 @@ fn verdicts(m: &Measured) -> Vec<Verdict> {
     if m.mode == Mode::Cluster {
         all.push(writes(m));
         all.push(apiserver_cpu(m));
+        all.push(hook_to_job(m));
     }
     all
+}
+
+fn hook_to_job(m: &Measured) -> Verdict {
+    let what = "a verified push to its Job: p50 < 50 ms, p99 < 150 ms";
+    let Some(hooks) = &m.hook_latency else {
+        return not_measured(what);
+    };
+    let (p50, p99, max) = HookLatency::summary(&hooks.job);
+    Verdict {
+        holds: Some(p50 < 50.0 && p99 < 150.0),
+        text: format!(
+            "{what}: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({} deliveries)",
+            hooks.job.len()
+        ),
+    }
 }
 
 fn rss(m: &Measured) -> Verdict {
