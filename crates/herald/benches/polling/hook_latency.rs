@@ -12,7 +12,8 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use hmac::Mac;
 use k8s_openapi::api::batch::v1::Job;
-use kube::api::{Api, WatchEvent, WatchParams};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, PostParams, WatchEvent, WatchParams};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -55,7 +56,12 @@ pub async fn measure(
     namespace: &str,
     herald: std::net::SocketAddr,
 ) -> anyhow::Result<HookLatency> {
-    create_objects(client, namespace, &objects()).await?;
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": SECRET}, "stringData": {"token": SECRET_VALUE},
+    }))?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    secrets.create(&PostParams::default(), &secret).await?;
+    create_objects(client, namespace, &[trigger()]).await?;
     let url = format!("http://{herald}/hooks/{namespace}/{TRIGGER}");
     let http = reqwest::Client::new();
     let seen = JobsSeen::watch(client, namespace).await?;
@@ -76,23 +82,17 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn objects() -> Vec<Value> {
-    vec![
-        json!({
-            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": SECRET},
-            "stringData": {"token": SECRET_VALUE},
-        }),
-        json!({
-            "apiVersion": "herald.dev/v1alpha1", "kind": "WebhookTrigger",
-            "metadata": {"name": TRIGGER},
-            "spec": {
-                "sources": {"kind": "GitRepo", "names": [manifests::git_repo_name(0)],
-                            "watchOn": {"reference": {"branch": "main"}}},
-                "webhook": {"provider": "github", "authConfig": {"secretRef": {"name": SECRET}}},
-                "action": {"kind": "Action", "name": manifests::ACTION},
-            },
-        }),
-    ]
+fn trigger() -> Value {
+    json!({
+        "apiVersion": "herald.dev/v1alpha1", "kind": "WebhookTrigger",
+        "metadata": {"name": TRIGGER},
+        "spec": {
+            "sources": {"kind": "GitRepo", "names": [manifests::git_repo_name(0)],
+                        "watchOn": {"reference": {"branch": "main"}}},
+            "webhook": {"provider": "github", "authConfig": {"secretRef": {"name": SECRET}}},
+            "action": {"kind": "Action", "name": manifests::ACTION},
+        },
+    })
 }
 
 /// Until a ping is answered 200 (the trigger is in Herald's cache and can verify); the
