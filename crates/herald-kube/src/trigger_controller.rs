@@ -36,9 +36,6 @@ pub async fn reconcile_schedule(
     if trigger.spec.suspend {
         return Ok(Action::await_change());
     }
-    // Its sources come from the caches: not before they have listed, or a source not listed
-    // yet would read as missing.
-    ctx.caches.wait_until_ready().await;
     let status = trigger.status.clone().unwrap_or_default();
     if let Err(errors) = trigger.validate() {
         write_status(
