@@ -90,6 +90,37 @@ impl SourceError {
             message: message.into(),
         }
     }
+
+    /// The source a trigger in `namespace` names does not exist.
+    pub fn not_found(kind: SourceKind, namespace: &str, name: &str) -> Self {
+        let message = format!("{} not found", source_name(kind, namespace, name));
+        Self::new(reasons::SOURCE_NOT_FOUND, message)
+    }
+
+    /// Secret `namespace/name` does not exist.
+    pub fn secret_missing(namespace: &str, name: &str) -> Self {
+        let message = format!("secret {namespace}/{name} not found");
+        Self::new(reasons::SECRET_MISSING, message)
+    }
+
+    /// Secret `namespace/name` has no `key`.
+    pub fn secret_key_missing(namespace: &str, name: &str, key: &str) -> Self {
+        let message = format!("secret {namespace}/{name} has no key {key:?}");
+        Self::new(reasons::SECRET_KEY_MISSING, message)
+    }
+
+    /// The credentials read are unusable as given (`why`, from `remote_from_plan`).
+    pub fn credentials_invalid(why: impl Into<String>) -> Self {
+        Self::new(reasons::CREDENTIALS_INVALID, why)
+    }
+}
+
+/// A source as users name it: `GitRepo ns/x`, or `ClusterGitRepo x` (no namespace).
+fn source_name(kind: SourceKind, namespace: &str, name: &str) -> String {
+    match kind {
+        SourceKind::GitRepo => format!("GitRepo {namespace}/{name}"),
+        SourceKind::ClusterGitRepo => format!("ClusterGitRepo {name}"),
+    }
 }
 
 impl From<RevisionError> for SourceError {
@@ -214,13 +245,10 @@ pub async fn fire_source<S: RunStore, R: SourceReader>(
     }
 }
 
-/// Why a suspended source fired nothing: `GitRepo ns/x is suspended` (a ClusterGitRepo has no
-/// namespace).
+/// Why a suspended source fired nothing: `GitRepo ns/x is suspended`.
 fn suspended_source(trigger: &TriggerDef<'_>, source: &str) -> String {
-    match trigger.sources.kind {
-        SourceKind::GitRepo => format!("GitRepo {}/{source} is suspended", trigger.namespace),
-        SourceKind::ClusterGitRepo => format!("ClusterGitRepo {source} is suspended"),
-    }
+    let name = source_name(trigger.sources.kind, trigger.namespace, source);
+    format!("{name} is suspended")
 }
 
 /// Fires `trigger` for the source `requested`, or for every source when none is named and

@@ -70,10 +70,6 @@ impl Listed {
         self.0.send_replace(true);
     }
 
-    pub fn is_listed(&self) -> bool {
-        *self.0.borrow()
-    }
-
     /// Resolves once listed; at once if it has been.
     pub async fn wait(&self) {
         // The sender is held by `self`, so this cannot fail.

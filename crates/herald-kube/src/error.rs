@@ -56,6 +56,13 @@ impl Error {
     }
 }
 
+/// A source failure found by this mode (a missing source or Secret), with its reason kept.
+impl From<SourceError> for Error {
+    fn from(error: SourceError) -> Self {
+        Self::missing(error.reason, error.message)
+    }
+}
+
 impl From<Error> for SourceError {
     fn from(error: Error) -> Self {
         Self::new(error.reason(), error.to_string())

@@ -1,7 +1,8 @@
 //! Reading a trigger's sources from the caches: the repository spec and its credentials.
 
-use herald_api::{GitRepoSpec, SourceKind, reasons};
+use herald_api::{GitRepoSpec, SourceKind};
 use herald_core::{CredentialPlan, credential_plan};
+use herald_engine::SourceError;
 use herald_git::{CredentialFiles, Remote, remote_from_plan};
 use kube::Api;
 
@@ -19,7 +20,7 @@ pub struct Source {
 impl Source {
     pub fn remote(&self) -> Result<Remote, Error> {
         remote_from_plan(&self.plan, &self.files)
-            .map_err(|e| Error::missing(reasons::CREDENTIALS_INVALID, e))
+            .map_err(|e| SourceError::credentials_invalid(e).into())
     }
 }
 
@@ -35,18 +36,13 @@ pub async fn load(
 ) -> Result<Source, Error> {
     let (spec, own_namespace): (GitRepoSpec, Option<&str>) = match kind {
         SourceKind::GitRepo => {
-            let repo =
-                caches::namespaced(&ctx.caches.git_repos, namespace, name).ok_or_else(|| {
-                    let message = format!("GitRepo {namespace}/{name} not found");
-                    Error::missing(reasons::SOURCE_NOT_FOUND, message)
-                })?;
+            let repo = caches::namespaced(&ctx.caches.git_repos, namespace, name)
+                .ok_or_else(|| SourceError::not_found(kind, namespace, name))?;
             (repo.spec.clone(), Some(namespace))
         }
         SourceKind::ClusterGitRepo => {
-            let repo = caches::cluster(&ctx.caches.cluster_git_repos, name).ok_or_else(|| {
-                let message = format!("ClusterGitRepo {name} not found");
-                Error::missing(reasons::SOURCE_NOT_FOUND, message)
-            })?;
+            let repo = caches::cluster(&ctx.caches.cluster_git_repos, name)
+                .ok_or_else(|| SourceError::not_found(kind, namespace, name))?;
             (repo.spec.clone().into(), None)
         }
     };
@@ -90,13 +86,11 @@ async fn read_credentials(ctx: &Context, plan: &CredentialPlan) -> Result<Creden
             }
             (None, false) => {}
             (None, true) if secret.is_none() => {
-                let message = format!("secret {}/{} not found", item.namespace, item.secret);
-                return Err(Error::missing(reasons::SECRET_MISSING, message));
+                return Err(SourceError::secret_missing(&item.namespace, &item.secret).into());
             }
             (None, true) => {
                 let (namespace, secret, key) = (&item.namespace, &item.secret, &item.key);
-                let message = format!("secret {namespace}/{secret} has no key {key:?}");
-                return Err(Error::missing(reasons::SECRET_KEY_MISSING, message));
+                return Err(SourceError::secret_key_missing(namespace, secret, key).into());
             }
         }
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use herald_api::{
     Action, ActionKind, ClusterAction, ClusterGitRepo, GitRepo, ScheduleTrigger, SourceKind,
-    TriggerKind, WebhookTrigger, reasons,
+    TriggerKind, WebhookTrigger,
 };
 use herald_engine::SourceError;
 use herald_server::{HookAuth, NotReady};
@@ -129,14 +129,9 @@ impl Catalog {
         let secret = self
             .secrets
             .get(&(namespace.to_owned(), name.to_owned()))
-            .ok_or_else(|| {
-                let message = format!("secret {namespace}/{name} not found");
-                SourceError::new(reasons::SECRET_MISSING, message)
-            })?;
-        herald_api::secret_key(secret, key).ok_or_else(|| {
-            let message = format!("secret {namespace}/{name} has no key {key:?}");
-            SourceError::new(reasons::SECRET_KEY_MISSING, message)
-        })
+            .ok_or_else(|| SourceError::secret_missing(namespace, name))?;
+        herald_api::secret_key(secret, key)
+            .ok_or_else(|| SourceError::secret_key_missing(namespace, name, key))
     }
 
     /// How webhook trigger `namespace/name` verifies its senders: `None` when there is no

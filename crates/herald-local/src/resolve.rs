@@ -1,7 +1,7 @@
 //! Turning definitions into what the engine acts on: a reachable remote with its credentials,
 //! and an action's environment, all read from the catalog's Secrets.
 
-use herald_api::{GitRepoSpec, SourceKind, reasons};
+use herald_api::{GitRepoSpec, SourceKind};
 use herald_core::credential_plan;
 use herald_engine::SourceError;
 use herald_git::{CredentialFiles, Remote, remote_from_plan};
@@ -26,17 +26,12 @@ pub fn source(
             let repo = catalog
                 .git_repos
                 .get(&(namespace.to_owned(), name.to_owned()))
-                .ok_or_else(|| {
-                    let message = format!("GitRepo {namespace}/{name} not found");
-                    SourceError::new(reasons::SOURCE_NOT_FOUND, message)
-                })?;
+                .ok_or_else(|| SourceError::not_found(kind, namespace, name))?;
             (repo.spec.clone(), Some(namespace))
         }
         SourceKind::ClusterGitRepo => {
-            let repo = catalog.cluster_git_repos.get(name).ok_or_else(|| {
-                let message = format!("ClusterGitRepo {name} not found");
-                SourceError::new(reasons::SOURCE_NOT_FOUND, message)
-            })?;
+            let repo = (catalog.cluster_git_repos.get(name))
+                .ok_or_else(|| SourceError::not_found(kind, namespace, name))?;
             (repo.spec.clone().into(), None)
         }
     };
@@ -54,7 +49,7 @@ pub fn source(
             Err(_) => {}
         }
     }
-    remote_from_plan(&plan, &files).map_err(|e| SourceError::new(reasons::CREDENTIALS_INVALID, e))
+    remote_from_plan(&plan, &files).map_err(SourceError::credentials_invalid)
 }
 
 /// An action's `env`, with `valueFrom.secretKeyRef` read from Secrets in `namespace`.
