@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use herald_api::{
-    ClusterGitRepo, GitRepo, RECONCILE_REQUESTED_ANNOTATION, ScheduleTrigger, WebhookTrigger,
+    Action, ClusterAction, ClusterGitRepo, GitRepo, RECONCILE_REQUESTED_ANNOTATION,
+    ScheduleTrigger, WebhookTrigger,
 };
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -32,6 +33,8 @@ pub struct Caches {
     pub webhook_triggers: Store<WebhookTrigger>,
     pub git_repos: Store<GitRepo>,
     pub cluster_git_repos: Store<ClusterGitRepo>,
+    pub actions: Store<Action>,
+    pub cluster_actions: Store<ClusterAction>,
     pub secrets: SecretCache,
     /// One per watch of Herald's kinds.
     pub listed: Vec<Listed>,
@@ -107,12 +110,25 @@ where
     let listed = Listed::default();
     let events = watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(drop_bookkeeping)
         .reflect(writer);
     let stream = marking(events, listed.clone())
         .applied_objects()
         .predicate_filter(spec_or_request, Default::default());
     (reader, listed, stream)
 }
+
+/// Drops what Herald never reads and the API server keeps on every object: the field managers
+/// and `kubectl apply`'s copy of the last applied object, often larger than the spec itself.
+fn drop_bookkeeping<K: Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
+    }
+}
+
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// What a controller reacts to: the generation and the reconcile request annotation.
 fn spec_or_request<K: Resource>(object: &K) -> Option<u64> {
@@ -240,7 +256,10 @@ impl SecretCache {
         let (store, writer) = reflector::store();
         let listed = Listed::default();
         let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-        let events = watcher(api, config).default_backoff().reflect(writer);
+        let events = watcher(api, config)
+            .default_backoff()
+            .modify(drop_bookkeeping)
+            .reflect(writer);
         let events = marking(events, listed.clone());
         let secret = format!("{namespace}/{name}");
         let task = tokio::spawn(async move {

@@ -11,8 +11,9 @@ use herald_api::{
 };
 use herald_server::{ErrorLabels, Reconcile, ServerConfig};
 use k8s_openapi::api::batch::v1::Job;
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::api::PartialObjectMeta;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 
 use crate::caches::{self, Caches, SecretCache};
@@ -74,6 +75,8 @@ pub struct Streams {
     webhooks: BoxedStream<WebhookTrigger>,
     repos: BoxedStream<GitRepo>,
     cluster_repos: BoxedStream<ClusterGitRepo>,
+    actions: BoxedStream<HeraldAction>,
+    cluster_actions: BoxedStream<ClusterAction>,
 }
 
 impl std::fmt::Debug for Streams {
@@ -97,17 +100,24 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
     let (git_repos, listed_repos, repos) = caches::watched(api.of::<GitRepo>());
     let (cluster_git_repos, listed_cluster_repos, cluster_repos) =
         caches::watched(Api::<ClusterGitRepo>::all(client.clone()));
+    let (actions_cache, listed_actions, actions) = caches::watched(api.of::<HeraldAction>());
+    let (cluster_actions_cache, listed_cluster_actions, cluster_actions) =
+        caches::watched(Api::<ClusterAction>::all(client.clone()));
     let caches = Caches {
         schedule_triggers,
         webhook_triggers,
         git_repos,
         cluster_git_repos,
+        actions: actions_cache,
+        cluster_actions: cluster_actions_cache,
         secrets: SecretCache::new(client.clone()),
         listed: vec![
             listed_schedules,
             listed_webhooks,
             listed_repos,
             listed_cluster_repos,
+            listed_actions,
+            listed_cluster_actions,
         ],
     };
     let streams = Streams {
@@ -115,21 +125,38 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
         webhooks: webhooks.boxed(),
         repos: repos.boxed(),
         cluster_repos: cluster_repos.boxed(),
+        actions: actions.boxed(),
+        cluster_actions: cluster_actions.boxed(),
     };
     (caches, streams)
 }
 
+/// Runs reconciled at once. A Run's reconcile is only API calls, and kube's client speaks
+/// HTTP/1.1, one connection per request in flight: unbounded, the first check of 500 triggers
+/// opened about 700 connections to the API server (20 MB of buffers and TLS state, kept by the
+/// allocator long after).
+const RUN_RECONCILES: u16 = 16;
+
 /// All controllers, side by side.
 pub async fn controllers(client: Client, ctx: Arc<Context>, streams: Streams) {
-    let cfg = watcher::Config::default;
     let scope = ctx.config.watch_namespace.clone();
     let api = |client: &Client| Scoped {
         client: client.clone(),
         namespace: scope.clone(),
     };
     let caches = ctx.caches.clone();
-    let runs = Controller::new(api(&client).of::<Run>(), cfg())
-        .owns(api(&client).of::<Job>(), cfg())
+    // Runs wake on their creation and their Jobs' changes, never on their own status writes;
+    // of a Job only its owner is needed here (the Run controller reads the Job it follows).
+    let (run_cache, _, run_stream) = caches::watched(api(&client).of::<Run>());
+    let jobs = watcher(
+        api(&client).of::<PartialObjectMeta<Job>>(),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    let runs = Controller::for_stream(run_stream, run_cache)
+        .owns_stream(jobs)
+        .with_config(controller::Config::default().concurrency(RUN_RECONCILES))
         .run(run_controller::reconcile, error_policy, ctx.clone());
     let schedules = Controller::for_stream(streams.schedules, caches.schedule_triggers).run(
         trigger_controller::reconcile_schedule,
@@ -152,16 +179,17 @@ pub async fn controllers(client: Client, ctx: Arc<Context>, streams: Streams) {
             error_policy,
             ctx.clone(),
         );
-    let actions = Controller::new(api(&client).of::<HeraldAction>(), cfg()).run(
+    let actions = Controller::for_stream(streams.actions, caches.actions).run(
         resource_controller::reconcile_action,
         error_policy,
         ctx.clone(),
     );
-    let cluster_actions = Controller::new(Api::<ClusterAction>::all(client.clone()), cfg()).run(
-        resource_controller::reconcile_cluster_action,
-        error_policy,
-        ctx.clone(),
-    );
+    let cluster_actions = Controller::for_stream(streams.cluster_actions, caches.cluster_actions)
+        .run(
+            resource_controller::reconcile_cluster_action,
+            error_policy,
+            ctx.clone(),
+        );
     // Tekton's CustomRun and Run, for the FluxRevisionWait custom task (off without Tekton).
     let flux_waits = tekton::run(client, ctx);
     tokio::join!(

@@ -3,9 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_api::{
-    Action as HeraldAction, ActionJob, ActionKind, ClusterAction, Run, RunPhase, RunStatus, reasons,
-};
+use herald_api::{ActionJob, ActionKind, Run, RunPhase, RunStatus, reasons};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod, Secret};
 use kube::api::{ListParams, LogParams, Patch, PatchParams, PostParams};
@@ -14,6 +12,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
+use crate::caches;
 use crate::context::Context;
 use crate::credentials::credentials_secret;
 use crate::error::{Error, KubeContext, is_conflict};
@@ -32,9 +31,17 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
     if phase.is_some_and(RunPhase::is_terminal) {
         return Ok(Action::await_change());
     }
+    // The Action and the source come from the caches: not before they hold what exists.
+    ctx.caches.wait_until_ready().await;
     let namespace = run.namespace().unwrap_or_default();
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
-    let job = match get(&jobs, &run.name_any(), "reading the Run's Job").await? {
+    // A Run without a phase has not been launched: its Job is created straight away (an
+    // existing one is kept), saving a read on the path from a change to its Job.
+    let job = match phase {
+        Some(_) => get(&jobs, &run.name_any(), "reading the Run's Job").await?,
+        None => None,
+    };
+    let job = match job {
         Some(job) => job,
         None => match launch(&run, &ctx, &jobs).await {
             Ok(job) => job,
@@ -58,7 +65,7 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
 /// Create the credentials Secret (if any) and the Job.
 async fn launch(run: &Run, ctx: &Context, jobs: &Api<Job>) -> Result<Job, Error> {
     let namespace = run.namespace().unwrap_or_default();
-    let action = load_action(ctx, &namespace, &run.spec.action).await?;
+    let action = load_action(ctx, &namespace, &run.spec.action)?;
     let source =
         sources::load(ctx, &namespace, run.spec.source.kind, &run.spec.source.name).await?;
     let secret_name =
@@ -94,8 +101,8 @@ where
     }
 }
 
-/// The Action or ClusterAction a Run names, validated.
-pub async fn load_action(
+/// The Action or ClusterAction a Run names, validated, from the caches.
+pub fn load_action(
     ctx: &Context,
     namespace: &str,
     action: &herald_api::ActionRef,
@@ -103,8 +110,7 @@ pub async fn load_action(
     use herald_api::validate::{Validate, join_errors};
     let (job, errors) = match action.kind {
         ActionKind::Action => {
-            let api: Api<HeraldAction> = Api::namespaced(ctx.client.clone(), namespace);
-            let found = get(&api, &action.name, "reading the Action").await?;
+            let found = caches::namespaced(&ctx.caches.actions, namespace, &action.name);
             let found = found.ok_or_else(|| {
                 let message = format!("Action {namespace}/{} not found", action.name);
                 Error::missing(reasons::ACTION_NOT_FOUND, message)
@@ -112,8 +118,7 @@ pub async fn load_action(
             (found.spec.action_job.clone(), found.validate().err())
         }
         ActionKind::ClusterAction => {
-            let api: Api<ClusterAction> = Api::all(ctx.client.clone());
-            let found = get(&api, &action.name, "reading the ClusterAction").await?;
+            let found = caches::cluster(&ctx.caches.cluster_actions, &action.name);
             let found = found.ok_or_else(|| {
                 let message = format!("ClusterAction {} not found", action.name);
                 Error::missing(reasons::ACTION_NOT_FOUND, message)
