@@ -131,11 +131,15 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
     (caches, streams)
 }
 
-/// Runs reconciled at once. A Run's reconcile is only API calls, and kube's client speaks
-/// HTTP/1.1, one connection per request in flight: unbounded, the first check of 500 triggers
-/// opened about 700 connections to the API server (20 MB of buffers and TLS state, kept by the
-/// allocator long after).
-const RUN_RECONCILES: u16 = 16;
+/// Objects each controller reconciles at once. kube's client speaks HTTP/1.1, one connection
+/// per request in flight: unbounded, the first checks of 500 triggers and their Runs opened
+/// about 700 connections to the API server (20 MB of buffers and TLS state, which the
+/// allocator kept long after). Git listings have their own, smaller bound (`RefLister`).
+const RECONCILES_AT_ONCE: u16 = 16;
+
+fn bounded() -> controller::Config {
+    controller::Config::default().concurrency(RECONCILES_AT_ONCE)
+}
 
 /// All controllers, side by side.
 pub async fn controllers(client: Client, ctx: Arc<Context>, streams: Streams) {
@@ -156,35 +160,45 @@ pub async fn controllers(client: Client, ctx: Arc<Context>, streams: Streams) {
     .touched_objects();
     let runs = Controller::for_stream(run_stream, run_cache)
         .owns_stream(jobs)
-        .with_config(controller::Config::default().concurrency(RUN_RECONCILES))
+        .with_config(bounded())
         .run(run_controller::reconcile, error_policy, ctx.clone());
-    let schedules = Controller::for_stream(streams.schedules, caches.schedule_triggers).run(
-        trigger_controller::reconcile_schedule,
-        error_policy,
-        ctx.clone(),
-    );
-    let webhooks = Controller::for_stream(streams.webhooks, caches.webhook_triggers).run(
-        trigger_controller::reconcile_webhook,
-        error_policy,
-        ctx.clone(),
-    );
-    let repos = Controller::for_stream(streams.repos, caches.git_repos).run(
-        source_controller::reconcile_git_repo,
-        error_policy,
-        ctx.clone(),
-    );
+    let schedules = Controller::for_stream(streams.schedules, caches.schedule_triggers)
+        .with_config(bounded())
+        .run(
+            trigger_controller::reconcile_schedule,
+            error_policy,
+            ctx.clone(),
+        );
+    let webhooks = Controller::for_stream(streams.webhooks, caches.webhook_triggers)
+        .with_config(bounded())
+        .run(
+            trigger_controller::reconcile_webhook,
+            error_policy,
+            ctx.clone(),
+        );
+    let repos = Controller::for_stream(streams.repos, caches.git_repos)
+        .with_config(bounded())
+        .run(
+            source_controller::reconcile_git_repo,
+            error_policy,
+            ctx.clone(),
+        );
     let cluster_repos = Controller::for_stream(streams.cluster_repos, caches.cluster_git_repos)
+        .with_config(bounded())
         .run(
             source_controller::reconcile_cluster_git_repo,
             error_policy,
             ctx.clone(),
         );
-    let actions = Controller::for_stream(streams.actions, caches.actions).run(
-        resource_controller::reconcile_action,
-        error_policy,
-        ctx.clone(),
-    );
+    let actions = Controller::for_stream(streams.actions, caches.actions)
+        .with_config(bounded())
+        .run(
+            resource_controller::reconcile_action,
+            error_policy,
+            ctx.clone(),
+        );
     let cluster_actions = Controller::for_stream(streams.cluster_actions, caches.cluster_actions)
+        .with_config(bounded())
         .run(
             resource_controller::reconcile_cluster_action,
             error_policy,
