@@ -123,12 +123,8 @@ impl Requests {
     /// Writes other than to Leases beyond what `alone` (Herald stopped) would make at its
     /// rate over a window `scale` times as long (the control plane writes on its own too),
     /// and beyond `foreign_events` Events created by other controllers.
-    pub fn writes_beyond(&self, alone: Option<&Requests>, scale: f64, foreign_events: f64) -> f64 {
-        let expected: BTreeMap<String, f64> = alone
-            .map(Requests::writes)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+    pub fn writes_beyond(&self, alone: &Requests, scale: f64, foreign_events: f64) -> f64 {
+        let expected: BTreeMap<String, f64> = alone.writes().into_iter().collect();
         self.writes()
             .iter()
             .filter(|(what, _)| !what.ends_with(" leases"))

@@ -126,14 +126,13 @@ fn writes(m: &Measured) -> Verdict {
         .filter(|(what, _)| !what.starts_with(HERALD_EVENTS))
         .map(|(_, n)| n)
         .sum();
-    let (alone, scale) = match &m.apiserver_alone {
-        Some((alone, length)) => (
-            Some(&alone.requests),
-            m.window.length.as_secs_f64() / length.as_secs_f64(),
-        ),
-        None => (None, 0.0),
+    // Without the Herald-stopped baseline the control plane's own writes (its endpoints)
+    // cannot be told from Herald's.
+    let Some((alone, length)) = &m.apiserver_alone else {
+        return not_measured(what);
     };
-    let herald = requests.writes_beyond(alone, scale, foreign as f64);
+    let scale = m.window.length.as_secs_f64() / length.as_secs_f64();
+    let herald = requests.writes_beyond(&alone.requests, scale, foreign as f64);
     Verdict {
         holds: Some(herald == 0.0),
         text: format!(
