@@ -61,8 +61,24 @@ pub struct RefLister {
     deadline: Duration,
     /// One slot per remote: holding its lock while listing makes concurrent askers wait for
     /// that listing instead of starting their own.
-    recent: Mutex<HashMap<RemoteKey, Arc<tokio::sync::Mutex<Option<Listed>>>>>,
+    recent: Mutex<Recent>,
+    /// A slot whose listing is older than this, and that nobody holds, is dropped.
+    forget_after: Duration,
 }
+
+type Slot = Arc<tokio::sync::Mutex<Option<Listed>>>;
+
+/// The remotes listed lately. Swept now and then, so remotes no longer watched (a trigger
+/// deleted, credentials rotated: a new key each time) do not stay for the process' life.
+#[derive(Debug, Default)]
+struct Recent {
+    slots: HashMap<RemoteKey, Slot>,
+    swept: Option<Instant>,
+}
+
+/// How long an unused listing is kept by default: longer than any listing is shared (half
+/// of a schedule's interval) for intervals up to an hour.
+const FORGET_AFTER: Duration = Duration::from_secs(30 * 60);
 
 impl RefLister {
     /// At most `concurrency` listings at once (at least one), each given `deadline`.
@@ -70,8 +86,24 @@ impl RefLister {
         Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             deadline,
-            recent: Mutex::new(HashMap::new()),
+            recent: Mutex::default(),
+            forget_after: FORGET_AFTER,
         }
+    }
+
+    /// Drops unused listings older than `age` instead of [`FORGET_AFTER`].
+    pub fn forgetting_after(mut self, age: Duration) -> Self {
+        self.forget_after = age;
+        self
+    }
+
+    /// How many remotes' listings are kept now.
+    pub fn remotes_kept(&self) -> usize {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .slots
+            .len()
     }
 
     /// The refs of `remote` under `prefixes` (exact names are prefixes too; none lists every
@@ -97,9 +129,19 @@ impl RefLister {
         Ok(refs)
     }
 
-    fn slot(&self, key: RemoteKey) -> Arc<tokio::sync::Mutex<Option<Listed>>> {
+    fn slot(&self, key: RemoteKey) -> Slot {
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        recent.entry(key).or_default().clone()
+        if recent
+            .swept
+            .is_none_or(|at| at.elapsed() > self.forget_after / 4)
+        {
+            let forget_after = self.forget_after;
+            recent
+                .slots
+                .retain(|_, slot| in_use_or_fresh(slot, forget_after));
+            recent.swept = Some(Instant::now());
+        }
+        recent.slots.entry(key).or_default().clone()
     }
 
     async fn list_now(
@@ -139,6 +181,17 @@ impl RefLister {
             }),
         }
     }
+}
+
+/// Whether a slot is held by an asker now (or being listed), or holds a listing younger than
+/// `age`.
+fn in_use_or_fresh(slot: &Slot, age: Duration) -> bool {
+    if Arc::strong_count(slot) > 1 {
+        return true;
+    }
+    slot.try_lock().map_or(true, |last| {
+        last.as_ref().is_some_and(|l| l.at.elapsed() < age)
+    })
 }
 
 /// Which refs of which remote, reached how: the prefixes, the URL, TLS settings and

@@ -78,3 +78,32 @@ async fn a_hanging_server_fails_its_own_listing_at_the_deadline_only() {
     release.send(()).unwrap();
     held.join().unwrap();
 }
+
+#[tokio::test]
+async fn listings_of_remotes_no_longer_asked_for_are_forgotten() {
+    let (watched, dropped) = (TestRepo::new(), TestRepo::new());
+    let watched = Remote::anonymous(watched.url());
+    let dropped = Remote::anonymous(dropped.url());
+    let lister =
+        RefLister::new(2, Duration::from_secs(30)).forgetting_after(Duration::from_millis(200));
+    lister.list(&dropped, &[], Duration::ZERO).await.unwrap();
+    lister.list(&watched, &[], Duration::ZERO).await.unwrap();
+    assert_eq!(lister.remotes_kept(), 2);
+    // Only `watched` is asked for from now on; `dropped` goes once its listing is old enough.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lister.remotes_kept() > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the unused listing was never forgotten"
+        );
+        lister.list(&watched, &[], Duration::ZERO).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(lister.remotes_kept(), 1);
+    let again = lister.list(&dropped, &[], Duration::from_secs(60)).await;
+    assert!(
+        again.is_ok(),
+        "a forgotten remote is listed again when asked"
+    );
+    assert_eq!(lister.remotes_kept(), 2);
+}
