@@ -106,16 +106,34 @@ where
     K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
     K: serde::de::DeserializeOwned,
 {
-    let (reader, writer) = reflector::store();
-    let listed = Listed::default();
-    let events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .modify(drop_bookkeeping)
-        .reflect(writer);
-    let stream = marking(events, listed.clone())
+    let (reader, listed, events) = reflected(api, watcher::Config::default());
+    let stream = events
         .applied_objects()
         .predicate_filter(spec_or_request, Default::default());
     (reader, listed, stream)
+}
+
+/// A watch on `api` feeding a store (without what Herald never reads), marking `Listed` once
+/// it has listed, and its events.
+fn reflected<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    Store<K>,
+    Listed,
+    impl Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
+    K: serde::de::DeserializeOwned,
+{
+    let (reader, writer) = reflector::store();
+    let listed = Listed::default();
+    let events = watcher(api, config)
+        .default_backoff()
+        .modify(drop_bookkeeping)
+        .reflect(writer);
+    (reader, listed.clone(), marking(events, listed))
 }
 
 /// Drops what Herald never reads and the API server keeps on every object: the field managers
@@ -253,14 +271,8 @@ impl SecretCache {
 
     fn start(&self, namespace: &str, name: &str, now: Instant) -> SecretWatch {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
-        let (store, writer) = reflector::store();
-        let listed = Listed::default();
         let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-        let events = watcher(api, config)
-            .default_backoff()
-            .modify(drop_bookkeeping)
-            .reflect(writer);
-        let events = marking(events, listed.clone());
+        let (store, listed, events) = reflected(api, config);
         let secret = format!("{namespace}/{name}");
         let task = tokio::spawn(async move {
             events

@@ -13,6 +13,7 @@ use herald_server::{ErrorLabels, Reconcile, ServerConfig};
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::reflector::Store;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 
@@ -137,8 +138,17 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
 /// allocator kept long after). Git listings have their own, smaller bound (`RefLister`).
 const RECONCILES_AT_ONCE: u16 = 16;
 
-fn bounded() -> controller::Config {
-    controller::Config::default().concurrency(RECONCILES_AT_ONCE)
+/// The controller of a kind fed by `stream` and read from `cache`, bounded.
+fn controller<K>(
+    stream: impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    cache: Store<K>,
+) -> Controller<K>
+where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
+    K: serde::de::DeserializeOwned,
+{
+    Controller::for_stream(stream, cache)
+        .with_config(controller::Config::default().concurrency(RECONCILES_AT_ONCE))
 }
 
 /// All controllers, side by side.
@@ -158,52 +168,41 @@ pub async fn controllers(client: Client, ctx: Arc<Context>, streams: Streams) {
     )
     .default_backoff()
     .touched_objects();
-    let runs = Controller::for_stream(run_stream, run_cache)
-        .owns_stream(jobs)
-        .with_config(bounded())
-        .run(run_controller::reconcile, error_policy, ctx.clone());
-    let schedules = Controller::for_stream(streams.schedules, caches.schedule_triggers)
-        .with_config(bounded())
-        .run(
-            trigger_controller::reconcile_schedule,
-            error_policy,
-            ctx.clone(),
-        );
-    let webhooks = Controller::for_stream(streams.webhooks, caches.webhook_triggers)
-        .with_config(bounded())
-        .run(
-            trigger_controller::reconcile_webhook,
-            error_policy,
-            ctx.clone(),
-        );
-    let repos = Controller::for_stream(streams.repos, caches.git_repos)
-        .with_config(bounded())
-        .run(
-            source_controller::reconcile_git_repo,
-            error_policy,
-            ctx.clone(),
-        );
-    let cluster_repos = Controller::for_stream(streams.cluster_repos, caches.cluster_git_repos)
-        .with_config(bounded())
-        .run(
-            source_controller::reconcile_cluster_git_repo,
-            error_policy,
-            ctx.clone(),
-        );
-    let actions = Controller::for_stream(streams.actions, caches.actions)
-        .with_config(bounded())
-        .run(
-            resource_controller::reconcile_action,
-            error_policy,
-            ctx.clone(),
-        );
-    let cluster_actions = Controller::for_stream(streams.cluster_actions, caches.cluster_actions)
-        .with_config(bounded())
-        .run(
-            resource_controller::reconcile_cluster_action,
-            error_policy,
-            ctx.clone(),
-        );
+    let runs = controller(run_stream, run_cache).owns_stream(jobs).run(
+        run_controller::reconcile,
+        error_policy,
+        ctx.clone(),
+    );
+    let schedules = controller(streams.schedules, caches.schedule_triggers).run(
+        trigger_controller::reconcile_schedule,
+        error_policy,
+        ctx.clone(),
+    );
+    let webhooks = controller(streams.webhooks, caches.webhook_triggers).run(
+        trigger_controller::reconcile_webhook,
+        error_policy,
+        ctx.clone(),
+    );
+    let repos = controller(streams.repos, caches.git_repos).run(
+        source_controller::reconcile_git_repo,
+        error_policy,
+        ctx.clone(),
+    );
+    let cluster_repos = controller(streams.cluster_repos, caches.cluster_git_repos).run(
+        source_controller::reconcile_cluster_git_repo,
+        error_policy,
+        ctx.clone(),
+    );
+    let actions = controller(streams.actions, caches.actions).run(
+        resource_controller::reconcile_action,
+        error_policy,
+        ctx.clone(),
+    );
+    let cluster_actions = controller(streams.cluster_actions, caches.cluster_actions).run(
+        resource_controller::reconcile_cluster_action,
+        error_policy,
+        ctx.clone(),
+    );
     // Tekton's CustomRun and Run, for the FluxRevisionWait custom task (off without Tekton).
     let flux_waits = tekton::run(client, ctx);
     tokio::join!(
