@@ -11,7 +11,11 @@ mod source;
 mod trigger;
 pub mod validate;
 
-pub use action::{Action, ActionJob, ActionSpec, ActionStatus, ClusterAction, ClusterActionSpec};
+pub use action::{
+    ACTION_JOB_STEP, MAX_STEPS, OUTPUT_RESULT_KEY, needs_env_name,
+    Action, ActionDefinition, ActionJob, ActionSpec, ActionStatus, ClusterAction, ClusterActionSpec,
+    Retries, Step, StepCondition, StepOutputs,
+};
 pub use common::{
     ActionKind, ActionRef, Conditions, ObjectRef, SecretKeyRef, SecretRef, SourceKind, SourceRef,
     TriggerKind, TriggerRef,

@@ -71,3 +71,24 @@ pub const RUN_DEADLINE_EXCEEDED: &str = "DeadlineExceeded";
 pub const RUN_INTERRUPTED: &str = "Interrupted";
 /// The run's action or source could not be read when it was due to start.
 pub const RUN_INVALID_DEFINITION: &str = "InvalidDefinition";
+
+/// A step's transitions and results (besides the run's words above, which steps share:
+/// `Started`, `Completed`, `Error`, `DeadlineExceeded`, `Interrupted`).
+/// Skipped: a step it needs failed, or was skipped because a step before it failed.
+pub const STEP_NEED_FAILED: &str = "NeedFailed";
+/// Skipped: a step it needs was skipped by its own condition.
+pub const STEP_NEED_SKIPPED: &str = "NeedSkipped";
+/// Skipped: its `if` is false (`if: failure`, and nothing it needs failed).
+pub const STEP_CONDITION_FALSE: &str = "ConditionFalse";
+/// Cancelled: the action's `timeout` ran out before the step finished (or started).
+pub const STEP_ACTION_TIMED_OUT: &str = "ActionTimedOut";
+/// Another attempt starts after a failure or a timeout (`retries`).
+pub const STEP_RETRYING: &str = "Retrying";
+/// A step wrote more than its 4 KiB to `$HERALD_OUTPUT`, or the run's outputs passed 32 KiB.
+pub const STEP_OUTPUT_TOO_LARGE: &str = "OutputTooLarge";
+/// A line of `$HERALD_OUTPUT` is not `key=value`, or repeats a key.
+pub const STEP_OUTPUT_MALFORMED: &str = "OutputMalformed";
+/// `$HERALD_OUTPUT` holds a key the step does not declare in `outputs`.
+pub const STEP_OUTPUT_UNDECLARED: &str = "OutputUndeclared";
+/// An output's value holds a secret the step was given.
+pub const STEP_OUTPUT_SECRET: &str = "OutputHoldsSecret";

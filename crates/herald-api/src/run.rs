@@ -57,20 +57,25 @@ pub enum RunCause {
     Manual,
 }
 
-/// Where a run is in its life.
+/// Where a run, or one of its steps, is in its life.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum RunPhase {
     Pending,
     Running,
     Succeeded,
     Failed,
+    /// A step's attempt ran past its timeout.
+    TimedOut,
+    /// Not run: its condition was false, or a step it needs did not succeed.
     Skipped,
+    /// Stopped or never started because the run's time ran out or the run was cancelled.
+    Cancelled,
 }
 
 impl RunPhase {
     /// Whether no further transition can follow.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Skipped)
+        !matches!(self, Self::Pending | Self::Running)
     }
 }
 
@@ -96,10 +101,19 @@ pub struct RunStatus {
     pub steps: Vec<RunStep>,
 }
 
-/// One phase transition.
+/// One phase transition of the run, or of one attempt of one of its steps.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunTransition {
+    /// The step that moved; absent for the run itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The step's attempt, from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<i32>,
+    /// The phase it left (absent for the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<RunPhase>,
     pub phase: RunPhase,
     pub time: Time,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,7 +122,7 @@ pub struct RunTransition {
     pub message: Option<String>,
 }
 
-/// One Job or process launched by a run.
+/// One step of a run (a Job or a process per attempt): its latest attempt.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunStep {
@@ -117,6 +131,17 @@ pub struct RunStep {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_name: Option<String>,
     pub phase: RunPhase,
+    /// The attempt, from 1 (absent before the first starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<i32>,
+    /// Why it is in its phase (`Completed`, `Error`, `NeedFailed`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// What the step wrote to `$HERALD_OUTPUT`, its declared keys only.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub outputs: crate::StepOutputs,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -16,11 +16,13 @@ mod names;
 mod run;
 mod schedule;
 mod source;
+mod steps;
 mod trigger;
 mod uri;
 
 pub(crate) use names::patterns;
 pub use schedule::{parse_cron, parse_interval};
+pub use steps::{duration as step_duration, output_key};
 
 /// One problem with one field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,10 +281,11 @@ mod tests {
         let mut action = Action::new(
             "placeholder",
             ActionSpec {
-                action_job: ActionJob {
+                definition: ActionJob {
                     command: vec!["true".into()],
                     ..ActionJob::default()
-                },
+                }
+                .into(),
             },
         );
         action.metadata = ObjectMeta {
@@ -314,17 +317,20 @@ mod tests {
         assert_eq!(paths(generated.validate()), Vec::<String>::new());
 
         let mut bad = action(Some("build"), None);
-        bad.spec.action_job.command.clear();
+        if let Some(job) = bad.spec.definition.action_job.as_mut() {
+            job.command.clear();
+        }
         assert_eq!(paths(bad.validate()), ["spec.actionJob.command"]);
     }
 
     #[test]
     fn cluster_kinds_take_no_namespace() {
         let spec = crate::ClusterActionSpec {
-            action_job: ActionJob {
+            definition: ActionJob {
                 command: vec!["true".into()],
                 ..ActionJob::default()
-            },
+            }
+            .into(),
         };
         let mut ca = ClusterAction::new("shared", spec);
         assert_eq!(test_support::paths(ca.validate()), Vec::<String>::new());

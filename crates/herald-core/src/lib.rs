@@ -11,6 +11,7 @@ mod schedule;
 
 pub mod flux;
 pub mod hooks;
+pub mod steps;
 
 pub use credentials::{
     CredentialItem, CredentialPlan, FILE_CA, FILE_KNOWN_HOSTS, FILE_PASSWORD, FILE_SSH_PRIVATE_KEY,

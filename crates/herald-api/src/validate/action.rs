@@ -2,21 +2,58 @@
 
 use std::path::{Component, Path};
 
-use super::{Errors, FieldError, Validate, index, join, names};
-use crate::{ActionJob, ActionSpec, ClusterActionSpec};
+use k8s_openapi::api::core::v1::EnvVar;
+
+use super::{Errors, FieldError, Validate, index, join, names, steps};
+use crate::{ActionDefinition, ActionJob, ActionSpec, ClusterActionSpec};
 
 impl Validate for ActionSpec {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Errors::default();
-        action_job(&mut errors, "actionJob", &self.action_job);
-        errors.finish()
+        self.definition.validate()
     }
 }
 
 impl Validate for ClusterActionSpec {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
+        self.definition.validate()
+    }
+}
+
+impl Validate for ActionDefinition {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Errors::default();
-        action_job(&mut errors, "actionJob", &self.action_job);
+        match (&self.action_job, self.steps.is_empty()) {
+            (Some(_), false) => errors.add(
+                "steps",
+                "set either actionJob (one step) or steps (a graph), not both",
+            ),
+            (None, true) => errors.add(
+                "steps",
+                "the action runs nothing: set actionJob (one step) or steps (a graph of steps)",
+            ),
+            _ => {}
+        }
+        if let Some(job) = &self.action_job {
+            action_job(&mut errors, "actionJob", job);
+            for (field, set) in [
+                ("serviceAccount", self.service_account.is_some()),
+                ("clonerImage", self.cloner_image.is_some()),
+            ] {
+                if set {
+                    errors.add(
+                        field,
+                        format!("with actionJob, set actionJob.{field} instead"),
+                    );
+                }
+            }
+        }
+        if let Some(sa) = &self.service_account {
+            errors.check("serviceAccount", service_account(sa));
+        }
+        if let Some(image) = &self.cloner_image {
+            errors.check("clonerImage", image_ref(image));
+        }
+        steps::definition(&mut errors, self);
         errors.finish()
     }
 }
@@ -28,50 +65,27 @@ fn action_job(errors: &mut Errors, at: &str, job: &ActionJob) {
         args: _,
         env,
         workdir,
-        service_account,
+        service_account: sa,
         resources: _,
         active_deadline_seconds,
         ttl_seconds_after_finished,
         cloner_image,
     } = job;
-    let command_at = join(at, "command");
-    if command.is_empty() {
-        errors.add(
-            &command_at,
-            "command is required: local mode executes command[0] as the program, and cluster \
-             mode sets it as the container's entrypoint instead of relying on the image's, so \
-             one Action behaves the same in both",
-        );
+    exec(
+        errors,
+        at,
+        Exec {
+            image: image.as_deref(),
+            command,
+            env,
+            workdir: workdir.as_deref(),
+        },
+    );
+    if let Some(image) = cloner_image {
+        errors.check(join(at, "clonerImage"), image_ref(image));
     }
-    for (i, part) in command.iter().enumerate() {
-        if part.is_empty() {
-            errors.add(index(&command_at, i), "must not be empty");
-        }
-    }
-    for (field, value) in [("image", image), ("clonerImage", cloner_image)] {
-        if let Some(value) = value {
-            errors.check(join(at, field), image_ref(value));
-        }
-    }
-    let env_at = join(at, "env");
-    for (i, var) in env.iter().enumerate() {
-        let var_at = index(&env_at, i);
-        errors.check(join(&var_at, "name"), names::env_var_name(&var.name));
-        if var.value.as_deref().is_some_and(|v| !v.is_empty()) && var.value_from.is_some() {
-            errors.add(
-                join(&var_at, "valueFrom"),
-                "set either value or valueFrom, not both",
-            );
-        }
-    }
-    if let Some(dir) = workdir {
-        errors.check(join(at, "workdir"), relative_workdir(dir));
-    }
-    if let Some(sa) = service_account {
-        errors.check(
-            join(at, "serviceAccount"),
-            names::dns1123_subdomain(sa).map_err(|m| format!("service account name {m}")),
-        );
+    if let Some(sa) = sa {
+        errors.check(join(at, "serviceAccount"), service_account(sa));
     }
     if let Some(secs) = active_deadline_seconds
         && *secs <= 0
@@ -89,6 +103,52 @@ fn action_job(errors: &mut Errors, at: &str, job: &ActionJob) {
             format!("must not be negative, got {secs}"),
         );
     }
+}
+
+/// The fields an `actionJob` and a step share: what is executed, and where.
+pub(super) struct Exec<'a> {
+    pub image: Option<&'a str>,
+    pub command: &'a [String],
+    pub env: &'a [EnvVar],
+    pub workdir: Option<&'a str>,
+}
+
+pub(super) fn exec(errors: &mut Errors, at: &str, exec: Exec<'_>) {
+    let command_at = join(at, "command");
+    if exec.command.is_empty() {
+        errors.add(
+            &command_at,
+            "command is required: local mode executes command[0] as the program, and cluster \
+             mode sets it as the container's entrypoint instead of relying on the image's, so \
+             one Action behaves the same in both",
+        );
+    }
+    for (i, part) in exec.command.iter().enumerate() {
+        if part.is_empty() {
+            errors.add(index(&command_at, i), "must not be empty");
+        }
+    }
+    if let Some(image) = exec.image {
+        errors.check(join(at, "image"), image_ref(image));
+    }
+    let env_at = join(at, "env");
+    for (i, var) in exec.env.iter().enumerate() {
+        let var_at = index(&env_at, i);
+        errors.check(join(&var_at, "name"), names::env_var_name(&var.name));
+        if var.value.as_deref().is_some_and(|v| !v.is_empty()) && var.value_from.is_some() {
+            errors.add(
+                join(&var_at, "valueFrom"),
+                "set either value or valueFrom, not both",
+            );
+        }
+    }
+    if let Some(dir) = exec.workdir {
+        errors.check(join(at, "workdir"), relative_workdir(dir));
+    }
+}
+
+fn service_account(sa: &str) -> Result<(), String> {
+    names::dns1123_subdomain(sa).map_err(|m| format!("service account name {m}"))
 }
 
 fn image_ref(image: &str) -> Result<(), String> {
@@ -125,6 +185,7 @@ fn relative_workdir(dir: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::validate::test_support::{paths, single};
+    use crate::validate::Validate as _;
     use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
 
     fn job() -> ActionJob {
@@ -139,11 +200,16 @@ mod tests {
     fn check(job: ActionJob) -> Vec<String> {
         let namespaced = paths(
             ActionSpec {
-                action_job: job.clone(),
+                definition: job.clone().into(),
             }
             .validate(),
         );
-        let cluster = paths(ClusterActionSpec { action_job: job }.validate());
+        let cluster = paths(
+            ClusterActionSpec {
+                definition: job.into(),
+            }
+            .validate(),
+        );
         assert_eq!(namespaced, cluster);
         namespaced
     }
@@ -189,10 +255,11 @@ mod tests {
     fn command_is_required() {
         let e = single(
             ActionSpec {
-                action_job: ActionJob {
+                definition: ActionJob {
                     command: vec![],
                     ..job()
-                },
+                }
+                .into(),
             }
             .validate(),
         );
@@ -249,6 +316,28 @@ mod tests {
     }
 
     #[test]
+    fn one_of_action_job_or_steps() {
+        let nothing = single(ActionDefinition::default().validate());
+        assert_eq!(nothing.path, "steps");
+        assert!(nothing.message.contains("runs nothing"), "{nothing}");
+        let both = ActionDefinition {
+            steps: vec![crate::Step {
+                name: "a".into(),
+                command: vec!["true".into()],
+                ..crate::Step::default()
+            }],
+            ..job().into()
+        };
+        assert_eq!(paths(both.validate()), ["steps"]);
+        let shared = ActionDefinition {
+            service_account: Some("runner".into()),
+            cloner_image: Some("cloner:1".into()),
+            ..job().into()
+        };
+        assert_eq!(paths(shared.validate()), ["serviceAccount", "clonerImage"]);
+    }
+
+    #[test]
     fn images_env_and_service_account() {
         let bad = ActionJob {
             image: Some(String::new()),
@@ -265,9 +354,9 @@ mod tests {
             check(bad),
             [
                 "actionJob.image",
-                "actionJob.clonerImage",
                 "actionJob.env[1].name",
                 "actionJob.env[2].valueFrom",
+                "actionJob.clonerImage",
                 "actionJob.serviceAccount",
             ]
         );
