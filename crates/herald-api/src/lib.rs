@@ -12,9 +12,9 @@ mod trigger;
 pub mod validate;
 
 pub use action::{
-    ACTION_JOB_STEP, MAX_STEPS, OUTPUT_RESULT_KEY, needs_env_name,
-    Action, ActionDefinition, ActionJob, ActionSpec, ActionStatus, ClusterAction, ClusterActionSpec,
-    Retries, Step, StepCondition, StepOutputs,
+    ACTION_JOB_STEP, Action, ActionDefinition, ActionJob, ActionSpec, ActionStatus, ClusterAction,
+    ClusterActionSpec, MAX_STEPS, OUTPUT_RESULT_KEY, Retries, Step, StepCondition, StepOutputs,
+    needs_env_name,
 };
 pub use common::{
     ActionKind, ActionRef, Conditions, ObjectRef, SecretKeyRef, SecretRef, SourceKind, SourceRef,

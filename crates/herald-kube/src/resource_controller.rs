@@ -28,7 +28,8 @@ pub async fn reconcile_action(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let api = namespaced(&ctx, &*action);
-    record_validity(&api, &*action, action.status.as_ref()).await
+    let definition = &action.spec.definition;
+    record_validity(&api, &*action, definition, action.status.as_ref()).await
 }
 
 pub async fn reconcile_cluster_action(
@@ -36,13 +37,15 @@ pub async fn reconcile_cluster_action(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let api = Api::all(ctx.client.clone());
-    record_validity(&api, &*action, action.status.as_ref()).await
+    let definition = &action.spec.definition;
+    record_validity(&api, &*action, definition, action.status.as_ref()).await
 }
 
 /// Ready when the spec is valid, Stalled with the reasons when not; then wait for a change.
 async fn record_validity<K>(
     api: &Api<K>,
     action: &K,
+    definition: &herald_api::ActionDefinition,
     status: Option<&ActionStatus>,
 ) -> Result<Action, Error>
 where
@@ -52,7 +55,14 @@ where
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
-    let verdict = action.validate().map_or_else(|e| invalid(&e), |()| valid());
+    let verdict = action
+        .validate()
+        .and_then(|()| {
+            herald_core::steps::runnable_job(definition)
+                .map(|_| ())
+                .map_err(|e| vec![e])
+        })
+        .map_or_else(|e| invalid(&e), |()| valid());
     let previous = status.map(|s| s.conditions.as_slice()).unwrap_or_default();
     write(api, action, previous, &verdict).await?;
     Ok(Action::await_change())

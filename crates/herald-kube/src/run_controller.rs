@@ -115,7 +115,7 @@ pub fn load_action(
                 let message = format!("Action {namespace}/{} not found", action.name);
                 Error::missing(reasons::ACTION_NOT_FOUND, message)
             })?;
-            (found.spec.action_job.clone(), found.validate().err())
+            (runnable(&found.spec.definition), found.validate().err())
         }
         ActionKind::ClusterAction => {
             let found = caches::cluster(&ctx.caches.cluster_actions, &action.name);
@@ -123,7 +123,7 @@ pub fn load_action(
                 let message = format!("ClusterAction {} not found", action.name);
                 Error::missing(reasons::ACTION_NOT_FOUND, message)
             })?;
-            (found.spec.action_job.clone(), found.validate().err())
+            (runnable(&found.spec.definition), found.validate().err())
         }
     };
     match errors {
@@ -133,8 +133,14 @@ pub fn load_action(
             action.name,
             join_errors(&errors)
         ))),
-        None => Ok(job),
+        None => job.map_err(|e| Error::Invalid(format!("{} {}: {e}", action.kind, action.name))),
     }
+}
+
+fn runnable(
+    definition: &herald_api::ActionDefinition,
+) -> Result<ActionJob, herald_api::validate::FieldError> {
+    herald_core::steps::runnable_job(definition).cloned()
 }
 
 /// What the Job and its Pod show, with the exit code and output once it has ended.

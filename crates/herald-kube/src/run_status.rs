@@ -91,12 +91,9 @@ pub fn next_status(
                 &now,
             ));
         }
-        next.history.push(transition(
-            observed.phase,
-            &observed.reason,
-            &observed.message,
-            &now,
-        ));
+        let mut entry = transition(observed.phase, &observed.reason, &observed.message, &now);
+        entry.from = next.history.last().map(|t| t.phase);
+        next.history.push(entry);
         next.phase = Some(observed.phase);
     }
     if observed.phase != RunPhase::Pending && next.start_time.is_none() {
@@ -122,9 +119,13 @@ pub fn next_status(
 fn step(status: &RunStatus, observed: &Observed) -> Option<RunStep> {
     let job_name = observed.job_name.clone()?;
     Some(RunStep {
-        name: "action".into(),
+        name: herald_api::ACTION_JOB_STEP.into(),
         job_name: Some(job_name),
         phase: observed.phase,
+        attempt: Some(1),
+        reason: Some(observed.reason.clone()),
+        message: Some(observed.message.clone()),
+        outputs: herald_api::StepOutputs::new(),
         exit_code: observed.exit_code,
         started_at: status.start_time.clone(),
         finished_at: status.completion_time.clone(),
@@ -134,6 +135,9 @@ fn step(status: &RunStatus, observed: &Observed) -> Option<RunStep> {
 
 fn transition(phase: RunPhase, reason: &str, message: &str, now: &Time) -> RunTransition {
     RunTransition {
+        step: None,
+        attempt: None,
+        from: None,
         phase,
         time: now.clone(),
         reason: Some(reason.to_owned()),

@@ -101,21 +101,21 @@ impl Catalog {
             .collect()
     }
 
-    /// The job of the action a trigger in `namespace` names.
-    pub fn action_job(
+    /// What the action a trigger in `namespace` names runs.
+    pub fn action(
         &self,
         namespace: &str,
         action: &herald_api::ActionRef,
-    ) -> Option<&herald_api::ActionJob> {
+    ) -> Option<&herald_api::ActionDefinition> {
         match action.kind {
             ActionKind::Action => self
                 .actions
                 .get(&(namespace.to_owned(), action.name.clone()))
-                .map(|a| &a.spec.action_job),
+                .map(|a| &a.spec.definition),
             ActionKind::ClusterAction => self
                 .cluster_actions
                 .get(&action.name)
-                .map(|a| &a.spec.action_job),
+                .map(|a| &a.spec.definition),
         }
     }
 

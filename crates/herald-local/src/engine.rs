@@ -141,10 +141,7 @@ impl Engine {
             let named = format!("{} {}/{}", trigger.kind, trigger.namespace, trigger.name);
             return Err(FireError::Suspended(named));
         }
-        if catalog
-            .action_job(trigger.namespace, trigger.action)
-            .is_none()
-        {
+        if catalog.action(trigger.namespace, trigger.action).is_none() {
             return Err(FireError::NotFound(format!(
                 "{} {} named by {} {}/{} not found",
                 trigger.action.kind,
@@ -360,9 +357,11 @@ fn prepare(catalog: &Catalog, run: &RunRecord) -> Result<Prepared, String> {
         kind: run.action_kind,
         name: run.action.clone(),
     };
-    let job = catalog
-        .action_job(&run.namespace, &action_ref)
-        .ok_or_else(|| format!("{} {} not found", run.action_kind, run.action))?
+    let definition = catalog
+        .action(&run.namespace, &action_ref)
+        .ok_or_else(|| format!("{} {} not found", run.action_kind, run.action))?;
+    let job = herald_core::steps::runnable_job(definition)
+        .map_err(|e| e.to_string())?
         .clone();
     let mut env: Vec<(String, String)> = run_env(&RunContext {
         run: &run.name,

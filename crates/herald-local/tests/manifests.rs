@@ -128,6 +128,18 @@ fn each_bad_input_has_a_clear_reason() {
             "take no metadata.namespace",
         ),
         ("a: [unclosed\n", "invalid YAML"),
+        (
+            "apiVersion: herald.dev/v1alpha1\nkind: Action\nmetadata: {name: a}\nspec: {steps: [{name: a, command: [\"true\"], needs: [b]}, {name: b, command: [\"true\"], needs: [a]}]}\n",
+            "spec.steps[0].needs: the needs form a cycle: a -> b -> a",
+        ),
+        (
+            "apiVersion: herald.dev/v1alpha1\nkind: Action\nmetadata: {name: a}\nspec: {steps: [{name: a, command: [\"true\"]}]}\n",
+            "spec.steps: multi-step actions are checked but not yet run",
+        ),
+        (
+            "apiVersion: herald.dev/v1alpha1\nkind: ClusterAction\nmetadata: {name: a}\nspec: {steps: [{name: a, command: [\"true\"]}]}\n",
+            "spec.steps: multi-step actions are checked but not yet run",
+        ),
     ];
     for (yaml, expected) in cases {
         let errors = errors_for(yaml);

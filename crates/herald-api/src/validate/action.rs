@@ -185,7 +185,6 @@ fn relative_workdir(dir: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::validate::test_support::{paths, single};
-    use crate::validate::Validate as _;
     use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
 
     fn job() -> ActionJob {

@@ -81,15 +81,24 @@ pub(super) fn definition(errors: &mut Errors, def: &ActionDefinition) {
 }
 
 /// Index and part of each name, reporting duplicates and bad names.
-fn unique_names<'a>(errors: &mut Errors, declared: &[Declared<'a>]) -> HashMap<&'a str, (usize, Part)> {
+fn unique_names<'a>(
+    errors: &mut Errors,
+    declared: &[Declared<'a>],
+) -> HashMap<&'a str, (usize, Part)> {
     let mut by_name = HashMap::new();
     for (i, d) in declared.iter().enumerate() {
         let name = d.step.name.as_str();
-        errors.check(join(&d.at, "name"), names::dns1123_label(name).map_err(|m| format!("step name {m}")));
+        errors.check(
+            join(&d.at, "name"),
+            names::dns1123_label(name).map_err(|m| format!("step name {m}")),
+        );
         if let Some((first, _)) = by_name.insert(name, (i, d.part)) {
             errors.add(
                 join(&d.at, "name"),
-                format!("step name {name:?} is already used by {}", declared[first].at),
+                format!(
+                    "step name {name:?} is already used by {}",
+                    declared[first].at
+                ),
             );
             by_name.insert(name, (first, declared[first].part));
         }
@@ -147,10 +156,7 @@ fn step(
             );
         }
         if let Some(backoff) = &retries.backoff {
-            errors.check(
-                join(at, "retries.backoff"),
-                duration(backoff).map(|_| ()),
-            );
+            errors.check(join(at, "retries.backoff"), duration(backoff).map(|_| ()));
         }
     }
     outputs(errors, at, step);
@@ -264,13 +270,16 @@ fn first_cycle<'a>(
         OnPath,
         Done,
     }
+    // A step that needs itself is reported as such, not as a cycle.
     let edges: Vec<Vec<usize>> = declared
         .iter()
-        .map(|d| {
+        .enumerate()
+        .map(|(from, d)| {
             d.step
                 .needs
                 .iter()
                 .filter_map(|n| by_name.get(n.as_str()).map(|&(i, _)| i))
+                .filter(|&to| to != from)
                 .collect()
         })
         .collect();
@@ -309,4 +318,225 @@ fn first_cycle<'a>(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::Validate as _;
+    use crate::validate::test_support::paths;
+
+    fn step(name: &str, needs: &[&str]) -> Step {
+        Step {
+            name: name.into(),
+            command: vec!["true".into()],
+            needs: needs.iter().map(|n| (*n).to_owned()).collect(),
+            ..Step::default()
+        }
+    }
+
+    fn def(steps: Vec<Step>, finally: Vec<Step>) -> ActionDefinition {
+        ActionDefinition {
+            steps,
+            finally,
+            ..ActionDefinition::default()
+        }
+    }
+
+    fn errors(d: &ActionDefinition) -> Vec<String> {
+        d.validate()
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_graph_with_finally() {
+        let d = def(
+            vec![
+                step("build", &[]),
+                Step {
+                    outputs: vec!["image_tag".into()],
+                    retries: Some(crate::Retries {
+                        limit: 2,
+                        backoff: Some("30s".into()),
+                    }),
+                    timeout: Some("5m".into()),
+                    ..step("push", &["build"])
+                },
+                Step {
+                    condition: Some(StepCondition::Failure),
+                    ..step("report", &["push"])
+                },
+            ],
+            vec![step("cleanup", &["push"])],
+        );
+        assert_eq!(errors(&d), Vec::<String>::new());
+    }
+
+    #[test]
+    fn names_must_be_unique_labels_across_steps_and_finally() {
+        let d = def(
+            vec![
+                step("build", &[]),
+                step("build", &[]),
+                step("Bad_Name", &[]),
+            ],
+            vec![step("build", &[])],
+        );
+        assert_eq!(
+            paths(d.validate()),
+            ["steps[1].name", "steps[2].name", "finally[0].name"]
+        );
+        assert!(
+            errors(&d)[0].contains("already used by steps[0]"),
+            "{:?}",
+            errors(&d)
+        );
+    }
+
+    #[test]
+    fn needs_must_name_other_steps_of_the_graph() {
+        let d = def(
+            vec![
+                step("a", &["missing"]),
+                step("b", &["b"]),
+                step("c", &["a", "a"]),
+                step("d", &["z"]),
+            ],
+            vec![step("z", &[])],
+        );
+        let e = errors(&d);
+        assert_eq!(
+            paths(d.validate()),
+            [
+                "steps[0].needs[0]",
+                "steps[1].needs[0]",
+                "steps[2].needs[1]",
+                "steps[3].needs[0]"
+            ]
+        );
+        assert!(e[0].contains("no step is named \"missing\""), "{e:?}");
+        assert!(e[1].contains("needs itself"), "{e:?}");
+        assert!(e[2].contains("listed twice"), "{e:?}");
+        assert!(e[3].contains("finally step"), "{e:?}");
+    }
+
+    #[test]
+    fn a_cycle_is_reported_as_its_path() {
+        let d = def(
+            vec![
+                step("a", &["c"]),
+                step("b", &["a"]),
+                step("c", &["b"]),
+                step("d", &[]),
+            ],
+            vec![],
+        );
+        assert_eq!(
+            errors(&d),
+            ["steps[0].needs: the needs form a cycle: a -> c -> b -> a"]
+        );
+        let two = def(vec![step("a", &["b"]), step("b", &["a"])], vec![]);
+        assert_eq!(
+            errors(&two),
+            ["steps[0].needs: the needs form a cycle: a -> b -> a"]
+        );
+    }
+
+    #[test]
+    fn conditions_budgets_and_counts() {
+        let d = ActionDefinition {
+            timeout: Some("10m".into()),
+            parallelism: Some(0),
+            ..def(
+                vec![
+                    Step {
+                        condition: Some(StepCondition::Failure),
+                        ..step("a", &[])
+                    },
+                    Step {
+                        timeout: Some("1h".into()),
+                        ..step("b", &[])
+                    },
+                    Step {
+                        timeout: Some("soon".into()),
+                        retries: Some(crate::Retries {
+                            limit: 11,
+                            backoff: Some("0s".into()),
+                        }),
+                        ..step("c", &[])
+                    },
+                ],
+                // finally has its own budget, so a long timeout there is fine.
+                vec![Step {
+                    timeout: Some("2h".into()),
+                    ..step("z", &[])
+                }],
+            )
+        };
+        assert_eq!(
+            paths(d.validate()),
+            [
+                "parallelism",
+                "steps[0].if",
+                "steps[1].timeout",
+                "steps[2].timeout",
+                "steps[2].retries.limit",
+                "steps[2].retries.backoff",
+            ]
+        );
+        let e = errors(&d);
+        assert!(
+            e[2].contains("longer than the action's timeout of 10m"),
+            "{e:?}"
+        );
+        let many = def(
+            (0..=MAX_STEPS)
+                .map(|i| step(&format!("s{i}"), &[]))
+                .collect(),
+            vec![],
+        );
+        assert_eq!(paths(many.validate()), ["steps"]);
+    }
+
+    #[test]
+    fn output_keys_and_the_variables_they_become() {
+        let d = def(
+            vec![
+                Step {
+                    outputs: vec!["tag".into(), "TAG".into(), "1x".into(), "result".into()],
+                    ..step("a", &[])
+                },
+                Step {
+                    outputs: vec!["c".into()],
+                    ..step("b", &[])
+                },
+                Step {
+                    outputs: vec!["b_c".into()],
+                    ..step("x-a", &[])
+                },
+                Step {
+                    outputs: vec!["c".into()],
+                    ..step("x-a-b", &[])
+                },
+                step("uses", &["x-a", "x-a-b"]),
+            ],
+            vec![],
+        );
+        let e = errors(&d);
+        assert_eq!(
+            paths(d.validate()),
+            [
+                "steps[0].outputs[1]",
+                "steps[0].outputs[2]",
+                "steps[0].outputs[3]",
+                "steps[4].needs"
+            ]
+        );
+        assert!(e[2].contains("reserved"), "{e:?}");
+        assert!(e[3].contains("HERALD_NEEDS_X_A_B_C"), "{e:?}");
+    }
 }

@@ -86,10 +86,7 @@ pub fn advance(graph: &StepGraph, states: &[StepState], graph_timed_out: bool) -
     if graph_timed_out {
         cancel_graph(graph, &mut view, &mut moves);
     }
-    let mut running = view
-        .iter()
-        .filter(|s| s.phase == RunPhase::Running)
-        .count();
+    let mut running = view.iter().filter(|s| s.phase == RunPhase::Running).count();
     let limit = graph.parallelism().unwrap_or(usize::MAX);
     let mut graph_done = false;
     for &i in graph.order() {
@@ -202,7 +199,8 @@ fn failed(phase: RunPhase) -> bool {
 fn retryable(graph: &StepGraph, state: &StepState, i: usize, graph_timed_out: bool) -> bool {
     failed(state.phase)
         && state.attempt < graph.nodes()[i].max_attempts
-        && !(graph_timed_out && !graph.is_finally(i))
+        // After the action's timeout only `finally` steps may try again.
+        && (!graph_timed_out || graph.is_finally(i))
 }
 
 /// Nothing more will happen to step `i`.
@@ -215,7 +213,9 @@ enum Seen {
     Succeeded,
     Failed,
     /// Skipped; `by_failure` when a failure before it caused the skip.
-    Skipped { by_failure: bool },
+    Skipped {
+        by_failure: bool,
+    },
     Cancelled,
 }
 

@@ -201,8 +201,6 @@ impl StepNode {
     /// The wait before attempt `attempt` (from 2): the backoff, doubled per retry before it.
     pub fn backoff_before(&self, attempt: u32) -> Duration {
         let doublings = attempt.saturating_sub(2).min(20);
-        self.backoff
-            .saturating_mul(1 << doublings)
-            .min(MAX_BACKOFF)
+        self.backoff.saturating_mul(1 << doublings).min(MAX_BACKOFF)
     }
 }

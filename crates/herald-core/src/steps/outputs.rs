@@ -61,7 +61,10 @@ pub fn parse_outputs(
         return Err(OutputError::TooLarge { size: bytes.len() });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| OutputError::Malformed {
-        line: 1 + bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count(),
+        line: 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count(),
     })?;
     let mut outputs = BTreeMap::new();
     for (n, raw) in text.lines().enumerate() {

@@ -135,7 +135,11 @@ fn steps_start_when_their_needs_have_finished_and_parallel_branches_run_together
     let d = drive(&g, all_succeed, None);
     assert_eq!(
         d.waves,
-        [names(&["build"]), names(&["test", "lint"]), names(&["deploy"])]
+        [
+            names(&["build"]),
+            names(&["test", "lint"]),
+            names(&["deploy"])
+        ]
     );
     let v = d.verdict.unwrap();
     assert_eq!(v.phase, RunPhase::Succeeded);
@@ -506,14 +510,21 @@ mod outputs {
         assert!(parse_outputs(fits.as_bytes(), &keys, &[]).is_ok());
         // The message says where, never what: a malformed line may hold a secret.
         let e = parse_outputs(b"tag=ok\nhunter2\n", &keys, &[]).unwrap_err();
-        assert_eq!(e.to_string(), "line 2 of $HERALD_OUTPUT is not key=value (or not UTF-8)");
+        assert_eq!(
+            e.to_string(),
+            "line 2 of $HERALD_OUTPUT is not key=value (or not UTF-8)"
+        );
     }
 
     #[test]
     fn a_value_holding_a_secret_the_step_was_given_is_refused() {
         let keys = declared(&["token", "note"]);
         let secrets = ["s3cr3t-value", "ab"];
-        for bytes in [&b"token=s3cr3t-value\n"[..], b"note=Bearer s3cr3t-value!\n", b"note=ab\n"] {
+        for bytes in [
+            &b"token=s3cr3t-value\n"[..],
+            b"note=Bearer s3cr3t-value!\n",
+            b"note=ab\n",
+        ] {
             let e = parse_outputs(bytes, &keys, &secrets).unwrap_err();
             assert_eq!(e.reason(), reasons::STEP_OUTPUT_SECRET);
             assert!(!e.to_string().contains("s3cr3t"), "{e}");
@@ -556,8 +567,14 @@ mod outputs {
         assert_eq!(
             env,
             [
-                ("HERALD_NEEDS_BUILD_IMAGE_IMAGE_TAG".to_owned(), "v7".to_owned()),
-                ("HERALD_NEEDS_BUILD_IMAGE_RESULT".to_owned(), "success".to_owned()),
+                (
+                    "HERALD_NEEDS_BUILD_IMAGE_IMAGE_TAG".to_owned(),
+                    "v7".to_owned()
+                ),
+                (
+                    "HERALD_NEEDS_BUILD_IMAGE_RESULT".to_owned(),
+                    "success".to_owned()
+                ),
             ]
         );
         // Only direct needs: deploy sees test, not build-image.
