@@ -90,7 +90,8 @@ impl Shape {
                 }
                 let start = (layer - 1) * width;
                 // Three distinct steps of the layer before, spread by a fixed stride.
-                let mut needs: Vec<usize> = (0..3).map(|k| start + (i * 7 + k * 31) % width).collect();
+                let mut needs: Vec<usize> =
+                    (0..3).map(|k| start + (i * 7 + k * 31) % width).collect();
                 needs.sort_unstable();
                 needs.dedup();
                 needs

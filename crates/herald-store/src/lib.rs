@@ -34,6 +34,7 @@ mod runs;
 mod sql;
 mod sqlite_reader;
 mod sqlite_writer;
+mod steps;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -52,7 +53,8 @@ pub use revision::normalize_revision;
 pub use revisions::RevisionSummary;
 pub use runs::CREATED_REASON;
 pub use types::{
-    Created, NewRun, RunDetail, RunFilter, RunId, RunOutcome, RunRecord, Transition, TriggerKey,
+    Created, NewRun, RunDetail, RunFilter, RunId, RunOutcome, RunRecord, StepChange, StepRecord,
+    Transition, TriggerKey,
 };
 
 /// How long a statement waits for another connection's write lock before failing (SQLite).

@@ -56,7 +56,11 @@ pub(crate) fn run_record(row: &AnyRow) -> Result<RunRecord, StoreError> {
 
 /// Reads a [`Transition`] from a `run_transitions` row.
 pub(crate) fn transition(row: &AnyRow) -> Result<Transition, StoreError> {
+    let from: Option<String> = get(row, "from_phase")?;
     Ok(Transition {
+        step: get(row, "step")?,
+        attempt: get::<Option<i32>>(row, "attempt")?.and_then(|a| u32::try_from(a).ok()),
+        from: from.map(|f| parse_enum("from_phase", &f)).transpose()?,
         phase: get_enum(row, "phase")?,
         at: get_time(row, "at")?,
         reason: get(row, "reason")?,
@@ -96,7 +100,10 @@ pub(crate) fn get_time(row: &AnyRow, column: &'static str) -> Result<Timestamp, 
     parse_time(column, get(row, column)?)
 }
 
-fn get_opt_time(row: &AnyRow, column: &'static str) -> Result<Option<Timestamp>, StoreError> {
+pub(crate) fn get_opt_time(
+    row: &AnyRow,
+    column: &'static str,
+) -> Result<Option<Timestamp>, StoreError> {
     get::<Option<i64>>(row, column)?
         .map(|us| parse_time(column, us))
         .transpose()

@@ -28,7 +28,13 @@ macro_rules! run_columns {
 pub const CREATED_REASON: &str = herald_api::reasons::RUN_CREATED;
 
 /// The phases a run never leaves.
-const TERMINAL: [RunPhase; 3] = [RunPhase::Succeeded, RunPhase::Failed, RunPhase::Skipped];
+const TERMINAL: [RunPhase; 5] = [
+    RunPhase::Succeeded,
+    RunPhase::Failed,
+    RunPhase::TimedOut,
+    RunPhase::Skipped,
+    RunPhase::Cancelled,
+];
 
 /// What a phase change writes besides the phase.
 struct Change<'a> {
@@ -227,7 +233,7 @@ impl Store {
         let updated = sqlx::query(concat!(
             "UPDATE runs SET phase = $1, message = $2, started_at = COALESCE(started_at, $3), \
              finished_at = COALESCE($4, finished_at), exit_code = COALESCE($5, exit_code), \
-             output = COALESCE($6, output) WHERE id = $7 AND phase NOT IN ($8, $9, $10) \
+             output = COALESCE($6, output) WHERE id = $7 AND phase NOT IN ($8, $9, $10, $11, $12) \
              RETURNING ",
             run_columns!()
         ))
@@ -241,6 +247,8 @@ impl Store {
         .bind(enum_text(TERMINAL[0]))
         .bind(enum_text(TERMINAL[1]))
         .bind(enum_text(TERMINAL[2]))
+        .bind(enum_text(TERMINAL[3]))
+        .bind(enum_text(TERMINAL[4]))
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::query(op))?;
@@ -272,7 +280,7 @@ impl Store {
     }
 
     /// Why an update matched no row: the run is missing, or already terminal.
-    async fn refusal(&self, id: RunId, to: RunPhase, op: &'static str) -> StoreError {
+    pub(crate) async fn refusal(&self, id: RunId, to: RunPhase, op: &'static str) -> StoreError {
         let row = sqlx::query("SELECT phase FROM runs WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -295,7 +303,8 @@ impl Store {
             return Ok(None);
         };
         let history = sqlx::query(
-            "SELECT phase, at, reason, message FROM run_transitions WHERE run_id = $1 ORDER BY id",
+            "SELECT phase, at, reason, message, step, attempt, from_phase FROM run_transitions \
+             WHERE run_id = $1 ORDER BY id",
         )
         .bind(run.id)
         .fetch_all(&mut *tx)
@@ -304,10 +313,12 @@ impl Store {
         .iter()
         .map(rows::transition)
         .collect::<Result<Vec<_>, _>>()?;
+        let steps = crate::steps::steps_of(&mut tx, run.id).await?;
         tx.commit().await.map_err(StoreError::query(op))?;
         Ok(Some(RunDetail {
             run,
             history,
+            steps,
             output,
         }))
     }
@@ -463,7 +474,9 @@ mod tests {
             RunPhase::Running,
             RunPhase::Succeeded,
             RunPhase::Failed,
+            RunPhase::TimedOut,
             RunPhase::Skipped,
+            RunPhase::Cancelled,
         ] {
             assert_eq!(TERMINAL.contains(&phase), phase.is_terminal(), "{phase}");
         }

@@ -1,6 +1,6 @@
 //! The records the store reads and writes.
 
-use herald_api::{ActionKind, RunCause, RunPhase, SourceKind, TriggerKind};
+use herald_api::{ActionKind, RunCause, RunPhase, SourceKind, StepOutputs, TriggerKind};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -92,15 +92,23 @@ pub struct RunRecord {
 pub struct RunDetail {
     /// The run itself.
     pub run: RunRecord,
-    /// Every phase transition, oldest first.
+    /// Every phase transition of the run and of its steps, oldest first.
     pub history: Vec<Transition>,
+    /// Each step's latest attempt, in the action's order.
+    pub steps: Vec<StepRecord>,
     /// The tail of the action's output, once finished.
     pub output: Option<String>,
 }
 
-/// One recorded phase transition.
+/// One recorded phase transition, of the run or of one attempt of one of its steps.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Transition {
+    /// The step that moved; `None` for the run itself.
+    pub step: Option<String>,
+    /// The step's attempt, from 1.
+    pub attempt: Option<u32>,
+    /// The phase it left, when recorded.
+    pub from: Option<RunPhase>,
     /// The phase entered.
     pub phase: RunPhase,
     /// When it was entered.
@@ -109,6 +117,40 @@ pub struct Transition {
     pub reason: String,
     /// A human-readable explanation.
     pub message: Option<String>,
+}
+
+/// One step of a run: its latest attempt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRecord {
+    pub name: String,
+    pub phase: RunPhase,
+    /// Attempts started (0 while it waits for its first).
+    pub attempt: u32,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub exit_code: Option<i32>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    /// What it passed on to the steps that need it.
+    pub outputs: StepOutputs,
+    /// The tail of its output.
+    pub output: Option<String>,
+}
+
+/// A step's move to record (see [`Store::record_step`](crate::Store::record_step)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepChange<'a> {
+    pub name: &'a str,
+    /// The step's place in the action (its order in `steps`, then `finally`).
+    pub position: usize,
+    pub from: RunPhase,
+    pub to: RunPhase,
+    pub attempt: u32,
+    pub reason: &'a str,
+    pub message: Option<&'a str>,
+    pub exit_code: Option<i32>,
+    pub outputs: Option<&'a StepOutputs>,
+    pub output: Option<&'a str>,
 }
 
 /// How a run finished (see [`Store::finish_run`](crate::Store::finish_run)).

@@ -55,6 +55,7 @@ on_both_backends!(
     hook_deliveries_dedupe,
     retention,
     migrations_are_idempotent,
+    steps_keep_every_attempt,
 );
 
 fn event(kind: EventKind) -> NewEvent {
@@ -229,6 +230,125 @@ mod suite {
             .expect("phases");
         assert_eq!(both.len(), 5);
         assert!(store.runs_in_phases(&[]).await.expect("none").is_empty());
+    }
+
+    pub async fn steps_keep_every_attempt(store: Store, _url: &str) {
+        use herald_store::StepChange;
+        let run = store
+            .create_run(&new_run("r1", "nightly", SHA))
+            .await
+            .expect("create")
+            .into_record();
+        let run = store
+            .transition(run.id, RunPhase::Running, "Started", None)
+            .await
+            .expect("start");
+        let change = |name, position, from, to, attempt, reason| StepChange {
+            name,
+            position,
+            from,
+            to,
+            attempt,
+            reason,
+            message: None,
+            exit_code: None,
+            outputs: None,
+            output: None,
+        };
+        use RunPhase::{Failed, Pending, Running, Skipped, Succeeded};
+        let mut outputs = herald_api::StepOutputs::new();
+        outputs.insert("tag".into(), "v1".into());
+        let moves = [
+            change("build", 0, Pending, Running, 1, "Started"),
+            StepChange {
+                exit_code: Some(2),
+                output: Some("flaky\n"),
+                ..change("build", 0, Running, Failed, 1, "Error")
+            },
+            change("build", 0, Failed, Running, 2, "Retrying"),
+            // Declared after build, recorded before it finishes: kept in the action's order.
+            change("docs", 1, Pending, Skipped, 0, "NeedFailed"),
+            StepChange {
+                exit_code: Some(0),
+                outputs: Some(&outputs),
+                ..change("build", 0, Running, Succeeded, 2, "Completed")
+            },
+        ];
+        for m in &moves {
+            store.record_step(&run, m).await.expect("record");
+        }
+        let detail = store.get_run(run.id).await.expect("get").expect("exists");
+        let steps: Vec<_> = detail
+            .steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.phase, s.attempt, s.exit_code))
+            .collect();
+        assert_eq!(
+            steps,
+            [("build", Succeeded, 2, Some(0)), ("docs", Skipped, 0, None)]
+        );
+        let build = &detail.steps[0];
+        assert_eq!(build.outputs, outputs);
+        // The second attempt's own record: the first one's output is not carried over.
+        assert_eq!(build.output, None);
+        assert!(build.started_at.is_some() && build.finished_at.is_some());
+        let history: Vec<_> = detail
+            .history
+            .iter()
+            .filter(|t| t.step.is_some())
+            .map(|t| (t.step.as_deref().unwrap(), t.attempt, t.from, t.phase))
+            .collect();
+        assert_eq!(
+            history,
+            [
+                ("build", Some(1), Some(Pending), Running),
+                ("build", Some(1), Some(Running), Failed),
+                ("build", Some(2), Some(Failed), Running),
+                ("docs", Some(0), Some(Pending), Skipped),
+                ("build", Some(2), Some(Running), Succeeded),
+            ]
+        );
+        // Each move is an event about the run, found after the run is gone.
+        let events = store
+            .query_events(&EventQuery {
+                involved_name: Some("r1".into()),
+                kind: Some(EventKind::RunTransition),
+                limit: Some(100),
+                ..EventQuery::default()
+            })
+            .await
+            .expect("events");
+        let step_events = events
+            .events
+            .iter()
+            .filter(|e| e.payload.as_ref().is_some_and(|p| p.get("step").is_some()))
+            .count();
+        assert_eq!(step_events, moves.len());
+        // A finished run takes no more step moves, and a missing one none at all.
+        store
+            .finish_run(
+                run.id,
+                &RunOutcome {
+                    phase: Succeeded,
+                    reason: "Completed".into(),
+                    message: None,
+                    exit_code: None,
+                    output: None,
+                },
+            )
+            .await
+            .expect("finish");
+        let err = store
+            .record_step(&run, &change("late", 2, Pending, Running, 1, "Started"))
+            .await
+            .expect_err("finished");
+        assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
+        let missing = herald_store::RunRecord { id: 9999, ..run };
+        let err = store
+            .record_step(&missing, &change("x", 0, Pending, Running, 1, "Started"))
+            .await
+            .expect_err("missing");
+        assert!(matches!(err, StoreError::NotFound(9999)), "{err}");
     }
 
     pub async fn transitions_append_events(store: Store, _url: &str) {
