@@ -111,7 +111,7 @@ fn definition(shape: Shape, n: usize) -> ActionDefinition {
                 name: format!("s{i}"),
                 command: vec!["true".into()],
                 needs: shape.needs(i, n).iter().map(|j| format!("s{j}")).collect(),
-                retries: (i % 5 == 0).then(|| Retries {
+                retries: i.is_multiple_of(5).then(|| Retries {
                     limit: 1,
                     backoff: Some("1s".into()),
                 }),
@@ -177,7 +177,7 @@ fn measure(shape: Shape, n: usize) -> Measured {
             break;
         }
         let done = running.pop_front().expect("a step runs until the verdict");
-        let fails = done % 5 == 0 && states[done].attempt == 1;
+        let fails = done.is_multiple_of(5) && states[done].attempt == 1;
         states[done].phase = if fails {
             RunPhase::Failed
         } else {

@@ -32,6 +32,7 @@ mod secret;
 mod session;
 mod tls;
 mod url;
+mod worktree;
 
 pub use checkout::checkout;
 pub use error::GitError;
@@ -42,3 +43,4 @@ pub use listing::{
 pub use plan::{CredentialFiles, remote_from_plan};
 pub use remote::{Auth, Remote, RemoteRef, Tls, is_full_commit_id};
 pub use secret::SecretString;
+pub use worktree::add_worktree;

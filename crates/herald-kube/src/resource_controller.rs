@@ -57,15 +57,26 @@ where
 {
     let verdict = action
         .validate()
-        .and_then(|()| {
-            herald_core::steps::runnable_job(definition)
-                .map(|_| ())
-                .map_err(|e| vec![e])
-        })
+        .and_then(|()| single_job(definition).map(|_| ()).map_err(|e| vec![e]))
         .map_or_else(|e| invalid(&e), |()| valid());
     let previous = status.map(|s| s.conditions.as_slice()).unwrap_or_default();
     write(api, action, previous, &verdict).await?;
     Ok(Action::await_change())
+}
+
+/// The job an action runs in a cluster: its `actionJob`. A graph of `steps` passes
+/// validation and runs in local mode; cluster mode refuses it here (Stalled at once, and at
+/// a run's start) until it creates a Job per step.
+pub(crate) fn single_job(
+    def: &herald_api::ActionDefinition,
+) -> Result<&herald_api::ActionJob, herald_api::validate::FieldError> {
+    def.action_job.as_ref().ok_or_else(|| {
+        herald_api::validate::FieldError::new(
+            "spec.steps",
+            "multi-step actions run in local mode; in a cluster this version runs only \
+             actionJob",
+        )
+    })
 }
 
 pub(crate) fn namespaced<K>(ctx: &Context, object: &K) -> Api<K>

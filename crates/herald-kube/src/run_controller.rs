@@ -140,7 +140,7 @@ pub fn load_action(
 fn runnable(
     definition: &herald_api::ActionDefinition,
 ) -> Result<ActionJob, herald_api::validate::FieldError> {
-    herald_core::steps::runnable_job(definition).cloned()
+    crate::resource_controller::single_job(definition).cloned()
 }
 
 /// What the Job and its Pod show, with the exit code and output once it has ended.

@@ -15,8 +15,9 @@ use herald_store::{NewRun, RunOutcome, RunRecord, Store, TriggerKey};
 use tokio::sync::{Semaphore, watch};
 
 use crate::catalog::Catalog;
-use crate::executor::{ProcessSpec, run_process};
+use crate::graph_run::{GraphRun, ResolvedEnv};
 use crate::resolve;
+use herald_core::steps::StepGraph;
 
 /// Settings of the engine.
 #[derive(Debug, Clone)]
@@ -183,18 +184,21 @@ impl Engine {
     }
 
     /// Run a stored run to its end, recording each transition. Waits for a free slot first.
+    /// A run already `Running` (found so at start-up, with steps recorded) resumes from its
+    /// stored steps.
     pub async fn execute(&self, run: RunRecord) -> Result<RunRecord, herald_store::StoreError> {
         let _slot = self.inner.slots.acquire().await;
         let store = &self.inner.store;
-        let run = store
-            .transition(
-                run.id,
-                RunPhase::Running,
-                reasons::RUN_STARTED,
-                Some("checking out"),
-            )
-            .await?;
-        let outcome = self.run_to_end(&run).await;
+        let (run, recorded) = if run.phase == RunPhase::Running {
+            let recorded = store.run_steps(run.id).await?;
+            (run, recorded)
+        } else {
+            let run = store
+                .transition(run.id, RunPhase::Running, reasons::RUN_STARTED, None)
+                .await?;
+            (run, Vec::new())
+        };
+        let outcome = self.run_to_end(&run, &recorded).await?;
         store.finish_run(run.id, &outcome).await
     }
 
@@ -210,49 +214,57 @@ impl Engine {
         });
     }
 
-    async fn run_to_end(&self, run: &RunRecord) -> RunOutcome {
+    async fn run_to_end(
+        &self,
+        run: &RunRecord,
+        recorded: &[herald_store::StepRecord],
+    ) -> Result<RunOutcome, herald_store::StoreError> {
         let catalog = self.catalog();
-        let prepared = prepare(&catalog, run);
-        let (source, job, env) = match prepared {
+        let (remote, graph, run_env, step_env) = match prepare(&catalog, run) {
             Ok(parts) => parts,
             Err(message) => {
-                return outcome(
+                return Ok(outcome(
                     RunPhase::Failed,
                     reasons::RUN_INVALID_DEFINITION,
                     message,
                     None,
                     None,
-                );
+                ));
             }
         };
-        let result = run_process(ProcessSpec {
-            job: &job,
-            remote: &source,
-            git_ref: run.git_ref.as_deref(),
-            revision: &run.revision,
-            env,
+        let elapsed = run
+            .started_at
+            .map(|at| jiff::Timestamp::now().duration_since(at))
+            .and_then(|d| std::time::Duration::try_from(d).ok())
+            .unwrap_or_default();
+        GraphRun {
+            store: &self.inner.store,
+            run: run.clone(),
+            graph,
+            remote,
             work_root: &self.inner.config.work_root,
-        })
-        .await;
-        let phase = if result.succeeded {
-            RunPhase::Succeeded
-        } else {
-            RunPhase::Failed
-        };
-        outcome(
-            phase,
-            result.reason,
-            result.message,
-            result.exit_code,
-            Some(result.output),
-        )
+            run_env,
+            step_env,
+        }
+        .drive(recorded, elapsed)
+        .await
     }
 
-    /// At start-up: a run that was executing when Herald stopped is failed (it may have had
-    /// effects, so it is not run twice); a run that was stored but never started is run now.
+    /// At start-up: a step that was running when Herald stopped is failed as interrupted
+    /// (it may have had effects, so it never runs twice), and its run resumes: the step runs
+    /// again only as a new attempt when it has retries left. A run that was running with no
+    /// step recorded is failed the same way; one stored but never started is run now.
     pub async fn recover(&self) -> Result<usize, herald_store::StoreError> {
         let store = &self.inner.store;
+        let mut resumed = 0;
         for run in store.runs_in_phases(&[RunPhase::Running]).await? {
+            let steps = store.run_steps(run.id).await?;
+            if !steps.is_empty() {
+                interrupt_steps(store, &run, &steps).await?;
+                self.spawn(run);
+                resumed += 1;
+                continue;
+            }
             let message = "Herald stopped while this run was executing; it is not run again";
             store
                 .finish_run(
@@ -268,7 +280,7 @@ impl Engine {
                 .await?;
         }
         let pending = store.runs_in_phases(&[RunPhase::Pending]).await?;
-        let resumed = pending.len();
+        resumed += pending.len();
         for run in pending {
             self.spawn(run);
         }
@@ -345,8 +357,9 @@ impl From<(String, Outcome<RunRecord>)> for SourceOutcome {
 
 type Prepared = (
     herald_git::Remote,
-    herald_api::ActionJob,
+    StepGraph,
     Vec<(String, String)>,
+    Vec<Result<ResolvedEnv, String>>,
 );
 
 /// Resolve what a stored run needs from the current definitions.
@@ -360,10 +373,8 @@ fn prepare(catalog: &Catalog, run: &RunRecord) -> Result<Prepared, String> {
     let definition = catalog
         .action(&run.namespace, &action_ref)
         .ok_or_else(|| format!("{} {} not found", run.action_kind, run.action))?;
-    let job = herald_core::steps::runnable_job(definition)
-        .map_err(|e| e.to_string())?
-        .clone();
-    let mut env: Vec<(String, String)> = run_env(&RunContext {
+    let graph = StepGraph::new(definition).map_err(|e| herald_api::validate::join_errors(&e))?;
+    let env: Vec<(String, String)> = run_env(&RunContext {
         run: &run.name,
         namespace: &run.namespace,
         trigger_kind: &run.trigger_kind.to_string(),
@@ -377,8 +388,39 @@ fn prepare(catalog: &Catalog, run: &RunRecord) -> Result<Prepared, String> {
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))
     .collect();
-    env.extend(resolve::action_env(catalog, &run.namespace, &job.env)?);
-    Ok((source, job, env))
+    let step_env = graph
+        .nodes()
+        .iter()
+        .map(|node| resolve::step_env(catalog, &run.namespace, &node.step.env))
+        .collect();
+    Ok((source, graph, env, step_env))
+}
+
+/// Fails each step found running after a restart, as interrupted.
+async fn interrupt_steps(
+    store: &Store,
+    run: &RunRecord,
+    steps: &[herald_store::StepRecord],
+) -> Result<(), herald_store::StoreError> {
+    for (position, step) in steps.iter().enumerate() {
+        if step.phase != RunPhase::Running {
+            continue;
+        }
+        let change = herald_store::StepChange {
+            name: &step.name,
+            position,
+            from: RunPhase::Running,
+            to: RunPhase::Failed,
+            attempt: step.attempt,
+            reason: reasons::RUN_INTERRUPTED,
+            message: Some("Herald stopped while this step was running; it is not run again"),
+            exit_code: None,
+            outputs: None,
+            output: None,
+        };
+        store.record_step(run, &change).await?;
+    }
+    Ok(())
 }
 
 fn outcome(

@@ -1,41 +1,30 @@
-//! Running an action as a local process in a fresh checkout of the run's revision.
+//! Local processes for a run's steps: the run's checkout, a worktree per step attempt, and a
+//! process group per attempt with its deadline.
 
 use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use herald_api::{ActionJob, reasons};
-use herald_core::WORKDIR_ENV;
+use herald_api::{RunPhase, reasons};
 use herald_git::Remote;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
-use tokio::process::Command;
 
 /// Most output kept per run: its tail, which is where failures show.
 pub const OUTPUT_LIMIT: usize = 64 * 1024;
-/// Deadline when the action sets none, so a stuck process cannot hold a slot forever.
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(3600);
 
-/// Everything one process run needs.
-#[derive(Debug)]
-pub struct ProcessSpec<'a> {
-    pub job: &'a ActionJob,
-    pub remote: &'a Remote,
-    pub git_ref: Option<&'a str>,
-    pub revision: &'a str,
-    /// `HERALD_*` and the action's own variables ([`WORKDIR_ENV`] is added here).
-    pub env: Vec<(String, String)>,
-    /// Folder under which the temporary checkout is made.
-    pub work_root: &'a Path,
-}
+/// How long a step's process group has between SIGTERM and SIGKILL at its deadline or when
+/// it is cancelled.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// How a process run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessOutcome {
-    pub succeeded: bool,
+    /// `Succeeded`, `Failed`, `TimedOut` or `Cancelled`.
+    pub phase: RunPhase,
     pub exit_code: Option<i32>,
-    /// Short machine reason: `Completed`, `Error`, `DeadlineExceeded`, `CheckoutFailed`, `StartFailed`.
+    /// Short machine reason, from [`reasons`].
     pub reason: &'static str,
     pub message: String,
     /// Interleaved stdout and stderr, the last [`OUTPUT_LIMIT`] bytes.
@@ -43,9 +32,9 @@ pub struct ProcessOutcome {
 }
 
 impl ProcessOutcome {
-    fn failed(reason: &'static str, message: String) -> Self {
+    pub(crate) fn failed(reason: &'static str, message: String) -> Self {
         Self {
-            succeeded: false,
+            phase: RunPhase::Failed,
             exit_code: None,
             reason,
             message,
@@ -54,49 +43,44 @@ impl ProcessOutcome {
     }
 }
 
-/// Check out the revision into a temporary folder, run the action there, and clean up.
-pub async fn run_process(spec: ProcessSpec<'_>) -> ProcessOutcome {
-    let checkout = match prepare_checkout(&spec).await {
-        Ok(dir) => dir,
-        Err(message) => return ProcessOutcome::failed("CheckoutFailed", message),
-    };
-    let workdir = match working_dir(checkout.path(), spec.job.workdir.as_deref()) {
-        Ok(dir) => dir,
-        Err(message) => return ProcessOutcome::failed("StartFailed", message),
-    };
-    let deadline = spec
-        .job
-        .active_deadline_seconds
-        .and_then(|s| u64::try_from(s).ok())
-        .map_or(DEFAULT_DEADLINE, Duration::from_secs);
-    let mut env = spec.env;
-    env.push((WORKDIR_ENV.into(), checkout.path().display().to_string()));
-    run_command(spec.job, &workdir, &env, deadline).await
-}
-
-async fn prepare_checkout(spec: &ProcessSpec<'_>) -> Result<tempfile::TempDir, String> {
-    std::fs::create_dir_all(spec.work_root)
-        .map_err(|e| format!("cannot create {}: {e}", spec.work_root.display()))?;
+/// Fetch `revision` of `remote` into a fresh folder under `work_root`: the run's one checkout,
+/// which its steps' worktrees share.
+pub async fn prepare_checkout(
+    remote: &Remote,
+    git_ref: Option<&str>,
+    revision: &str,
+    work_root: &Path,
+) -> Result<tempfile::TempDir, String> {
+    std::fs::create_dir_all(work_root)
+        .map_err(|e| format!("cannot create {}: {e}", work_root.display()))?;
     let dir = tempfile::Builder::new()
         .prefix("run-")
-        .tempdir_in(spec.work_root)
+        .tempdir_in(work_root)
         .map_err(|e| format!("cannot create a work folder: {e}"))?;
-    let remote = spec.remote.clone();
-    let git_ref = spec.git_ref.map(str::to_owned);
-    let revision = spec.revision.to_owned();
-    let dest = dir.path().to_path_buf();
+    let remote = remote.clone();
+    let git_ref = git_ref.map(str::to_owned);
+    let rev = revision.to_owned();
+    let dest = dir.path().join("checkout");
     // libgit2 blocks: keep it off the async workers.
     tokio::task::spawn_blocking(move || {
-        herald_git::checkout(&remote, git_ref.as_deref(), &revision, &dest)
+        herald_git::checkout(&remote, git_ref.as_deref(), &rev, &dest)
     })
     .await
     .map_err(|e| format!("checkout task failed: {e}"))?
-    .map_err(|e| format!("checkout of {} failed: {e}", spec.revision))?;
+    .map_err(|e| format!("checkout of {revision} failed: {e}"))?;
     Ok(dir)
 }
 
+/// A worktree of the run's checkout for one step attempt, at `dest`.
+pub async fn add_worktree(checkout: PathBuf, name: String, dest: PathBuf) -> Result<(), String> {
+    tokio::task::spawn_blocking(move || herald_git::add_worktree(&checkout, &name, &dest))
+        .await
+        .map_err(|e| format!("worktree task failed: {e}"))?
+        .map_err(|e| e.to_string())
+}
+
 /// The action's working folder: `workdir` inside the checkout, never outside it.
-fn working_dir(checkout: &Path, workdir: Option<&str>) -> Result<PathBuf, String> {
+pub fn working_dir(checkout: &Path, workdir: Option<&str>) -> Result<PathBuf, String> {
     let Some(rel) = workdir.filter(|w| !w.is_empty()) else {
         return Ok(checkout.to_path_buf());
     };
@@ -120,14 +104,24 @@ fn working_dir(checkout: &Path, workdir: Option<&str>) -> Result<PathBuf, String
     Ok(dir)
 }
 
-async fn run_command(
-    job: &ActionJob,
-    workdir: &Path,
-    env: &[(String, String)],
-    deadline: Duration,
+/// What one process runs, where, and for how long.
+#[derive(Debug)]
+pub struct Command<'a> {
+    pub command: &'a [String],
+    pub args: &'a [String],
+    pub workdir: &'a Path,
+    pub env: &'a [(String, String)],
+    pub deadline: Duration,
+}
+
+/// Runs a command in its own process group until it exits, its deadline passes or `cancel`
+/// resolves; then nothing it started outlives it.
+pub async fn run_command(
+    spec: Command<'_>,
+    cancel: impl std::future::Future<Output = ()>,
 ) -> ProcessOutcome {
-    let Some((program, leading_args)) = job.command.split_first() else {
-        return ProcessOutcome::failed("StartFailed", "the action has no command".into());
+    let Some((program, leading_args)) = spec.command.split_first() else {
+        return ProcessOutcome::failed("StartFailed", "the step has no command".into());
     };
     let (reader, writer) = match std::io::pipe() {
         Ok(pair) => pair,
@@ -135,12 +129,12 @@ async fn run_command(
             return ProcessOutcome::failed("StartFailed", format!("cannot create a pipe: {e}"));
         }
     };
-    let mut command = Command::new(program);
+    let mut command = tokio::process::Command::new(program);
     command
         .args(leading_args)
-        .args(&job.args)
-        .current_dir(workdir)
-        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(spec.args)
+        .current_dir(spec.workdir)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         // Its own process group, so a deadline stops the children it started too.
         .process_group(0)
@@ -164,30 +158,74 @@ async fn run_command(
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .map(Pid::from_raw);
-    let status = tokio::time::timeout(deadline, child.wait()).await;
-    // Whether it finished or ran out of time, nothing it started may outlive it (as in a
-    // Pod), and leftovers would hold the output pipe open.
+    let ended = tokio::select! {
+        status = child.wait() => Ended::Exited(status),
+        () = tokio::time::sleep(spec.deadline) => Ended::Deadline,
+        () = cancel => Ended::Cancelled,
+    };
+    if !matches!(ended, Ended::Exited(_)) {
+        stop_gracefully(&mut child, group).await;
+    }
+    // Whether it finished or was stopped, nothing it started may outlive it (as in a Pod),
+    // and leftovers would hold the output pipe open.
     if let Some(group) = group {
         let _ = killpg(group, Signal::SIGKILL);
     }
-    if status.is_err() {
+    let output = output.await.unwrap_or_default();
+    outcome(ended, spec.deadline, output)
+}
+
+enum Ended {
+    Exited(std::io::Result<std::process::ExitStatus>),
+    Deadline,
+    Cancelled,
+}
+
+/// SIGTERM to the group, then SIGKILL once [`STOP_GRACE`] has passed.
+async fn stop_gracefully(child: &mut tokio::process::Child, group: Option<Pid>) {
+    if let Some(group) = group {
+        let _ = killpg(group, Signal::SIGTERM);
+    }
+    if tokio::time::timeout(STOP_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        if let Some(group) = group {
+            let _ = killpg(group, Signal::SIGKILL);
+        }
         let _ = child.wait().await;
     }
-    let output = output.await.unwrap_or_default();
-    match status {
-        Err(_) => ProcessOutcome {
-            succeeded: false,
+}
+
+fn outcome(ended: Ended, deadline: Duration, output: String) -> ProcessOutcome {
+    match ended {
+        Ended::Deadline => ProcessOutcome {
+            phase: RunPhase::TimedOut,
             exit_code: None,
             reason: reasons::RUN_DEADLINE_EXCEEDED,
-            message: format!("stopped after the deadline of {}s", deadline.as_secs()),
+            message: format!(
+                "stopped after its timeout of {}",
+                humantime::format_duration(deadline)
+            ),
             output,
         },
-        Ok(Err(e)) => ProcessOutcome {
+        Ended::Cancelled => ProcessOutcome {
+            phase: RunPhase::Cancelled,
+            exit_code: None,
+            reason: reasons::STEP_ACTION_TIMED_OUT,
+            message: "stopped: the action's timeout ran out".into(),
+            output,
+        },
+        Ended::Exited(Err(e)) => ProcessOutcome {
             output,
             ..ProcessOutcome::failed(reasons::RUN_ERROR, format!("wait failed: {e}"))
         },
-        Ok(Ok(status)) => ProcessOutcome {
-            succeeded: status.success(),
+        Ended::Exited(Ok(status)) => ProcessOutcome {
+            phase: if status.success() {
+                RunPhase::Succeeded
+            } else {
+                RunPhase::Failed
+            },
             exit_code: status.code(),
             reason: if status.success() {
                 reasons::RUN_COMPLETED

@@ -4,6 +4,7 @@
 mod catalog;
 mod engine;
 mod executor;
+mod graph_run;
 mod hooks;
 mod manifests;
 mod reconcile;
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 pub use catalog::{Catalog, Key};
 pub use engine::{Engine, EngineConfig, FireError, FireRequest, SourceOutcome};
-pub use executor::{DEFAULT_DEADLINE, OUTPUT_LIMIT};
+pub use executor::{OUTPUT_LIMIT, STOP_GRACE};
 pub use herald_core::Firing;
 pub use manifests::{DEFAULT_NAMESPACE, LoadError, Loaded, load_dir};
 pub use watcher::load_and_report;

@@ -200,21 +200,13 @@ fn add_document(value: Value, catalog: &mut Catalog) -> Result<(), DocError> {
         (API_VERSION, "WebhookTrigger") => {
             add_namespaced(value, &mut catalog.webhook_triggers).map_err(fail)
         }
-        (API_VERSION, "Action") => {
-            add_namespaced_with(value, &mut catalog.actions, |a: &herald_api::Action| {
-                runnable(&a.spec.definition)
-            })
-            .map_err(fail)
-        }
+        (API_VERSION, "Action") => add_namespaced(value, &mut catalog.actions).map_err(fail),
         (API_VERSION, "ClusterGitRepo") => {
             add_cluster(value, &mut catalog.cluster_git_repos).map_err(fail)
         }
-        (API_VERSION, "ClusterAction") => add_cluster_with(
-            value,
-            &mut catalog.cluster_actions,
-            |a: &herald_api::ClusterAction| runnable(&a.spec.definition),
-        )
-        .map_err(fail),
+        (API_VERSION, "ClusterAction") => {
+            add_cluster(value, &mut catalog.cluster_actions).map_err(fail)
+        }
         (API_VERSION, "Run") => Err(fail("Run objects are created by Herald, not loaded".into())),
         (API_VERSION, other) => Err(fail(format!(
             "unknown kind {other:?}; expected GitRepo, ClusterGitRepo, ScheduleTrigger, \
@@ -233,21 +225,8 @@ fn add_namespaced<T>(
 where
     T: DeserializeOwned + Resource + Validate,
 {
-    add_namespaced_with(value, into, |_| Ok(()))
-}
-
-/// As [`add_namespaced`], with a check of what this version can run after validation.
-fn add_namespaced_with<T>(
-    value: Value,
-    into: &mut std::collections::BTreeMap<Key, T>,
-    runs: impl Fn(&T) -> Result<(), String>,
-) -> Result<(), String>
-where
-    T: DeserializeOwned + Resource + Validate,
-{
     let object: T = parse(value)?;
     validated(&object)?;
-    runs(&object)?;
     insert(into, namespaced_key(&object), object)
 }
 
@@ -258,23 +237,11 @@ fn add_cluster<T>(
 where
     T: DeserializeOwned + Resource + Validate,
 {
-    add_cluster_with(value, into, |_| Ok(()))
-}
-
-fn add_cluster_with<T>(
-    value: Value,
-    into: &mut std::collections::BTreeMap<String, T>,
-    runs: impl Fn(&T) -> Result<(), String>,
-) -> Result<(), String>
-where
-    T: DeserializeOwned + Resource + Validate,
-{
     let object: T = parse(value)?;
     if object.meta().namespace.is_some() {
         return Err("cluster-scoped kinds take no metadata.namespace".into());
     }
     validated(&object)?;
-    runs(&object)?;
     let name = object.meta().name.clone().unwrap_or_default();
     insert(into, name, object)
 }
@@ -312,12 +279,6 @@ fn parse<T: DeserializeOwned + Resource>(value: Value) -> Result<T, String> {
         None | Some("") => Err("metadata.name is required".into()),
         Some(_) => Ok(object),
     }
-}
-
-fn runnable(definition: &herald_api::ActionDefinition) -> Result<(), String> {
-    herald_core::steps::runnable_job(definition)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 
 fn validated<T: Validate>(object: &T) -> Result<(), String> {

@@ -82,3 +82,20 @@ pub fn action_env(
         })
         .collect()
 }
+
+/// A step's `env` resolved as [`action_env`] does, with the values that came from Secrets
+/// (so the step's outputs can be checked against them).
+pub fn step_env(
+    catalog: &Catalog,
+    namespace: &str,
+    env: &[EnvVar],
+) -> Result<crate::graph_run::ResolvedEnv, String> {
+    let vars = action_env(catalog, namespace, env)?;
+    let secrets = env
+        .iter()
+        .zip(&vars)
+        .filter(|(var, _)| var.value_from.is_some())
+        .map(|(_, (_, value))| value.clone())
+        .collect();
+    Ok(crate::graph_run::ResolvedEnv { vars, secrets })
+}

@@ -104,11 +104,23 @@ async fn a_run_checks_out_the_revision_and_records_its_output() {
         output.contains(&f.state.path().join("work").display().to_string()),
         "runs in a temp checkout: {output}"
     );
-    let phases: Vec<_> = detail.history.iter().map(|t| t.phase).collect();
+    let phases = |step: Option<&str>| -> Vec<RunPhase> {
+        (detail.history.iter())
+            .filter(|t| t.step.as_deref() == step)
+            .map(|t| t.phase)
+            .collect()
+    };
     assert_eq!(
-        phases,
+        phases(None),
         [RunPhase::Pending, RunPhase::Running, RunPhase::Succeeded]
     );
+    // An actionJob is one step, `main`, with its own transitions.
+    assert_eq!(
+        phases(Some("main")),
+        [RunPhase::Running, RunPhase::Succeeded]
+    );
+    assert_eq!(detail.steps.len(), 1);
+    assert_eq!(detail.steps[0].exit_code, Some(0));
     let leftovers = std::fs::read_dir(f.state.path().join("work"))
         .unwrap()
         .count();

@@ -133,12 +133,8 @@ fn each_bad_input_has_a_clear_reason() {
             "spec.steps[0].needs: the needs form a cycle: a -> b -> a",
         ),
         (
-            "apiVersion: herald.dev/v1alpha1\nkind: Action\nmetadata: {name: a}\nspec: {steps: [{name: a, command: [\"true\"]}]}\n",
-            "spec.steps: multi-step actions are checked but not yet run",
-        ),
-        (
-            "apiVersion: herald.dev/v1alpha1\nkind: ClusterAction\nmetadata: {name: a}\nspec: {steps: [{name: a, command: [\"true\"]}]}\n",
-            "spec.steps: multi-step actions are checked but not yet run",
+            "apiVersion: herald.dev/v1alpha1\nkind: ClusterAction\nmetadata: {name: a}\nspec: {steps: [{name: a, command: [\"true\"]}], finally: [{name: a, command: [\"true\"]}]}\n",
+            "spec.finally[0].name: step name \"a\" is already used by steps[0]",
         ),
     ];
     for (yaml, expected) in cases {

@@ -296,7 +296,7 @@ mod suite {
             .history
             .iter()
             .filter(|t| t.step.is_some())
-            .map(|t| (t.step.as_deref().unwrap(), t.attempt, t.from, t.phase))
+            .filter_map(|t| Some((t.step.as_deref()?, t.attempt, t.from, t.phase)))
             .collect();
         assert_eq!(
             history,

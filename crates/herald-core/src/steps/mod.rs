@@ -12,20 +12,5 @@ pub use outputs::{
     parse_outputs, result_word,
 };
 
-/// The job an action runs in this version: its `actionJob`. A graph of `steps` passes
-/// validation, and both modes refuse it here, at load and at a run's start, until they
-/// execute graphs.
-pub fn runnable_job(
-    def: &herald_api::ActionDefinition,
-) -> Result<&herald_api::ActionJob, herald_api::validate::FieldError> {
-    def.action_job.as_ref().ok_or_else(|| {
-        herald_api::validate::FieldError::new(
-            "spec.steps",
-            "multi-step actions are checked but not yet run by this version of Herald; \
-             use actionJob",
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests;
