@@ -37,6 +37,18 @@ pub fn schedule_setup(
     on_change_only: bool,
     interval: &str,
 ) -> String {
+    let action =
+        format!("  actionJob:\n    command: [sh, -c, {script:?}]\n    activeDeadlineSeconds: 20\n");
+    setup_with_action(repo_url, &action, on_change_only, interval)
+}
+
+/// As [`schedule_setup`], with the Action's spec given as YAML indented by two spaces.
+pub fn setup_with_action(
+    repo_url: &str,
+    action_spec: &str,
+    on_change_only: bool,
+    interval: &str,
+) -> String {
     format!(
         r#"apiVersion: herald.dev/v1alpha1
 kind: GitRepo
@@ -47,10 +59,7 @@ apiVersion: herald.dev/v1alpha1
 kind: Action
 metadata: {{name: act}}
 spec:
-  actionJob:
-    command: [sh, -c, {script:?}]
-    activeDeadlineSeconds: 20
----
+{action_spec}---
 apiVersion: herald.dev/v1alpha1
 kind: ScheduleTrigger
 metadata: {{name: every}}

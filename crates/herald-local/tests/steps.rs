@@ -1,0 +1,342 @@
+//! Multi-step actions in local mode, with real processes, a real Git repository and a real
+//! SQLite file: parallel branches, outputs passed on, a failure, `finally`, timeouts, retries,
+//! refused outputs, and a restart in the middle of a run.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_api::{RunPhase, reasons};
+use herald_local::{Engine, EngineConfig, FireRequest, Firing, SourceOutcome, load_dir};
+use herald_store::{EventKind, EventQuery, RunDetail, RunRecord, StepChange, Store};
+use support::{Manifests, TestRepo, setup_with_action};
+use tokio::sync::watch;
+
+struct Fixture {
+    repo: TestRepo,
+    _manifests: Manifests,
+    state: tempfile::TempDir,
+    /// A folder outside every checkout that steps use to leave marks for the test.
+    marks: PathBuf,
+    engine: Engine,
+}
+
+/// The Action's spec, with `{marks}` replaced by the marks folder.
+async fn fixture(action_spec: &str, extra: &str) -> Fixture {
+    let repo = TestRepo::new();
+    let state = tempfile::tempdir().unwrap();
+    let marks = state.path().join("marks");
+    std::fs::create_dir(&marks).unwrap();
+    let action = action_spec.replace("{marks}", &marks.display().to_string());
+    let manifests = Manifests::new();
+    let yaml = setup_with_action(&repo.url(), &action, true, "1h");
+    manifests.write("all.yaml", &format!("{yaml}---\n{extra}"));
+    let engine = engine_at(&manifests, state.path()).await;
+    Fixture {
+        repo,
+        _manifests: manifests,
+        state,
+        marks,
+        engine,
+    }
+}
+
+async fn engine_at(manifests: &Manifests, state: &Path) -> Engine {
+    let loaded = load_dir(&manifests.path()).unwrap();
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let store = Store::open(&state.join("herald.db")).await.unwrap();
+    let (_, receiver) = watch::channel(Arc::new(loaded.catalog));
+    Engine::new(
+        store,
+        receiver,
+        EngineConfig {
+            work_root: state.join("work"),
+            max_parallel: 2,
+            metrics: herald_server::Metrics::default(),
+            git_concurrency: 4,
+            git_timeout: Duration::from_secs(30),
+        },
+    )
+}
+
+async fn fire(engine: &Engine) -> RunRecord {
+    let request = FireRequest {
+        kind: herald_api::TriggerKind::ScheduleTrigger,
+        namespace: "default".into(),
+        name: "every".into(),
+        source: None,
+        firing: Firing::Tick("t1".into()),
+        pushes: None,
+        listing_max_age: Duration::ZERO,
+    };
+    match engine.fire(&request).await.unwrap().as_slice() {
+        [SourceOutcome::Created(run)] => run.clone(),
+        other => panic!("expected one created run, got {other:?}"),
+    }
+}
+
+async fn detail(engine: &Engine, run: &RunRecord) -> RunDetail {
+    engine.store().get_run(run.id).await.unwrap().unwrap()
+}
+
+fn step<'a>(d: &'a RunDetail, name: &str) -> &'a herald_store::StepRecord {
+    d.steps
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no step {name} in {:?}", d.steps))
+}
+
+/// `(step, attempt, from, to)` of every step transition, oldest first.
+fn step_moves(d: &RunDetail) -> Vec<(String, u32, RunPhase, RunPhase)> {
+    d.history
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.step.clone()?,
+                t.attempt.unwrap_or_default(),
+                t.from?,
+                t.phase,
+            ))
+        })
+        .collect()
+}
+
+/// build -> (test, lint) -> deploy, with `report` in finally. test and lint wait for each
+/// other's mark, so they can only both succeed at meeting if they run at once; lint then fails.
+const GRAPH: &str = r#"  parallelism: 1
+  steps:
+  - name: build
+    command: [sh, -c, 'echo "tag=v1-$HERALD_REVISION" >> "$HERALD_OUTPUT"; touch built; echo built']
+    outputs: [tag]
+  - name: test
+    needs: [build]
+    env: [{name: MARKS, value: "{marks}"}]
+    command: [sh, -c, 'touch "$MARKS/test"; for i in $(seq 100); do [ -e "$MARKS/lint" ] && break; sleep 0.1; done; [ -e "$MARKS/lint" ] || exit 9; [ ! -e built ] || exit 8; echo "got $HERALD_NEEDS_BUILD_TAG ($HERALD_NEEDS_BUILD_RESULT)"']
+  - name: lint
+    needs: [build]
+    env: [{name: MARKS, value: "{marks}"}]
+    command: [sh, -c, 'touch "$MARKS/lint"; for i in $(seq 100); do [ -e "$MARKS/test" ] && break; sleep 0.1; done; echo "lint found problems"; exit 1']
+  - name: deploy
+    needs: [test, lint]
+    command: [sh, -c, 'touch "$MARKS/deployed"']
+  finally:
+  - name: report
+    needs: [lint]
+    env: [{name: MARKS, value: "{marks}"}]
+    command: [sh, -c, 'echo "$HERALD_NEEDS_LINT_RESULT" > "$MARKS/report"']
+"#;
+
+#[tokio::test]
+async fn a_graph_runs_branches_at_once_passes_outputs_and_runs_finally_after_a_failure() {
+    let f = fixture(GRAPH, "").await;
+    let run = fire(&f.engine).await;
+    let done = f.engine.execute(run.clone()).await.unwrap();
+    let d = detail(&f.engine, &run).await;
+    assert_eq!(done.phase, RunPhase::Failed, "{:?}", d.steps);
+    assert_eq!(
+        done.message.as_deref(),
+        Some("step lint failed: exited with code 1")
+    );
+    assert_eq!(done.exit_code, Some(1));
+    assert!(d.output.as_deref().unwrap().contains("lint found problems"));
+
+    let phases: Vec<(&str, RunPhase)> = d.steps.iter().map(|s| (&*s.name, s.phase)).collect();
+    assert_eq!(
+        phases,
+        [
+            ("build", RunPhase::Succeeded),
+            ("test", RunPhase::Succeeded),
+            ("lint", RunPhase::Failed),
+            ("deploy", RunPhase::Skipped),
+            ("report", RunPhase::Succeeded),
+        ]
+    );
+    // Outputs: declared, stored, and passed to the step that needs build.
+    let tag = format!("v1-{}", f.repo.head());
+    assert_eq!(step(&d, "build").outputs["tag"], tag);
+    let test_output = step(&d, "test").output.clone().unwrap();
+    assert!(
+        test_output.contains(&format!("got {tag} (success)")),
+        "{test_output}"
+    );
+    // The skip names the step that caused it; finally saw lint's result.
+    let deploy = step(&d, "deploy");
+    assert_eq!(deploy.reason.as_deref(), Some(reasons::STEP_NEED_FAILED));
+    assert_eq!(deploy.message.as_deref(), Some("skipped: lint failed"));
+    assert!(!f.marks.join("deployed").exists());
+    assert_eq!(
+        std::fs::read_to_string(f.marks.join("report")).unwrap(),
+        "failure\n"
+    );
+    // Every transition of every step, in the run's history and in the events.
+    let moves = step_moves(&d);
+    assert_eq!(moves.len(), 9, "{moves:?}");
+    assert!(moves.contains(&("deploy".into(), 0, RunPhase::Pending, RunPhase::Skipped)));
+    let events = f
+        .engine
+        .store()
+        .query_events(&EventQuery {
+            involved_name: Some(run.name.clone()),
+            kind: Some(EventKind::RunTransition),
+            limit: Some(100),
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    let step_events = (events.events.iter())
+        .filter(|e| e.payload.as_ref().is_some_and(|p| p.get("step").is_some()))
+        .count();
+    assert_eq!(step_events, moves.len());
+    let leftovers = std::fs::read_dir(f.state.path().join("work"))
+        .unwrap()
+        .count();
+    assert_eq!(leftovers, 0, "the run's checkout and worktrees are removed");
+}
+
+#[tokio::test]
+async fn a_timed_out_attempt_is_retried_and_the_action_timeout_cancels_the_graph() {
+    let spec = r#"  timeout: 3s
+  steps:
+  - name: flaky
+    timeout: 1s
+    retries: {limit: 1, backoff: 100ms}
+    command: [sh, -c, 'if [ "$HERALD_STEP_ATTEMPT" = 1 ]; then sleep 30; fi; echo second']
+  - name: stuck
+    needs: [flaky]
+    command: [sleep, "30"]
+  - name: never
+    needs: [stuck]
+    command: ["true"]
+  finally:
+  - name: cleanup
+    env: [{name: MARKS, value: "{marks}"}]
+    command: [sh, -c, 'touch "$MARKS/cleaned"']
+"#;
+    let f = fixture(spec, "").await;
+    let run = fire(&f.engine).await;
+    let done = f.engine.execute(run.clone()).await.unwrap();
+    let d = detail(&f.engine, &run).await;
+    assert_eq!(done.phase, RunPhase::Failed);
+    assert_eq!(
+        d.history.last().unwrap().reason,
+        reasons::RUN_DEADLINE_EXCEEDED
+    );
+    let flaky = step(&d, "flaky");
+    assert_eq!((flaky.phase, flaky.attempt), (RunPhase::Succeeded, 2));
+    let moves = step_moves(&d);
+    assert!(
+        moves.contains(&("flaky".into(), 1, RunPhase::Running, RunPhase::TimedOut)),
+        "{moves:?}"
+    );
+    assert!(moves.contains(&("flaky".into(), 2, RunPhase::TimedOut, RunPhase::Running)));
+    for name in ["stuck", "never"] {
+        let s = step(&d, name);
+        assert_eq!(s.phase, RunPhase::Cancelled, "{name}");
+        assert_eq!(s.reason.as_deref(), Some(reasons::STEP_ACTION_TIMED_OUT));
+    }
+    assert_eq!(step(&d, "cleanup").phase, RunPhase::Succeeded);
+    assert!(f.marks.join("cleaned").exists());
+}
+
+#[tokio::test]
+async fn bad_outputs_fail_the_step_with_a_reason_and_secrets_never_leave_it() {
+    let spec = r#"  steps:
+  - name: undeclared
+    command: [sh, -c, 'echo "other=1" >> "$HERALD_OUTPUT"']
+    outputs: [tag]
+    continueOnError: true
+  - name: leaky
+    env:
+    - name: TOKEN
+      valueFrom: {secretKeyRef: {name: creds, key: token}}
+    command: [sh, -c, 'echo "tag=$TOKEN" >> "$HERALD_OUTPUT"']
+    outputs: [tag]
+"#;
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {token: s3cr3t-value-42}\n";
+    let f = fixture(spec, secret).await;
+    let run = fire(&f.engine).await;
+    let done = f.engine.execute(run.clone()).await.unwrap();
+    let d = detail(&f.engine, &run).await;
+    let undeclared = step(&d, "undeclared");
+    assert_eq!(undeclared.phase, RunPhase::Failed);
+    assert_eq!(
+        undeclared.reason.as_deref(),
+        Some(reasons::STEP_OUTPUT_UNDECLARED)
+    );
+    let leaky = step(&d, "leaky");
+    assert_eq!(leaky.reason.as_deref(), Some(reasons::STEP_OUTPUT_SECRET));
+    assert!(leaky.outputs.is_empty());
+    // The run fails for leaky (undeclared continues on error).
+    assert_eq!(done.phase, RunPhase::Failed);
+    assert!(done.message.unwrap().starts_with("step leaky failed"));
+    let stored = serde_json::to_string(&d).unwrap();
+    assert!(!stored.contains("s3cr3t-value-42"), "{stored}");
+}
+
+#[tokio::test]
+async fn a_step_running_at_a_restart_is_interrupted_and_tried_again_only_with_retries_left() {
+    let spec = r#"  steps:
+  - name: once
+    command: ["true"]
+  - name: again
+    retries: {limit: 1, backoff: 100ms}
+    env: [{name: MARKS, value: "{marks}"}]
+    command: [sh, -c, 'echo "$HERALD_STEP_ATTEMPT" > "$MARKS/again"']
+  - name: after
+    needs: [once, again]
+    command: ["true"]
+"#;
+    let f = fixture(spec, "").await;
+    let run = fire(&f.engine).await;
+    // Herald stops with both first steps running: what the store holds is all that is left.
+    let store = f.engine.store().clone();
+    let run = store
+        .transition(run.id, RunPhase::Running, "Started", None)
+        .await
+        .unwrap();
+    for (position, name) in [(0, "once"), (1, "again")] {
+        let change = StepChange {
+            name,
+            position,
+            from: RunPhase::Pending,
+            to: RunPhase::Running,
+            attempt: 1,
+            reason: "Started",
+            message: None,
+            exit_code: None,
+            outputs: None,
+            output: None,
+        };
+        store.record_step(&run, &change).await.unwrap();
+    }
+    assert_eq!(f.engine.recover().await.unwrap(), 1);
+    let finished = support::wait_for("the resumed run to finish", Duration::from_secs(20), || {
+        let store = store.clone();
+        async move {
+            let d = store.get_run(run.id).await.unwrap().unwrap();
+            d.run.phase.is_terminal().then_some(d)
+        }
+    })
+    .await;
+    let once = step(&finished, "once");
+    assert_eq!(
+        (once.phase, once.attempt, once.reason.as_deref()),
+        (RunPhase::Failed, 1, Some(reasons::RUN_INTERRUPTED))
+    );
+    let again = step(&finished, "again");
+    assert_eq!((again.phase, again.attempt), (RunPhase::Succeeded, 2));
+    // Attempt 2 ran as a new, recorded attempt; attempt 1 never ran again.
+    assert_eq!(
+        std::fs::read_to_string(f.marks.join("again")).unwrap(),
+        "2\n"
+    );
+    assert_eq!(step(&finished, "after").phase, RunPhase::Skipped);
+    assert_eq!(finished.run.phase, RunPhase::Failed);
+    assert_eq!(
+        finished.history.last().unwrap().reason,
+        reasons::RUN_INTERRUPTED
+    );
+}
