@@ -106,8 +106,7 @@ fn step_moves(d: &RunDetail) -> Vec<(String, u32, RunPhase, RunPhase)> {
 
 /// build -> (test, lint) -> deploy, with `report` in finally. test and lint wait for each
 /// other's mark, so they can only both succeed at meeting if they run at once; lint then fails.
-const GRAPH: &str = r#"  parallelism: 1
-  steps:
+const GRAPH: &str = r#"  steps:
   - name: build
     command: [sh, -c, 'echo "tag=v1-$HERALD_REVISION" >> "$HERALD_OUTPUT"; touch built; echo built']
     outputs: [tag]
