@@ -369,6 +369,10 @@ pub struct EventsArgs {
     /// Only events about this object: `Kind/namespace/name` (or `Kind/name`).
     #[arg(long, value_name = "KIND/NS/NAME")]
     pub object: Option<ObjectRef>,
+    /// Only events about this run: its own transitions and every step's, kept after the run
+    /// is pruned (the same as `--object Run/NAME`).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["object", "involved_kind", "involved_name"], value_parser = non_empty)]
+    pub run: Option<String>,
     /// Only events about objects of this kind (`Kustomization`, `Run`, ...).
     #[arg(long, conflicts_with = "object", value_parser = non_empty)]
     pub involved_kind: Option<String>,

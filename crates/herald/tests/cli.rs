@@ -260,3 +260,58 @@ fn clone_checks_out_one_revision_with_credentials_from_files() {
         text(&missing.stderr)
     );
 }
+
+#[test]
+fn the_multi_step_example_runs_its_graph_and_shows_every_step() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/steps");
+    let state = tempfile::tempdir().unwrap();
+    let db = state.path().join("herald.db");
+    let fired = herald(
+        &[
+            "trigger",
+            "default/steps-on-commit",
+            "--dir",
+            &examples.display().to_string(),
+            "--db",
+            &db.display().to_string(),
+        ],
+        state.path(),
+    );
+    let shown = text(&fired.stdout);
+    assert!(fired.status.success(), "{shown}\n{}", text(&fired.stderr));
+    assert!(
+        shown.contains("Message:   5 steps succeeded, 0 skipped"),
+        "{shown}"
+    );
+    for step in ["describe", "count-rust", "count-docs", "summary", "report"] {
+        let attempt = format!("{step}#1 ");
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.contains(&attempt) && l.contains("Running -> Succeeded")),
+            "{step} in {shown}"
+        );
+    }
+    assert!(shown.contains("Output of summary:"), "{shown}");
+    let summary = shown
+        .lines()
+        .find(|l| l.contains("Rust files and"))
+        .unwrap_or_else(|| panic!("the summary got its needs' outputs: {shown}"));
+    assert!(!summary.contains("holds  Rust"), "{summary}");
+    let json = herald(
+        &[
+            "runs",
+            "show",
+            "1",
+            "-o",
+            "json",
+            "--db",
+            &db.display().to_string(),
+        ],
+        state.path(),
+    );
+    let detail: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(detail["steps"].as_array().unwrap().len(), 5);
+    let files = detail["steps"][1]["outputs"]["files"].as_str().unwrap();
+    assert!(files.parse::<u32>().unwrap() > 10, "{files}");
+}

@@ -38,13 +38,18 @@ pub async fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
 /// here can fail; a parameter not given is left out, so the server's default applies (the
 /// page size in particular).
 fn query(args: &EventsArgs) -> Vec<(&'static str, String)> {
-    let (kind, namespace, name) = match &args.object {
-        Some(object) => (
+    let (kind, namespace, name) = match (&args.object, &args.run) {
+        (Some(object), _) => (
             Some(object.kind.clone()),
             object.namespace.clone(),
             Some(object.name.clone()),
         ),
-        None => (
+        (None, Some(run)) => (
+            Some("Run".to_owned()),
+            args.involved_namespace.clone(),
+            Some(run.clone()),
+        ),
+        (None, None) => (
             args.involved_kind.clone(),
             args.involved_namespace.clone(),
             args.involved_name.clone(),
@@ -128,15 +133,22 @@ fn when(at: &Value) -> String {
         )
 }
 
-/// The object an event is about: `Kind/namespace/name`, else its trigger and source.
+/// The object an event is about: `Kind/namespace/name` (and a run's step with its attempt,
+/// `Run/ns/name:build#2`), else its trigger and source.
 fn object(event: &Value) -> String {
     if let (Some(kind), Some(name)) = (
         event["involvedKind"].as_str(),
         event["involvedName"].as_str(),
     ) {
-        return match event["involvedNamespace"].as_str() {
+        let object = match event["involvedNamespace"].as_str() {
             Some(namespace) => format!("{kind}/{namespace}/{name}"),
             None => format!("{kind}/{name}"),
+        };
+        let payload = &event["payload"];
+        return match (payload["step"].as_str(), payload["attempt"].as_u64()) {
+            (Some(step), Some(attempt)) => format!("{object}:{step}#{attempt}"),
+            (Some(step), None) => format!("{object}:{step}"),
+            _ => object,
         };
     }
     match (event["trigger"].as_str(), event["source"].as_str()) {
