@@ -89,6 +89,10 @@ pub struct ActionDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub timeout: Option<String>,
+    /// How many runs of this action may execute at once, and what a run beyond that does
+    /// (default: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Concurrency>,
     /// The steps' service account (cluster mode; with `actionJob`, set it there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253), regex(pattern = crate::validate::patterns::DNS1123_SUBDOMAIN))]
@@ -158,6 +162,31 @@ pub struct Step {
     /// it get them as `HERALD_NEEDS_<STEP>_<KEY>`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<String>,
+}
+
+/// A limit of runs of one action at once.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Concurrency {
+    /// Most runs executing at once.
+    #[schemars(range(min = 1))]
+    pub max: i32,
+    /// What a run does while `max` runs execute (default `Queue`).
+    #[serde(default)]
+    pub policy: ConcurrencyPolicy,
+}
+
+/// What a run does when its action already has `max` runs executing.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ConcurrencyPolicy {
+    /// Wait, in the order the runs were created; the queue is the stored runs, so it survives
+    /// a restart.
+    #[default]
+    Queue,
+    /// Do not run: the run is `Skipped` with a reason.
+    Forbid,
+    /// Cancel the oldest executing run (its `finally` steps still run), then start.
+    Replace,
 }
 
 /// When a step runs.

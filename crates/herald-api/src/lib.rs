@@ -13,8 +13,8 @@ pub mod validate;
 
 pub use action::{
     ACTION_JOB_STEP, Action, ActionDefinition, ActionJob, ActionSpec, ActionStatus, ClusterAction,
-    ClusterActionSpec, MAX_STEPS, OUTPUT_RESULT_KEY, Retries, Step, StepCondition, StepOutputs,
-    needs_env_name,
+    ClusterActionSpec, Concurrency, ConcurrencyPolicy, MAX_STEPS, OUTPUT_RESULT_KEY, Retries, Step,
+    StepCondition, StepOutputs, needs_env_name,
 };
 pub use common::{
     ActionKind, ActionRef, Conditions, ObjectRef, SecretKeyRef, SecretRef, SourceKind, SourceRef,

@@ -72,6 +72,13 @@ pub const RUN_INTERRUPTED: &str = "Interrupted";
 /// The run's action or source could not be read when it was due to start.
 pub const RUN_INVALID_DEFINITION: &str = "InvalidDefinition";
 
+/// A run waits: its action already has `concurrency.max` runs executing (`Queue`).
+pub const RUN_QUEUED: &str = "Queued";
+/// A run was not run: its action already had `concurrency.max` runs executing (`Forbid`).
+pub const RUN_CONCURRENCY_LIMIT: &str = "ConcurrencyLimit";
+/// A run was cancelled by a newer run of its action (`concurrency.policy: Replace`).
+pub const RUN_REPLACED: &str = "Replaced";
+
 /// A step's transitions and results (besides the run's words above, which steps share:
 /// `Started`, `Completed`, `Error`, `DeadlineExceeded`, `Interrupted`).
 /// Skipped: a step it needs failed, or was skipped because a step before it failed.
@@ -82,6 +89,8 @@ pub const STEP_NEED_SKIPPED: &str = "NeedSkipped";
 pub const STEP_CONDITION_FALSE: &str = "ConditionFalse";
 /// Cancelled: the action's `timeout` ran out before the step finished (or started).
 pub const STEP_ACTION_TIMED_OUT: &str = "ActionTimedOut";
+/// Cancelled: the run was cancelled (another run replaced it) before the step finished.
+pub const STEP_RUN_CANCELLED: &str = "RunCancelled";
 /// Another attempt starts after a failure or a timeout (`retries`).
 pub const STEP_RETRYING: &str = "Retrying";
 /// A step wrote more than its 4 KiB to `$HERALD_OUTPUT`, or the run's outputs passed 32 KiB.

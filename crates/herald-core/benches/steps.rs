@@ -163,7 +163,7 @@ fn measure(shape: Shape, n: usize) -> Measured {
     let mut times = Vec::with_capacity(2 * n);
     loop {
         let started = Instant::now();
-        let next = advance(&graph, &states, false);
+        let next = advance(&graph, &states, None);
         times.push(started.elapsed());
         for m in &next.moves {
             if let Move::Start { step, attempt, .. } = *m {

@@ -113,7 +113,7 @@ proptest! {
         let mut finished = BTreeSet::new();
         let mut starts = 0;
         for _ in 0..=needs.len() {
-            let next = advance(&graph, &states, false);
+            let next = advance(&graph, &states, None);
             if let Some(verdict) = next.verdict {
                 prop_assert_eq!(verdict.phase, RunPhase::Succeeded);
                 break;

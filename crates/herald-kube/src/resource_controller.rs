@@ -64,14 +64,23 @@ where
     Ok(Action::await_change())
 }
 
-/// The job an action runs in a cluster: its `actionJob`. A graph of `steps` passes
-/// validation and runs in local mode; cluster mode refuses it here (Stalled at once, and at
-/// a run's start) until it creates a Job per step.
+/// The job an action runs in a cluster: its `actionJob`. A graph of `steps` and a
+/// `concurrency` limit pass validation and work in local mode; cluster mode refuses them here
+/// (Stalled at once, and at a run's start) until the Run controller creates a Job per step
+/// and counts its Runs, rather than ignoring them.
 pub(crate) fn single_job(
     def: &herald_api::ActionDefinition,
 ) -> Result<&herald_api::ActionJob, herald_api::validate::FieldError> {
+    use herald_api::validate::FieldError;
+    if def.concurrency.is_some() {
+        return Err(FieldError::new(
+            "spec.concurrency",
+            "a concurrency limit works in local mode; in a cluster this version does not \
+             limit runs yet",
+        ));
+    }
     def.action_job.as_ref().ok_or_else(|| {
-        herald_api::validate::FieldError::new(
+        FieldError::new(
             "spec.steps",
             "multi-step actions run in local mode; in a cluster this version runs only \
              actionJob",

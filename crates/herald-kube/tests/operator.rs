@@ -453,6 +453,44 @@ async fn an_invalid_action_is_stalled_with_a_readable_reason() {
         .unwrap();
     assert_eq!(stalled.reason, "InvalidSpec");
     assert!(stalled.message.contains("workdir"), "{}", stalled.message);
+    // A graph of steps is accepted by the API server (the CRD's schema holds it on 1.20) and
+    // refused by this version's cluster mode with a reason, not ignored.
+    apply(
+        &ns,
+        json!({
+            "apiVersion": "herald.dev/v1alpha1", "kind": "Action", "metadata": {"name": "graph"},
+            "spec": {
+                "concurrency": {"max": 1, "policy": "Queue"},
+                "steps": [
+                    {"name": "a", "command": ["true"], "outputs": ["tag"]},
+                    {"name": "b", "command": ["true"], "needs": ["a"], "if": "failure"}
+                ],
+                "finally": [{"name": "z", "command": ["true"]}]
+            }
+        }),
+    )
+    .await;
+    let graph: Action = wait_for("the graph's Stalled condition", TIMEOUT, || async {
+        let a: Action = ns.api().get("graph").await.ok()?;
+        a.status
+            .as_ref()?
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Stalled" && c.status == "True")
+            .then_some(a)
+    })
+    .await
+    .unwrap();
+    let definition = &graph.spec.definition;
+    assert_eq!(definition.steps.len(), 2, "the API server kept the steps");
+    assert_eq!(definition.steps[1].needs, ["a"]);
+    let stalled = graph.status.unwrap().conditions;
+    let stalled = stalled.iter().find(|c| c.type_ == "Stalled").unwrap();
+    assert!(
+        stalled.message.contains("local mode"),
+        "{}",
+        stalled.message
+    );
     operator.stop().await;
 }
 

@@ -14,6 +14,7 @@ use herald_server::Metrics;
 use herald_store::{NewRun, RunOutcome, RunRecord, Store, TriggerKey};
 use tokio::sync::{Semaphore, watch};
 
+use crate::admission::{Admissions, Entered};
 use crate::catalog::Catalog;
 use crate::graph_run::{GraphRun, ResolvedEnv};
 use crate::resolve;
@@ -86,6 +87,7 @@ pub struct Engine {
 #[derive(Debug)]
 struct Inner {
     store: Store,
+    admissions: Arc<Admissions>,
     catalog: watch::Receiver<Arc<Catalog>>,
     slots: Semaphore,
     lister: RefLister,
@@ -99,6 +101,7 @@ impl Engine {
         Self {
             inner: Arc::new(Inner {
                 store,
+                admissions: Arc::default(),
                 catalog,
                 slots,
                 lister,
@@ -187,8 +190,65 @@ impl Engine {
     /// A run already `Running` (found so at start-up, with steps recorded) resumes from its
     /// stored steps.
     pub async fn execute(&self, run: RunRecord) -> Result<RunRecord, herald_store::StoreError> {
-        let _slot = self.inner.slots.acquire().await;
+        let entered = self.enter(&run);
+        self.execute_entered(run, entered).await
+    }
+
+    /// Asks the run's action for a place (`concurrency`), in call order: `spawn` asks before
+    /// its task starts, so runs queue in the order they were spawned.
+    fn enter(&self, run: &RunRecord) -> Entered {
+        let catalog = self.catalog();
+        let action_ref = herald_api::ActionRef {
+            kind: run.action_kind,
+            name: run.action.clone(),
+        };
+        let limit = catalog
+            .action(&run.namespace, &action_ref)
+            .and_then(|d| d.concurrency.clone());
+        let namespace = match run.action_kind {
+            herald_api::ActionKind::Action => run.namespace.clone(),
+            herald_api::ActionKind::ClusterAction => String::new(),
+        };
+        let key = (namespace, run.action_kind, run.action.clone());
+        let admissions = &self.inner.admissions;
+        if run.phase == RunPhase::Running {
+            return Entered::Started(admissions.resume(key, run.id, limit.is_some()));
+        }
+        admissions.enter(key, run.id, limit.as_ref())
+    }
+
+    async fn execute_entered(
+        &self,
+        run: RunRecord,
+        entered: Entered,
+    ) -> Result<RunRecord, herald_store::StoreError> {
         let store = &self.inner.store;
+        let ticket = match entered {
+            Entered::Started(ticket) => ticket,
+            Entered::Skipped(message) => {
+                let skipped = outcome(
+                    RunPhase::Skipped,
+                    reasons::RUN_CONCURRENCY_LIMIT,
+                    message,
+                    None,
+                    None,
+                );
+                return store.finish_run(run.id, &skipped).await;
+            }
+            Entered::Waiting(waiting) => {
+                let message = "waiting for a run of the same action to finish (concurrency)";
+                store
+                    .transition(
+                        run.id,
+                        RunPhase::Pending,
+                        reasons::RUN_QUEUED,
+                        Some(message),
+                    )
+                    .await?;
+                waiting.admitted().await
+            }
+        };
+        let _slot = self.inner.slots.acquire().await;
         let (run, recorded) = if run.phase == RunPhase::Running {
             let recorded = store.run_steps(run.id).await?;
             (run, recorded)
@@ -198,16 +258,22 @@ impl Engine {
                 .await?;
             (run, Vec::new())
         };
-        let outcome = self.run_to_end(&run, &recorded).await?;
-        store.finish_run(run.id, &outcome).await
+        let outcome = self
+            .run_to_end(&run, &recorded, ticket.halt.clone())
+            .await?;
+        // Recorded as finished before its place is given up, so the next run starts after.
+        let finished = store.finish_run(run.id, &outcome).await;
+        drop(ticket);
+        finished
     }
 
     /// [`Engine::execute`] in the background, logging the result.
     pub fn spawn(&self, run: RunRecord) {
         let engine = self.clone();
+        let entered = self.enter(&run);
         tokio::spawn(async move {
             let name = run.name.clone();
-            match engine.execute(run).await {
+            match engine.execute_entered(run, entered).await {
                 Ok(done) => tracing::info!(run = %name, phase = %done.phase, "run finished"),
                 Err(e) => tracing::error!(run = %name, error = %e, "run could not be recorded"),
             }
@@ -218,6 +284,7 @@ impl Engine {
         &self,
         run: &RunRecord,
         recorded: &[herald_store::StepRecord],
+        halt: tokio::sync::watch::Receiver<Option<herald_core::steps::Halt>>,
     ) -> Result<RunOutcome, herald_store::StoreError> {
         let catalog = self.catalog();
         let (remote, graph, run_env, step_env) = match prepare(&catalog, run) {
@@ -246,7 +313,7 @@ impl Engine {
             run_env,
             step_env,
         }
-        .drive(recorded, elapsed)
+        .drive(recorded, elapsed, halt)
         .await
     }
 

@@ -212,8 +212,8 @@ fn outcome(ended: Ended, deadline: Duration, output: String) -> ProcessOutcome {
         Ended::Cancelled => ProcessOutcome {
             phase: RunPhase::Cancelled,
             exit_code: None,
-            reason: reasons::STEP_ACTION_TIMED_OUT,
-            message: "stopped: the action's timeout ran out".into(),
+            reason: reasons::STEP_RUN_CANCELLED,
+            message: "stopped: the run's graph was halted".into(),
             output,
         },
         Ended::Exited(Err(e)) => ProcessOutcome {

@@ -9,12 +9,12 @@ use std::time::Duration;
 use herald_api::{RunPhase, StepOutputs, reasons};
 use herald_core::WORKDIR_ENV;
 use herald_core::steps::{
-    Move, OUTPUT_ENV, RunVerdict, StepGraph, StepState, advance, fits_run, needs_env, outputs_size,
-    parse_outputs,
+    Halt, Move, OUTPUT_ENV, RunVerdict, StepGraph, StepState, advance, fits_run, needs_env,
+    outputs_size, parse_outputs,
 };
 use herald_git::Remote;
 use herald_store::{RunOutcome, RunRecord, StepChange, StepRecord, Store, StoreError};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::executor::{self, Command, ProcessOutcome};
@@ -94,19 +94,20 @@ impl GraphRun<'_> {
         self,
         recorded: &[StepRecord],
         elapsed: Duration,
+        mut cancel: watch::Receiver<Option<Halt>>,
     ) -> Result<RunOutcome, StoreError> {
         let mut progress = Progress::new(&self.graph, recorded);
         let deadline = self
             .graph
             .timeout()
             .map(|t| tokio::time::Instant::now() + t.saturating_sub(elapsed));
-        let mut timed_out = false;
+        let mut halt: Option<Halt> = None;
         let mut checkout: Option<tempfile::TempDir> = None;
         let mut tasks: JoinSet<Attempt> = JoinSet::new();
         let mut cancels: Vec<Option<oneshot::Sender<()>>> =
             (0..self.graph.nodes().len()).map(|_| None).collect();
         loop {
-            let next = advance(&self.graph, &progress.states, timed_out);
+            let next = advance(&self.graph, &progress.states, halt.as_ref());
             for m in next.moves {
                 match m {
                     Move::Skip {
@@ -165,8 +166,11 @@ impl GraphRun<'_> {
                         None => {}
                     }
                 }
-                () = sleep_until(deadline), if !timed_out && deadline.is_some() => {
-                    timed_out = true;
+                () = sleep_until(deadline), if halt.is_none() && deadline.is_some() => {
+                    halt = Some(Halt::TimedOut);
+                }
+                Ok(()) = cancel.changed(), if halt.is_none() => {
+                    halt = cancel.borrow_and_update().clone();
                 }
                 else => {
                     // Nothing runs, nothing is due and no verdict: the graph cannot move.

@@ -1,6 +1,7 @@
 //! Local mode, Herald's embedded default: definitions from a folder of manifests, actions as
 //! processes in fresh checkouts, runs in an embedded SQLite file. No cluster needed.
 
+mod admission;
 mod catalog;
 mod engine;
 mod executor;

@@ -1,6 +1,6 @@
 //! Multi-step actions in local mode, with real processes, a real Git repository and a real
 //! SQLite file: parallel branches, outputs passed on, a failure, `finally`, timeouts, retries,
-//! refused outputs, and a restart in the middle of a run.
+//! refused outputs, a restart in the middle of a run, and `concurrency` between runs.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -26,13 +26,18 @@ struct Fixture {
 
 /// The Action's spec, with `{marks}` replaced by the marks folder.
 async fn fixture(action_spec: &str, extra: &str) -> Fixture {
+    fixture_with(action_spec, extra, true).await
+}
+
+/// As [`fixture`]; without `onChangeOnly` every tick is its own run.
+async fn fixture_with(action_spec: &str, extra: &str, on_change_only: bool) -> Fixture {
     let repo = TestRepo::new();
     let state = tempfile::tempdir().unwrap();
     let marks = state.path().join("marks");
     std::fs::create_dir(&marks).unwrap();
     let action = action_spec.replace("{marks}", &marks.display().to_string());
     let manifests = Manifests::new();
-    let yaml = setup_with_action(&repo.url(), &action, true, "1h");
+    let yaml = setup_with_action(&repo.url(), &action, on_change_only, "1h");
     manifests.write("all.yaml", &format!("{yaml}---\n{extra}"));
     let engine = engine_at(&manifests, state.path()).await;
     Fixture {
@@ -63,12 +68,16 @@ async fn engine_at(manifests: &Manifests, state: &Path) -> Engine {
 }
 
 async fn fire(engine: &Engine) -> RunRecord {
+    fire_at(engine, "t1").await
+}
+
+async fn fire_at(engine: &Engine, tick: &str) -> RunRecord {
     let request = FireRequest {
         kind: herald_api::TriggerKind::ScheduleTrigger,
         namespace: "default".into(),
         name: "every".into(),
         source: None,
-        firing: Firing::Tick("t1".into()),
+        firing: Firing::Tick(tick.into()),
         pushes: None,
         listing_max_age: Duration::ZERO,
     };
@@ -338,4 +347,117 @@ async fn a_step_running_at_a_restart_is_interrupted_and_tried_again_only_with_re
         finished.history.last().unwrap().reason,
         reasons::RUN_INTERRUPTED
     );
+}
+
+/// A step that marks it started, then waits (up to 20 s) for the test to release it.
+const HELD: &str = r#"  concurrency: {max: 1, policy: POLICY}
+  steps:
+  - name: work
+    env: [{name: MARKS, value: "{marks}"}]
+    command: [sh, -c, 'touch "$MARKS/started-$HERALD_RUN"; for i in $(seq 200); do [ -e "$MARKS/release" ] && exit 0; sleep 0.1; done; exit 1']
+  finally:
+  - name: cleanup
+    env: [{name: MARKS, value: "{marks}"}]
+    command: [sh, -c, 'touch "$MARKS/cleaned-$HERALD_RUN"']
+"#;
+
+async fn wait_phase(engine: &Engine, run: &RunRecord, phase: RunPhase) -> RunDetail {
+    let store = engine.store().clone();
+    let id = run.id;
+    support::wait_for(
+        &format!("run {id} {phase}"),
+        Duration::from_secs(20),
+        || {
+            let store = store.clone();
+            async move {
+                let d = store.get_run(id).await.unwrap().unwrap();
+                (d.run.phase == phase).then_some(d)
+            }
+        },
+    )
+    .await
+}
+
+async fn wait_mark(path: PathBuf) {
+    support::wait_for(
+        &format!("{}", path.display()),
+        Duration::from_secs(20),
+        || {
+            let path = path.clone();
+            async move { path.exists().then_some(()) }
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn queued_runs_wait_their_turn_in_creation_order() {
+    let f = fixture_with(&HELD.replace("POLICY", "Queue"), "", false).await;
+    let first = fire_at(&f.engine, "t1").await;
+    let second = fire_at(&f.engine, "t2").await;
+    f.engine.spawn(first.clone());
+    f.engine.spawn(second.clone());
+    wait_mark(f.marks.join(format!("started-{}", first.name))).await;
+    // The second waits, recorded as queued, and has not started.
+    let queued = support::wait_for("the second run queued", Duration::from_secs(20), || {
+        let store = f.engine.store().clone();
+        let id = second.id;
+        async move {
+            let d = store.get_run(id).await.unwrap().unwrap();
+            d.history
+                .iter()
+                .any(|t| t.reason == reasons::RUN_QUEUED)
+                .then_some(d)
+        }
+    })
+    .await;
+    assert_eq!(queued.run.phase, RunPhase::Pending);
+    assert!(!f.marks.join(format!("started-{}", second.name)).exists());
+    std::fs::write(f.marks.join("release"), "").unwrap();
+    let one = wait_phase(&f.engine, &first, RunPhase::Succeeded).await;
+    let two = wait_phase(&f.engine, &second, RunPhase::Succeeded).await;
+    assert!(two.run.started_at.unwrap() >= one.run.finished_at.unwrap());
+}
+
+#[tokio::test]
+async fn forbid_skips_a_run_while_another_executes() {
+    let f = fixture_with(&HELD.replace("POLICY", "Forbid"), "", false).await;
+    let first = fire_at(&f.engine, "t1").await;
+    f.engine.spawn(first.clone());
+    wait_mark(f.marks.join(format!("started-{}", first.name))).await;
+    let second = fire_at(&f.engine, "t2").await;
+    let skipped = f.engine.execute(second.clone()).await.unwrap();
+    assert_eq!(skipped.phase, RunPhase::Skipped);
+    let d = detail(&f.engine, &second).await;
+    assert_eq!(
+        d.history.last().unwrap().reason,
+        reasons::RUN_CONCURRENCY_LIMIT
+    );
+    assert!(d.steps.is_empty(), "nothing of it ran");
+    std::fs::write(f.marks.join("release"), "").unwrap();
+    wait_phase(&f.engine, &first, RunPhase::Succeeded).await;
+}
+
+#[tokio::test]
+async fn replace_cancels_the_oldest_run_which_still_runs_its_finally() {
+    let f = fixture_with(&HELD.replace("POLICY", "Replace"), "", false).await;
+    let first = fire_at(&f.engine, "t1").await;
+    f.engine.spawn(first.clone());
+    wait_mark(f.marks.join(format!("started-{}", first.name))).await;
+    let second = fire_at(&f.engine, "t2").await;
+    f.engine.spawn(second.clone());
+    let old = wait_phase(&f.engine, &first, RunPhase::Cancelled).await;
+    assert_eq!(old.history.last().unwrap().reason, reasons::RUN_REPLACED);
+    assert_eq!(step(&old, "work").phase, RunPhase::Cancelled);
+    assert_eq!(
+        step(&old, "work").reason.as_deref(),
+        Some(reasons::STEP_RUN_CANCELLED)
+    );
+    assert_eq!(step(&old, "cleanup").phase, RunPhase::Succeeded);
+    assert!(f.marks.join(format!("cleaned-{}", first.name)).exists());
+    // The new run started once the old one had finished, and runs to its end.
+    wait_mark(f.marks.join(format!("started-{}", second.name))).await;
+    std::fs::write(f.marks.join("release"), "").unwrap();
+    let new = wait_phase(&f.engine, &second, RunPhase::Succeeded).await;
+    assert!(new.run.started_at.unwrap() >= old.run.finished_at.unwrap());
 }

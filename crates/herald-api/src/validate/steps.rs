@@ -62,6 +62,17 @@ pub(super) fn definition(errors: &mut Errors, def: &ActionDefinition) {
             format!("must be at least 1, got {p}; leave it out for no limit"),
         );
     }
+    if let Some(c) = &def.concurrency
+        && c.max < 1
+    {
+        errors.add(
+            "concurrency.max",
+            format!(
+                "must be at least 1, got {}; leave concurrency out for no limit",
+                c.max
+            ),
+        );
+    }
     let action_timeout = def.timeout.as_deref().and_then(|t| {
         let parsed = duration(t);
         errors.check("timeout", parsed.as_ref().map(|_| ()).map_err(Clone::clone));

@@ -42,6 +42,18 @@ impl StepState {
     }
 }
 
+/// Why the graph stops before its end: `finally` still runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halt {
+    /// The action's `timeout` ran out: the run fails with `DeadlineExceeded`.
+    TimedOut,
+    /// The run was cancelled (another run replaced it): it ends `Cancelled` with this reason.
+    Cancelled {
+        reason: &'static str,
+        message: String,
+    },
+}
+
 /// One thing the executor must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Move {
@@ -74,17 +86,18 @@ pub struct RunVerdict {
 }
 
 /// The moves that follow from `states` (one per step, in the graph's order), and the run's
-/// verdict when nothing more can happen. `graph_timed_out` says the action's `timeout` ran
-/// out: the graph's unfinished steps are cancelled and `finally` runs.
+/// verdict when nothing more can happen. A `halt` (the action's timeout ran out, or the run
+/// was cancelled) cancels the graph's unfinished steps and lets `finally` run.
 ///
 /// Apply every move before calling again: the state the moves lead to is what the next call
 /// must see (a started step as `Running`, a skipped one as `Skipped`).
-pub fn advance(graph: &StepGraph, states: &[StepState], graph_timed_out: bool) -> Advance {
+pub fn advance(graph: &StepGraph, states: &[StepState], halt: Option<&Halt>) -> Advance {
     assert_eq!(states.len(), graph.nodes().len(), "one state per step");
     let mut view: Vec<StepState> = states.to_vec();
     let mut moves = Vec::new();
-    if graph_timed_out {
-        cancel_graph(graph, &mut view, &mut moves);
+    let graph_timed_out = halt.is_some();
+    if let Some(halt) = halt {
+        cancel_graph(graph, halt, &mut view, &mut moves);
     }
     let mut running = view.iter().filter(|s| s.phase == RunPhase::Running).count();
     let limit = graph.parallelism().unwrap_or(usize::MAX);
@@ -147,7 +160,7 @@ pub fn advance(graph: &StepGraph, states: &[StepState], graph_timed_out: bool) -
     }
     let verdict = (0..view.len())
         .all(|i| is_final(graph, &view, i, graph_timed_out))
-        .then(|| verdict(graph, &view, graph_timed_out));
+        .then(|| verdict(graph, &view, halt));
     Advance { moves, verdict }
 }
 
@@ -168,27 +181,36 @@ fn running_state(attempt: u32, reason: &str) -> StepState {
     }
 }
 
-fn cancel_graph(graph: &StepGraph, view: &mut [StepState], moves: &mut Vec<Move>) {
-    let budget = graph
-        .timeout()
-        .map(|t| humantime::format_duration(t).to_string())
-        .unwrap_or_default();
+fn cancel_graph(graph: &StepGraph, halt: &Halt, view: &mut [StepState], moves: &mut Vec<Move>) {
+    let (reason, message) = match halt {
+        Halt::TimedOut => (
+            reasons::STEP_ACTION_TIMED_OUT,
+            format!("the action's timeout of {} ran out", budget(graph)),
+        ),
+        Halt::Cancelled { message, .. } => (reasons::STEP_RUN_CANCELLED, message.clone()),
+    };
     for (i, state) in view.iter_mut().enumerate().take(graph.graph_len()) {
         if matches!(state.phase, RunPhase::Pending | RunPhase::Running) {
-            let message = format!("the action's timeout of {budget} ran out");
             moves.push(Move::Cancel {
                 step: i,
-                reason: reasons::STEP_ACTION_TIMED_OUT,
+                reason,
                 message: message.clone(),
             });
             *state = StepState {
                 phase: RunPhase::Cancelled,
                 attempt: state.attempt,
-                reason: Some(reasons::STEP_ACTION_TIMED_OUT.to_owned()),
-                message: Some(message),
+                reason: Some(reason.to_owned()),
+                message: Some(message.clone()),
             };
         }
     }
+}
+
+fn budget(graph: &StepGraph) -> String {
+    graph
+        .timeout()
+        .map(|t| humantime::format_duration(t).to_string())
+        .unwrap_or_default()
 }
 
 fn failed(phase: RunPhase) -> bool {
@@ -294,18 +316,24 @@ fn judge(graph: &StepGraph, view: &[StepState], i: usize) -> Judged {
     }
 }
 
-fn verdict(graph: &StepGraph, view: &[StepState], graph_timed_out: bool) -> RunVerdict {
+fn verdict(graph: &StepGraph, view: &[StepState], halt: Option<&Halt>) -> RunVerdict {
     let single = graph.nodes().len() == 1;
-    if graph_timed_out {
-        let budget = graph
-            .timeout()
-            .map(|t| humantime::format_duration(t).to_string())
-            .unwrap_or_default();
-        return RunVerdict {
-            phase: RunPhase::Failed,
-            reason: reasons::RUN_DEADLINE_EXCEEDED.to_owned(),
-            message: format!("the action ran past its timeout of {budget}"),
-        };
+    match halt {
+        Some(Halt::TimedOut) => {
+            return RunVerdict {
+                phase: RunPhase::Failed,
+                reason: reasons::RUN_DEADLINE_EXCEEDED.to_owned(),
+                message: format!("the action ran past its timeout of {}", budget(graph)),
+            };
+        }
+        Some(Halt::Cancelled { reason, message }) => {
+            return RunVerdict {
+                phase: RunPhase::Cancelled,
+                reason: (*reason).to_owned(),
+                message: message.clone(),
+            };
+        }
+        None => {}
     }
     let failure = graph
         .nodes()

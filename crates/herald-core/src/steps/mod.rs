@@ -2,10 +2,12 @@
 //! next, and the outputs steps pass on. Both modes execute what these decide.
 
 mod advance;
+mod concurrency;
 mod graph;
 mod outputs;
 
-pub use advance::{Advance, Move, RunVerdict, StepState, advance};
+pub use advance::{Advance, Halt, Move, RunVerdict, StepState, advance};
+pub use concurrency::{Admission, admit};
 pub use graph::{DEFAULT_BACKOFF, DEFAULT_STEP_TIMEOUT, MAX_BACKOFF, StepGraph, StepNode};
 pub use outputs::{
     MAX_RUN_OUTPUTS, MAX_STEP_OUTPUT, OUTPUT_ENV, OutputError, fits_run, needs_env, outputs_size,

@@ -46,7 +46,7 @@ fn drive(
     let mut seen = Drive::default();
     for wave in 0..100 {
         let timed_out = time_out_after.is_some_and(|w| wave >= w);
-        let next = advance(g, &states, timed_out);
+        let next = advance(g, &states, timed_out.then_some(&Halt::TimedOut));
         let mut started = Vec::new();
         for m in next.moves {
             match m {
@@ -392,10 +392,10 @@ fn a_retry_never_starts_after_the_action_timed_out() {
     );
     let mut states = vec![StepState::new(RunPhase::Failed, reasons::RUN_ERROR)];
     states[0].attempt = 1;
-    let next = advance(&g, &states, false);
+    let next = advance(&g, &states, None);
     assert!(matches!(next.moves[..], [Move::Start { attempt: 2, .. }]));
     assert_eq!(next.moves.len(), 1);
-    let next = advance(&g, &states, true);
+    let next = advance(&g, &states, Some(&Halt::TimedOut));
     assert!(next.moves.is_empty(), "{:?}", next.moves);
     assert_eq!(next.verdict.unwrap().reason, reasons::RUN_DEADLINE_EXCEEDED);
 }
@@ -430,8 +430,8 @@ fn the_same_states_give_the_same_moves_so_a_restart_rebuilds_them() {
     let mut states = vec![StepState::default(); 3];
     states[0] = StepState::new(RunPhase::Succeeded, reasons::RUN_COMPLETED);
     states[1] = StepState::new(RunPhase::Running, reasons::RUN_STARTED);
-    let first = advance(&g, &states, false);
-    assert_eq!(first, advance(&g, &states, false));
+    let first = advance(&g, &states, None);
+    assert_eq!(first, advance(&g, &states, None));
     // b runs already (its Job was adopted): only c starts, and b is not started twice.
     assert_eq!(
         first.moves,
