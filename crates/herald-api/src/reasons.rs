@@ -91,6 +91,10 @@ pub const STEP_CONDITION_FALSE: &str = "ConditionFalse";
 pub const STEP_ACTION_TIMED_OUT: &str = "ActionTimedOut";
 /// Cancelled: the run was cancelled (another run replaced it) before the step finished.
 pub const STEP_RUN_CANCELLED: &str = "RunCancelled";
+/// A re-run kept this step's result and outputs from the run it re-runs.
+pub const STEP_REUSED: &str = "Reused";
+/// A run re-runs another from one of its steps (`herald runs rerun`).
+pub const RUN_RERUN: &str = "Rerun";
 /// Another attempt starts after a failure or a timeout (`retries`).
 pub const STEP_RETRYING: &str = "Retrying";
 /// A step wrote more than its 4 KiB to `$HERALD_OUTPUT`, or the run's outputs passed 32 KiB.

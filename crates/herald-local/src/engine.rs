@@ -63,6 +63,19 @@ pub enum SourceOutcome {
     Failed { source: String, error: String },
 }
 
+/// Why a re-run could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum RerunError {
+    #[error("run {0} is still {1}; re-run it once it has finished")]
+    NotFinished(String, RunPhase),
+    #[error("the run's action cannot be read: {0}")]
+    Definition(String),
+    #[error(transparent)]
+    Step(#[from] herald_core::steps::RerunError),
+    #[error(transparent)]
+    Store(#[from] herald_store::StoreError),
+}
+
 /// Why a firing could not start at all.
 #[derive(Debug, thiserror::Error)]
 pub enum FireError {
@@ -249,14 +262,14 @@ impl Engine {
             }
         };
         let _slot = self.inner.slots.acquire().await;
-        let (run, recorded) = if run.phase == RunPhase::Running {
-            let recorded = store.run_steps(run.id).await?;
-            (run, recorded)
+        // A resumed run, or a re-run, has steps recorded already.
+        let recorded = store.run_steps(run.id).await?;
+        let run = if run.phase == RunPhase::Running {
+            run
         } else {
-            let run = store
+            store
                 .transition(run.id, RunPhase::Running, reasons::RUN_STARTED, None)
-                .await?;
-            (run, Vec::new())
+                .await?
         };
         let outcome = self
             .run_to_end(&run, &recorded, ticket.halt.clone())
@@ -265,6 +278,87 @@ impl Engine {
         let finished = store.finish_run(run.id, &outcome).await;
         drop(ticket);
         finished
+    }
+
+    /// A new run of `original` (finished) that keeps the recorded result and outputs of the
+    /// steps before `from` that succeeded, and runs `from`, what needs it, and `finally`
+    /// again. Stored, not executed: call [`Engine::execute`].
+    pub async fn rerun(
+        &self,
+        original: &herald_store::RunDetail,
+        from: &str,
+    ) -> Result<RunRecord, RerunError> {
+        let old = &original.run;
+        if !old.phase.is_terminal() {
+            return Err(RerunError::NotFinished(old.name.clone(), old.phase));
+        }
+        let catalog = self.catalog();
+        let action_ref = herald_api::ActionRef {
+            kind: old.action_kind,
+            name: old.action.clone(),
+        };
+        let definition = catalog.action(&old.namespace, &action_ref).ok_or_else(|| {
+            RerunError::Definition(format!("{} {} not found", old.action_kind, old.action))
+        })?;
+        let graph = StepGraph::new(definition)
+            .map_err(|e| RerunError::Definition(herald_api::validate::join_errors(&e)))?;
+        let recorded = |name: &str| original.steps.iter().find(|s| s.name == name);
+        let reused =
+            herald_core::steps::reused_steps(&graph, from, |name| recorded(name).map(|s| s.phase))?;
+        let occasion = format!("rerun/{}/{from}/{}", old.name, crate::unique_id());
+        let new = NewRun {
+            name: herald_core::run_name(
+                &old.trigger,
+                &old.source,
+                &old.revision,
+                herald_api::RunCause::Manual,
+                Some(&occasion),
+            ),
+            namespace: old.namespace.clone(),
+            trigger: TriggerKey {
+                kind: old.trigger_kind,
+                namespace: old.namespace.clone(),
+                name: old.trigger.clone(),
+            },
+            source_kind: old.source_kind,
+            source: old.source.clone(),
+            git_ref: old.git_ref.clone(),
+            revision: old.revision.clone(),
+            action_kind: old.action_kind,
+            action: old.action.clone(),
+            cause: herald_api::RunCause::Manual,
+            record_last_seen: false,
+        };
+        let store = &self.inner.store;
+        let run = store.create_run(&new).await?.into_record();
+        let message = format!("re-run of run {} ({}) from step {from}", old.id, old.name);
+        let run = store
+            .transition(
+                run.id,
+                RunPhase::Pending,
+                reasons::RUN_RERUN,
+                Some(&message),
+            )
+            .await?;
+        let kept = format!("kept from run {} ({})", old.id, old.name);
+        for i in reused {
+            let name = &graph.nodes()[i].step.name;
+            let Some(step) = recorded(name) else { continue };
+            let change = herald_store::StepChange {
+                name,
+                position: i,
+                from: RunPhase::Pending,
+                to: RunPhase::Succeeded,
+                attempt: step.attempt,
+                reason: reasons::STEP_REUSED,
+                message: Some(&kept),
+                exit_code: step.exit_code,
+                outputs: Some(&step.outputs),
+                output: step.output.as_deref(),
+            };
+            store.record_step(&run, &change).await?;
+        }
+        Ok(run)
     }
 
     /// [`Engine::execute`] in the background, logging the result.

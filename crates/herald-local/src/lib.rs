@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use catalog::{Catalog, Key};
-pub use engine::{Engine, EngineConfig, FireError, FireRequest, SourceOutcome};
+pub use engine::{Engine, EngineConfig, FireError, FireRequest, RerunError, SourceOutcome};
 pub use executor::{OUTPUT_LIMIT, STOP_GRACE};
 pub use herald_core::Firing;
 pub use manifests::{DEFAULT_NAMESPACE, LoadError, Loaded, load_dir};

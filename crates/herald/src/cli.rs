@@ -233,6 +233,21 @@ pub enum RunsCommand {
         #[arg(long, short, value_enum, default_value = "text")]
         output: ShowFormat,
     },
+    /// Make a new run of a finished run (local mode) that keeps the result and outputs of the
+    /// steps before STEP that succeeded and runs STEP, what needs it and `finally` again; wait
+    /// for it and show it.
+    Rerun {
+        /// The run's number or name.
+        run: String,
+        /// The first step to run again.
+        #[arg(long, value_name = "STEP", value_parser = non_empty)]
+        from: String,
+        /// The folder of manifests (the action and its source are read from there).
+        #[arg(long, short, env = "HERALD_DIR", default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -470,7 +485,15 @@ pub struct TriggerName {
 }
 
 /// The phases `herald runs --phase` takes (the spelling of `herald_api::RunPhase`).
-const RUN_PHASES: [&str; 5] = ["Pending", "Running", "Succeeded", "Failed", "Skipped"];
+const RUN_PHASES: [&str; 7] = [
+    "Pending",
+    "Running",
+    "Succeeded",
+    "Failed",
+    "TimedOut",
+    "Skipped",
+    "Cancelled",
+];
 
 /// The object an event is about, from `--object`: `Kind/namespace/name`, or `Kind/name` for
 /// that name in any namespace.

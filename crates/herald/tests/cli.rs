@@ -315,3 +315,89 @@ fn the_multi_step_example_runs_its_graph_and_shows_every_step() {
     let files = detail["steps"][1]["outputs"]["files"].as_str().unwrap();
     assert!(files.parse::<u32>().unwrap() > 10, "{files}");
 }
+
+#[test]
+fn a_failed_run_is_rerun_from_its_failed_step_keeping_what_succeeded_before() {
+    let root = setup("true");
+    let marks = root.path().join("marks");
+    std::fs::create_dir(&marks).unwrap();
+    let marks = marks.display().to_string();
+    let action = format!(
+        r#"apiVersion: herald.dev/v1alpha1
+kind: Action
+metadata: {{name: act, namespace: ci}}
+spec:
+  steps:
+  - name: a
+    env: [{{name: MARKS, value: "{marks}"}}]
+    command: [sh, -c, 'echo ran >> "$MARKS/a"; echo "token=$$-$(date +%N)" >> "$HERALD_OUTPUT"']
+    outputs: [token]
+  - name: b
+    needs: [a]
+    env: [{{name: MARKS, value: "{marks}"}}]
+    command: [sh, -c, 'echo "b got $HERALD_NEEDS_A_TOKEN"; [ -e "$MARKS/fixed" ]']
+  - name: c
+    needs: [b]
+    command: ["true"]
+"#
+    );
+    let manifests = root.path().join("m/herald.yaml");
+    let all = std::fs::read_to_string(&manifests).unwrap();
+    let kept: Vec<&str> = all
+        .split("---\n")
+        .filter(|d| !d.contains("\nkind: Action\n"))
+        .collect();
+    std::fs::write(&manifests, format!("{}---\n{action}", kept.join("---\n"))).unwrap();
+
+    let first = herald(&["trigger", "ci/nightly", "--dir", "m"], root.path());
+    assert!(
+        !first.status.success() && text(&first.stdout).contains("step b failed"),
+        "{}\n{}",
+        text(&first.stdout),
+        text(&first.stderr)
+    );
+    let json = herald(&["runs", "show", "1", "-o", "json"], root.path());
+    let run1: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let token = run1["steps"][0]["outputs"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(run1["steps"][1]["phase"], "Failed");
+    assert_eq!(run1["steps"][2]["phase"], "Skipped");
+
+    let unknown = herald(
+        &["runs", "rerun", "1", "--from", "nope", "--dir", "m"],
+        root.path(),
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown.stderr).contains("the action has no step \"nope\"; its steps are a, b, c"),
+        "{}",
+        text(&unknown.stderr)
+    );
+
+    std::fs::write(Path::new(&marks).join("fixed"), "").unwrap();
+    let again = herald(
+        &["runs", "rerun", "1", "--from", "b", "--dir", "m"],
+        root.path(),
+    );
+    let shown = text(&again.stdout);
+    assert!(again.status.success(), "{shown}\n{}", text(&again.stderr));
+    assert!(shown.contains("re-run of run 1"), "{shown}");
+    // a was kept, not run again: its output and token are run 1's.
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&marks).join("a")).unwrap(),
+        "ran\n"
+    );
+    assert!(shown.contains(&format!("b got {token}")), "{shown}");
+    let json = herald(&["runs", "show", "2", "-o", "json"], root.path());
+    let run2: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(run2["steps"][0]["reason"], "Reused");
+    assert_eq!(run2["steps"][0]["outputs"]["token"], token.as_str());
+    assert_eq!(run2["steps"][1]["phase"], "Succeeded");
+    assert_eq!(run2["steps"][2]["phase"], "Succeeded");
+    // Run 1 is as it was.
+    let json = herald(&["runs", "show", "1", "-o", "json"], root.path());
+    let still: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(still["run"]["phase"], "Failed");
+}

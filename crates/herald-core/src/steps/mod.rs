@@ -5,6 +5,7 @@ mod advance;
 mod concurrency;
 mod graph;
 mod outputs;
+mod rerun;
 
 pub use advance::{Advance, Halt, Move, RunVerdict, StepState, advance};
 pub use concurrency::{Admission, admit};
@@ -13,6 +14,7 @@ pub use outputs::{
     MAX_RUN_OUTPUTS, MAX_STEP_OUTPUT, OUTPUT_ENV, OutputError, fits_run, needs_env, outputs_size,
     parse_outputs, result_word,
 };
+pub use rerun::{RerunError, reused_steps};
 
 #[cfg(test)]
 mod tests;

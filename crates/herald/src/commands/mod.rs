@@ -98,6 +98,30 @@ pub(crate) fn retention(args: &ApiArgs) -> herald_server::Retention {
     }
 }
 
+/// A local engine for one command (`herald trigger`, `herald runs rerun`): the manifests in
+/// `dir` (reported as loaded) and the store at `db`.
+pub(crate) async fn one_shot_engine(
+    dir: &std::path::Path,
+    db: &std::path::Path,
+) -> anyhow::Result<(herald_local::Engine, herald_local::Catalog)> {
+    let (catalog, _) = herald_local::load_and_report(dir)
+        .with_context(|| format!("reading manifests in {}", dir.display()))?;
+    let store = open_store(db).await?;
+    let (_sender, receiver) = tokio::sync::watch::channel(std::sync::Arc::new(catalog.clone()));
+    let engine = herald_local::Engine::new(
+        store,
+        receiver,
+        herald_local::EngineConfig {
+            work_root: default_work_root(db),
+            max_parallel: 4,
+            metrics: herald_server::Metrics::default(),
+            git_concurrency: 4,
+            git_timeout: std::time::Duration::from_secs(30),
+        },
+    );
+    Ok((engine, catalog))
+}
+
 /// Where temporary checkouts go when no folder is given: `work` beside the database.
 pub(crate) fn default_work_root(db: &std::path::Path) -> std::path::PathBuf {
     db.parent()

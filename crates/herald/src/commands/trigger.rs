@@ -4,10 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use herald_api::{RunPhase, TriggerKind};
-use herald_local::{Engine, FireRequest, Firing, SourceOutcome};
-use tokio::sync::watch;
+use herald_local::{FireRequest, Firing, SourceOutcome};
 
-use super::open_store;
 use crate::cli::{TriggerArgs, TriggerKindArg};
 use crate::output;
 
@@ -19,23 +17,8 @@ pub async fn trigger(args: TriggerArgs) -> anyhow::Result<ExitCode> {
             args.trigger.clone(),
         ),
     };
-    let (catalog, _) = herald_local::load_and_report(&args.dir)
-        .with_context(|| format!("reading manifests in {}", args.dir.display()))?;
+    let (engine, catalog) = super::one_shot_engine(&args.dir, &args.store.db).await?;
     let kind = trigger_kind(&catalog, &namespace, &name, args.kind)?;
-    let store = open_store(&args.store.db).await?;
-    let work_root = super::default_work_root(&args.store.db);
-    let (_sender, receiver) = watch::channel(std::sync::Arc::new(catalog));
-    let engine = Engine::new(
-        store,
-        receiver,
-        herald_local::EngineConfig {
-            work_root,
-            max_parallel: 4,
-            metrics: herald_server::Metrics::default(),
-            git_concurrency: 4,
-            git_timeout: std::time::Duration::from_secs(30),
-        },
-    );
     let request = FireRequest {
         kind,
         namespace,
