@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use herald_api::{ActionJob, Run, RunSpec};
+use std::time::Duration;
+
+use herald_api::{Run, RunSpec, Step};
 use herald_core::{CredentialPlan, RunContext, WORKDIR_ENV, run_env};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
@@ -20,10 +22,21 @@ pub const WORKSPACE: &str = "/workspace";
 /// Where the cloner reads credentials (only the init container mounts them).
 pub const CREDENTIALS_DIR: &str = "/var/run/herald/credentials";
 
-/// What building a Job needs besides the Run.
+/// Where a step's container writes its outputs: the kubelet keeps this file's first 4 KiB as
+/// the container's termination message, which Herald reads (no Pod logs needed).
+pub const OUTPUT_FILE: &str = "/dev/termination-log";
+
+/// What building a step attempt's Job needs besides the Run.
 #[derive(Debug, Clone)]
 pub struct JobInputs<'a> {
-    pub action: &'a ActionJob,
+    pub step: &'a Step,
+    pub attempt: u32,
+    /// One attempt's budget: the Job's `activeDeadlineSeconds`.
+    pub timeout: Duration,
+    /// `HERALD_NEEDS_*` from the steps it needs.
+    pub needs_env: Vec<(String, String)>,
+    pub service_account: Option<&'a str>,
+    pub ttl_seconds_after_finished: Option<i32>,
     pub plan: &'a CredentialPlan,
     /// The per-run credentials Secret, when the source needs any.
     pub credentials_secret: Option<&'a str>,
@@ -32,27 +45,32 @@ pub struct JobInputs<'a> {
     pub default_service_account: &'a str,
 }
 
-/// The Job that carries out `run`, owned by it so it goes when the Run goes.
+/// The Job of one attempt of one step of `run`, owned by the Run so it goes when the Run goes.
 pub fn build_job(run: &Run, inputs: &JobInputs<'_>) -> Job {
-    let name = run.metadata.name.clone().unwrap_or_default();
-    let labels = run_labels(&name, &run.spec);
-    let action = inputs.action;
+    let run_name = run.metadata.name.clone().unwrap_or_default();
+    let mut labels = run_labels(&run_name, &run.spec);
+    labels.insert(labels::STEP.to_owned(), inputs.step.name.clone());
+    labels.insert(labels::ATTEMPT.to_owned(), inputs.attempt.to_string());
     let pod = PodSpec {
         restart_policy: Some("Never".into()),
         service_account_name: Some(
-            action
+            inputs
                 .service_account
-                .clone()
-                .unwrap_or_else(|| inputs.default_service_account.to_owned()),
+                .unwrap_or(inputs.default_service_account)
+                .to_owned(),
         ),
         init_containers: Some(vec![cloner(run, inputs)]),
-        containers: vec![worker(run, action)],
+        containers: vec![worker(run, inputs)],
         volumes: Some(volumes(inputs.credentials_secret)),
         ..PodSpec::default()
     };
     Job {
         metadata: ObjectMeta {
-            name: Some(name),
+            name: Some(labels::job_name(
+                &run_name,
+                &inputs.step.name,
+                inputs.attempt,
+            )),
             namespace: run.metadata.namespace.clone(),
             labels: Some(labels.clone()),
             owner_references: owner_reference(run).map(|o| vec![o]),
@@ -60,8 +78,8 @@ pub fn build_job(run: &Run, inputs: &JobInputs<'_>) -> Job {
         },
         spec: Some(JobSpec {
             backoff_limit: Some(0),
-            active_deadline_seconds: action.active_deadline_seconds,
-            ttl_seconds_after_finished: action.ttl_seconds_after_finished,
+            active_deadline_seconds: i64::try_from(inputs.timeout.as_secs()).ok(),
+            ttl_seconds_after_finished: inputs.ttl_seconds_after_finished,
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
@@ -140,7 +158,8 @@ fn cloner(run: &Run, inputs: &JobInputs<'_>) -> Container {
     }
 }
 
-fn worker(run: &Run, action: &ActionJob) -> Container {
+fn worker(run: &Run, inputs: &JobInputs<'_>) -> Container {
+    let step = inputs.step;
     let name = run.metadata.name.clone().unwrap_or_default();
     let namespace = run.metadata.namespace.clone().unwrap_or_default();
     let spec = &run.spec;
@@ -160,21 +179,27 @@ fn worker(run: &Run, action: &ActionJob) -> Container {
         .map(|(k, v)| env_var(k, &v))
         .collect();
     env.push(env_var(WORKDIR_ENV, WORKSPACE));
-    env.extend(action.env.iter().cloned());
-    let workdir = match action.workdir.as_deref() {
+    env.push(env_var("HERALD_STEP", &step.name));
+    env.push(env_var("HERALD_STEP_ATTEMPT", &inputs.attempt.to_string()));
+    env.push(env_var(herald_core::steps::OUTPUT_ENV, OUTPUT_FILE));
+    env.extend(inputs.needs_env.iter().map(|(k, v)| env_var(k, v)));
+    env.extend(step.env.iter().cloned());
+    let workdir = match step.workdir.as_deref() {
         Some(sub) if !sub.is_empty() => format!("{WORKSPACE}/{sub}"),
         _ => WORKSPACE.to_owned(),
     };
     Container {
         name: "action".into(),
-        image: action.image.clone(),
-        command: non_empty(&action.command),
-        args: non_empty(&action.args),
+        image: step.image.clone(),
+        command: non_empty(&step.command),
+        args: non_empty(&step.args),
         env: Some(env),
         working_dir: Some(workdir),
-        resources: action.resources.clone(),
+        resources: step.resources.clone(),
         volume_mounts: Some(vec![workspace_mount()]),
-        // The runner shows the end of this file when no kubelet log is reachable.
+        // The outputs on success; on a failure with no outputs written, the log's tail, which
+        // Herald shows when no kubelet log is reachable.
+        termination_message_path: Some(OUTPUT_FILE.into()),
         termination_message_policy: Some("FallbackToLogsOnError".into()),
         ..Container::default()
     }

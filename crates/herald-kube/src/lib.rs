@@ -18,6 +18,7 @@ mod reconcile;
 mod resource_controller;
 mod run_controller;
 mod run_status;
+mod run_steps;
 mod source_controller;
 mod sources;
 mod store_events;

@@ -57,35 +57,27 @@ where
 {
     let verdict = action
         .validate()
-        .and_then(|()| single_job(definition).map(|_| ()).map_err(|e| vec![e]))
+        .and_then(|()| runnable_here(definition).map_err(|e| vec![e]))
         .map_or_else(|e| invalid(&e), |()| valid());
     let previous = status.map(|s| s.conditions.as_slice()).unwrap_or_default();
     write(api, action, previous, &verdict).await?;
     Ok(Action::await_change())
 }
 
-/// The job an action runs in a cluster: its `actionJob`. A graph of `steps` and a
-/// `concurrency` limit pass validation and work in local mode; cluster mode refuses them here
-/// (Stalled at once, and at a run's start) until the Run controller creates a Job per step
-/// and counts its Runs, rather than ignoring them.
-pub(crate) fn single_job(
+/// Whether cluster mode runs this action: graphs of steps it does; a `concurrency` limit
+/// passes validation and works in local mode, and is refused here (Stalled at once, and at a
+/// run's start) until the Run controller counts an action's Runs, rather than ignored.
+pub(crate) fn runnable_here(
     def: &herald_api::ActionDefinition,
-) -> Result<&herald_api::ActionJob, herald_api::validate::FieldError> {
-    use herald_api::validate::FieldError;
+) -> Result<(), herald_api::validate::FieldError> {
     if def.concurrency.is_some() {
-        return Err(FieldError::new(
+        return Err(herald_api::validate::FieldError::new(
             "spec.concurrency",
             "a concurrency limit works in local mode; in a cluster this version does not \
              limit runs yet",
         ));
     }
-    def.action_job.as_ref().ok_or_else(|| {
-        FieldError::new(
-            "spec.steps",
-            "multi-step actions run in local mode; in a cluster this version runs only \
-             actionJob",
-        )
-    })
+    Ok(())
 }
 
 pub(crate) fn namespaced<K>(ctx: &Context, object: &K) -> Api<K>

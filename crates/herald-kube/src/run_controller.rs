@@ -1,12 +1,14 @@
-//! The Run controller: launch the Run's Job, follow it to the end, record every transition.
+//! The Run controller: one Job per step attempt, followed to the end, every transition of the
+//! Run and of its steps recorded.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_api::{ActionJob, ActionKind, Run, RunPhase, RunStatus, reasons};
+use herald_api::{ActionDefinition, ActionKind, Run, RunPhase, RunStatus, RunTransition, reasons};
+use herald_core::steps::StepGraph;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod, Secret};
-use kube::api::{ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
@@ -19,13 +21,15 @@ use crate::error::{Error, KubeContext, is_conflict};
 use crate::job::{JobInputs, build_job};
 use crate::labels;
 use crate::run_status::{Observed, job_phase, next_status};
+use crate::run_steps::{self, Seen, SeenJob};
 use crate::sources::{self, get};
 use crate::store_events;
 
 /// Lines of pod log kept as the output excerpt.
 const LOG_TAIL_LINES: i64 = 100;
 
-/// Reconcile one Run.
+/// Reconcile one Run: fold its Jobs into its steps, let the scheduler say what follows, create
+/// or delete the Jobs that makes, and write the status once.
 pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error> {
     let phase = run.status.as_ref().and_then(|s| s.phase);
     if phase.is_some_and(RunPhase::is_terminal) {
@@ -34,38 +38,88 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
     // The Action and the source come from the caches: not before they hold what exists.
     ctx.caches.wait_until_ready().await;
     let namespace = run.namespace().unwrap_or_default();
-    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
-    // A Run without a phase has not been launched: its Job is created straight away (an
-    // existing one is kept), saving a read on the path from a change to its Job.
-    let job = match phase {
-        Some(_) => get(&jobs, &run.name_any(), "reading the Run's Job").await?,
-        None => None,
+    let definition = match load_action(&ctx, &namespace, &run.spec.action) {
+        Ok(definition) => definition,
+        Err(e @ (Error::Missing { .. } | Error::Invalid(_))) => {
+            return fail_before_launch(&run, &ctx, &e).await;
+        }
+        Err(e) => return Err(e),
     };
-    let job = match job {
-        Some(job) => job,
-        None => match launch(&run, &ctx, &jobs).await {
-            Ok(job) => job,
+    let graph = StepGraph::new(&definition)
+        .map_err(|e| Error::Invalid(herald_api::validate::join_errors(&e)))?;
+    // A Run without a phase has no Job yet: its first Job is created without a read first.
+    let jobs = match phase {
+        Some(_) => seen_jobs(&ctx, &namespace, &run).await?,
+        None => Vec::new(),
+    };
+    let secrets = if jobs.iter().any(|j| j.phase == RunPhase::Succeeded) {
+        step_secrets(&ctx, &namespace, &graph).await?
+    } else {
+        Vec::new()
+    };
+    let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let pass = run_steps::pass(
+        &graph,
+        &Seen {
+            previous: run.status.as_ref(),
+            jobs: &jobs,
+            secrets: &secret_refs,
+            generation: run.metadata.generation,
+            now: crate::conditions::now(),
+        },
+    );
+    let status = pass.status.as_ref().or(run.status.as_ref());
+    if !pass.create.is_empty() {
+        let launched = launch(&run, &ctx, &definition, &graph, status, &pass.create).await;
+        match launched {
+            Ok(()) => {}
             Err(e @ (Error::Missing { .. } | Error::Invalid(_))) => {
-                let observed = Observed::failed_before_launch(e.category(), e.to_string());
-                record(&run, &ctx, &observed).await?;
-                return Ok(Action::await_change());
+                return fail_before_launch(&run, &ctx, &e).await;
             }
             Err(e) => return Err(e),
-        },
-    };
-    let observed = observe(&ctx, &namespace, &job).await?;
-    record(&run, &ctx, &observed).await?;
-    if observed.phase.is_terminal() {
-        crate::history::prune(&ctx, &run).await?;
+        }
     }
-    // Job changes wake this Run (the controller owns Jobs); the requeue is a safety net.
-    Ok(Action::requeue(Duration::from_secs(300)))
+    let jobs_api: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
+    for name in &pass.delete {
+        let params = DeleteParams::background();
+        match jobs_api.delete(name, &params).await {
+            Ok(_) => {}
+            Err(e) if crate::error::is_not_found(&e) => {}
+            Err(e) => return Err(e).step("deleting a cancelled step's Job"),
+        }
+    }
+    if let Some(next) = &pass.status {
+        patch_status(&run, &ctx, next).await?;
+        publish_moves(&run, &ctx, &pass.added).await;
+        if next.phase.is_some_and(RunPhase::is_terminal) {
+            crate::history::prune(&ctx, &run).await?;
+        }
+    }
+    // Job changes wake this Run (the controller owns Jobs); the requeue is for retries'
+    // backoffs and the action's timeout, else a safety net.
+    let safety = Duration::from_secs(300);
+    Ok(Action::requeue(
+        pass.wake_after.map_or(safety, |w| w.min(safety)),
+    ))
 }
 
-/// Create the credentials Secret (if any) and the Job.
-async fn launch(run: &Run, ctx: &Context, jobs: &Api<Job>) -> Result<Job, Error> {
+/// A Run whose Action or source cannot be used: Failed, with the reason, before any Job.
+async fn fail_before_launch(run: &Run, ctx: &Context, e: &Error) -> Result<Action, Error> {
+    let observed = Observed::failed_before_launch(e.category(), e.to_string());
+    record(run, ctx, &observed).await?;
+    Ok(Action::await_change())
+}
+
+/// Create the credentials Secret (if any) and the Jobs of the step attempts due now.
+async fn launch(
+    run: &Run,
+    ctx: &Context,
+    definition: &ActionDefinition,
+    graph: &StepGraph,
+    status: Option<&RunStatus>,
+    due: &[(usize, u32)],
+) -> Result<(), Error> {
     let namespace = run.namespace().unwrap_or_default();
-    let action = load_action(ctx, &namespace, &run.spec.action)?;
     let source =
         sources::load(ctx, &namespace, run.spec.source.kind, &run.spec.source.name).await?;
     let secret_name =
@@ -75,17 +129,109 @@ async fn launch(run: &Run, ctx: &Context, jobs: &Api<Job>) -> Result<Job, Error>
         let secret = credentials_secret(run, &source.files);
         create_or_keep(&secrets, &secret, "creating the credentials Secret").await?;
     }
-    let job = build_job(
-        run,
-        &JobInputs {
-            action: &action,
-            plan: &source.plan,
-            credentials_secret: secret_name.as_deref(),
-            cloner_image: &ctx.config.cloner_image,
-            default_service_account: &ctx.config.default_service_account,
-        },
-    );
-    create_or_keep(jobs, &job, "creating the Job").await
+    let job_spec = definition.action_job.as_ref();
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
+    for &(step, attempt) in due {
+        let node = &graph.nodes()[step];
+        let job = build_job(
+            run,
+            &JobInputs {
+                step: &node.step,
+                attempt,
+                timeout: node.timeout,
+                needs_env: run_steps::needs_env_of(graph, status, step),
+                service_account: job_spec
+                    .and_then(|j| j.service_account.as_deref())
+                    .or(definition.service_account.as_deref()),
+                ttl_seconds_after_finished: job_spec.and_then(|j| j.ttl_seconds_after_finished),
+                plan: &source.plan,
+                credentials_secret: secret_name.as_deref(),
+                cloner_image: job_spec
+                    .and_then(|j| j.cloner_image.as_deref())
+                    .or(definition.cloner_image.as_deref())
+                    .unwrap_or(&ctx.config.cloner_image),
+                default_service_account: &ctx.config.default_service_account,
+            },
+        );
+        create_or_keep(&jobs, &job, "creating a step's Job").await?;
+    }
+    Ok(())
+}
+
+/// The Run's Jobs (found by label, never remembered), with the exit code, termination
+/// message and output of each finished one.
+async fn seen_jobs(ctx: &Context, namespace: &str, run: &Run) -> Result<Vec<SeenJob>, Error> {
+    let api: Api<Job> = Api::namespaced(ctx.client.clone(), namespace);
+    let selector = format!("{}={}", labels::RUN, run.name_any());
+    let list = api
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .step("listing the Run's Jobs")?;
+    let mut seen = Vec::new();
+    for job in &list.items {
+        let job_labels = job.labels();
+        // A Job from before steps existed is the actionJob's one attempt.
+        let step = job_labels
+            .get(labels::STEP)
+            .cloned()
+            .unwrap_or_else(|| herald_api::ACTION_JOB_STEP.to_owned());
+        let attempt = job_labels
+            .get(labels::ATTEMPT)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(1);
+        let known_finished = (run.status.iter()).flat_map(|s| &s.steps).any(|s| {
+            s.name == step && s.attempt == i32::try_from(attempt).ok() && s.phase.is_terminal()
+        });
+        let observed = if known_finished {
+            let (phase, reason, message) = job_phase(job);
+            Observed {
+                phase,
+                reason,
+                message,
+                exit_code: None,
+                output: None,
+                termination: None,
+                job_name: Some(job.name_any()),
+            }
+        } else {
+            observe(ctx, namespace, job).await?
+        };
+        seen.push(SeenJob {
+            step,
+            attempt,
+            name: job.name_any(),
+            phase: observed.phase,
+            reason: observed.reason,
+            message: observed.message,
+            exit_code: observed.exit_code,
+            termination: observed.termination,
+            excerpt: observed.output,
+        });
+    }
+    Ok(seen)
+}
+
+/// The secret values the steps' `env` takes from Secrets, which their outputs must not carry.
+async fn step_secrets(
+    ctx: &Context,
+    namespace: &str,
+    graph: &StepGraph,
+) -> Result<Vec<String>, Error> {
+    let mut values = Vec::new();
+    let refs = (graph.nodes().iter())
+        .filter(|n| !n.step.outputs.is_empty())
+        .flat_map(|n| &n.step.env)
+        .filter_map(|var| var.value_from.as_ref()?.secret_key_ref.as_ref());
+    for key_ref in refs {
+        let Some(secret) = ctx.caches.secrets.get(namespace, &key_ref.name).await? else {
+            continue;
+        };
+        let value = (secret.data.as_ref())
+            .and_then(|d| d.get(&key_ref.key))
+            .and_then(|v| String::from_utf8(v.0.clone()).ok());
+        values.extend(value);
+    }
+    Ok(values)
 }
 
 async fn create_or_keep<K>(api: &Api<K>, object: &K, step: &'static str) -> Result<K, Error>
@@ -101,12 +247,12 @@ where
     }
 }
 
-/// The Action or ClusterAction a Run names, validated, from the caches.
+/// What the Action or ClusterAction a Run names runs, validated, from the caches.
 pub fn load_action(
     ctx: &Context,
     namespace: &str,
     action: &herald_api::ActionRef,
-) -> Result<ActionJob, Error> {
+) -> Result<ActionDefinition, Error> {
     use herald_api::validate::{Validate, join_errors};
     let (job, errors) = match action.kind {
         ActionKind::Action => {
@@ -138,9 +284,9 @@ pub fn load_action(
 }
 
 fn runnable(
-    definition: &herald_api::ActionDefinition,
-) -> Result<ActionJob, herald_api::validate::FieldError> {
-    crate::resource_controller::single_job(definition).cloned()
+    definition: &ActionDefinition,
+) -> Result<ActionDefinition, herald_api::validate::FieldError> {
+    crate::resource_controller::runnable_here(definition).map(|()| definition.clone())
 }
 
 /// What the Job and its Pod show, with the exit code and output once it has ended.
@@ -153,6 +299,7 @@ async fn observe(ctx: &Context, namespace: &str, job: &Job) -> Result<Observed, 
         message,
         exit_code: None,
         output: None,
+        termination: None,
         job_name: Some(job_name.clone()),
     };
     if phase.is_terminal() {
@@ -177,10 +324,11 @@ async fn observe(ctx: &Context, namespace: &str, job: &Job) -> Result<Observed, 
                 )
                 .await;
             // Without a kubelet (or once it is gone) the termination message is all there is.
+            observed.termination = terminated.and_then(|t| t.message);
             observed.output = logs
                 .ok()
                 .filter(|l| !l.is_empty())
-                .or_else(|| terminated.and_then(|t| t.message));
+                .or_else(|| observed.termination.clone());
         }
     }
     Ok(observed)
@@ -225,22 +373,40 @@ async fn patch_status(run: &Run, ctx: &Context, status: &RunStatus) -> Result<()
 }
 
 async fn publish(run: &Run, ctx: &Context, observed: &Observed) {
-    let type_ = if observed.phase == RunPhase::Failed {
-        EventType::Warning
-    } else {
-        EventType::Normal
+    let moved = RunTransition {
+        step: None,
+        attempt: None,
+        from: None,
+        phase: observed.phase,
+        time: crate::conditions::now(),
+        reason: Some(observed.reason.clone()),
+        message: Some(observed.message.clone()),
     };
-    let event = Event {
-        type_,
-        reason: observed.phase.to_string(),
-        note: Some(observed.message.chars().take(1000).collect()),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &run.object_ref(&())).await {
-        tracing::warn!(run = %run.name_any(), error = %e, "could not publish an Event");
+    publish_moves(run, ctx, std::slice::from_ref(&moved)).await;
+}
+
+/// A Kubernetes Event per move of the Run itself, and every move (the steps' too) in the
+/// store, which keeps a Run's story after the Run is pruned.
+async fn publish_moves(run: &Run, ctx: &Context, moves: &[RunTransition]) {
+    for moved in moves {
+        let message = moved.message.as_deref().unwrap_or_default();
+        if moved.step.is_none() {
+            let type_ = if moved.phase == RunPhase::Failed {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            };
+            let event = Event {
+                type_,
+                reason: moved.phase.to_string(),
+                note: Some(message.chars().take(1000).collect()),
+                action: "Reconcile".into(),
+                secondary: None,
+            };
+            if let Err(e) = ctx.recorder.publish(&event, &run.object_ref(&())).await {
+                tracing::warn!(run = %run.name_any(), error = %e, "could not publish an Event");
+            }
+        }
+        store_events::record(ctx, store_events::moved(run, moved)).await;
     }
-    let transition =
-        store_events::transition(run, observed.phase, &observed.reason, &observed.message);
-    store_events::record(ctx, transition).await;
 }

@@ -14,6 +14,8 @@ pub struct Observed {
     pub message: String,
     pub exit_code: Option<i32>,
     pub output: Option<String>,
+    /// The step container's termination message (its outputs on success).
+    pub termination: Option<String>,
     pub job_name: Option<String>,
 }
 
@@ -26,6 +28,7 @@ impl Observed {
             message,
             exit_code: None,
             output: None,
+            termination: None,
             job_name: None,
         }
     }
@@ -157,6 +160,7 @@ mod tests {
             message: "m".into(),
             exit_code: None,
             output: None,
+            termination: None,
             job_name: Some("j".into()),
         }
     }

@@ -58,3 +58,28 @@ pub fn detected(run: &Run) -> NewEvent {
         &run.spec.revision,
     )
 }
+
+/// A move of `run` or of one of its steps, as local mode's store writes it: the step, attempt
+/// and phase left in the payload.
+pub fn moved(run: &Run, moved: &herald_api::RunTransition) -> NewEvent {
+    let message = moved.message.as_deref().unwrap_or_default();
+    let reason = moved.reason.as_deref().unwrap_or_default();
+    let mut event = transition(run, moved.phase, reason, message);
+    if let Some(step) = &moved.step {
+        event.severity = Some(
+            if matches!(moved.phase, RunPhase::Failed | RunPhase::TimedOut) {
+                "error"
+            } else {
+                "info"
+            }
+            .into(),
+        );
+        event.payload = Some(serde_json::json!({
+            "phase": moved.phase,
+            "step": step,
+            "attempt": moved.attempt,
+            "from": moved.from,
+        }));
+    }
+    event
+}

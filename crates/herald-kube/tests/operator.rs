@@ -13,7 +13,7 @@ use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use support::{
     Operator, TIMEOUT, TestRepo, apply, job_pod, namespace, runs, schedule_setup,
-    wait_for_condition, wait_for_run,
+    schedule_setup_with, wait_for_condition, wait_for_run,
 };
 
 async fn wait_for_phase(ns: &TestNamespace, name: &str, phase: RunPhase) -> Run {
@@ -920,4 +920,180 @@ async fn secrets_are_watched_by_name_and_answer_every_waiter() {
     })
     .await
     .unwrap();
+}
+
+/// Completes the Pod of Job `job` with `exit_code` and `message` as its termination message.
+async fn finish_job(ns: &TestNamespace, job: &str, exit_code: i32, message: &str) {
+    let pod = job_pod(ns, job).await;
+    let pod = pod.metadata.name.as_deref().unwrap();
+    complete_pod(&ns.client, &ns.name, pod, exit_code, Some(message))
+        .await
+        .unwrap();
+}
+
+async fn wait_for_job(ns: &TestNamespace, name: &str) -> Job {
+    wait_for(&format!("Job {name}"), TIMEOUT, || async {
+        ns.api::<Job>().get(name).await.ok()
+    })
+    .await
+    .unwrap()
+}
+
+fn env_of(job: &Job, name: &str) -> Option<String> {
+    let pod = job.spec.as_ref()?.template.spec.as_ref()?;
+    (pod.containers[0].env.as_ref()?.iter())
+        .find(|e| e.name == name)
+        .and_then(|e| e.value.clone())
+}
+
+/// A graph of steps in a cluster: one Job per step attempt, outputs read from the termination
+/// message and passed on, a failed attempt retried, and the operator replaced in the middle by
+/// another (a leader change) that adopts the Jobs and creates none twice.
+#[tokio::test]
+async fn a_graph_of_steps_runs_a_job_per_attempt_and_survives_a_new_leader() {
+    let ns = namespace("graph").await;
+    let repo = TestRepo::new();
+    let first = Operator::start(&ns.client, &ns.name, "a").await;
+    let action = json!({
+        "timeout": "10m",
+        "steps": [
+            {"name": "build", "image": "alpine:3", "command": ["sh", "-c", "echo tag=v7 > $HERALD_OUTPUT"], "outputs": ["tag"]},
+            {"name": "test", "image": "alpine:3", "command": ["true"], "needs": ["build"],
+             "retries": {"limit": 1, "backoff": "1s"}, "timeout": "2m"},
+            {"name": "deploy", "image": "alpine:3", "command": ["true"], "needs": ["test"]}
+        ],
+        "finally": [{"name": "report", "image": "alpine:3", "command": ["true"], "needs": ["deploy"]}]
+    });
+    schedule_setup_with(&ns, &repo.url(), action).await;
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let run = wait_for_run(&ns, &head).await;
+    let name = run.metadata.name.clone().unwrap();
+
+    let build = wait_for_job(&ns, &format!("{name}-build-1")).await;
+    assert_eq!(
+        env_of(&build, "HERALD_OUTPUT").as_deref(),
+        Some("/dev/termination-log")
+    );
+    assert_eq!(env_of(&build, "HERALD_STEP").as_deref(), Some("build"));
+    let labels = build.metadata.labels.as_ref().unwrap();
+    assert_eq!(
+        (
+            labels["herald.dev/step"].as_str(),
+            labels["herald.dev/attempt"].as_str()
+        ),
+        ("build", "1")
+    );
+    finish_job(&ns, &format!("{name}-build-1"), 0, "tag=v7\n").await;
+
+    // test gets build's output; its first attempt fails and a second follows the backoff.
+    let test = wait_for_job(&ns, &format!("{name}-test-1")).await;
+    assert_eq!(
+        env_of(&test, "HERALD_NEEDS_BUILD_TAG").as_deref(),
+        Some("v7")
+    );
+    assert_eq!(
+        env_of(&test, "HERALD_NEEDS_BUILD_RESULT").as_deref(),
+        Some("success")
+    );
+    assert_eq!(
+        test.spec.as_ref().unwrap().active_deadline_seconds,
+        Some(120)
+    );
+    finish_job(&ns, &format!("{name}-test-1"), 1, "flaky").await;
+    wait_for_job(&ns, &format!("{name}-test-2")).await;
+
+    // A new leader takes over while the second attempt runs.
+    first.stop().await;
+    let second = Operator::start(&ns.client, &ns.name, "b").await;
+    finish_job(&ns, &format!("{name}-test-2"), 0, "ok").await;
+    finish_job(&ns, &format!("{name}-deploy-1"), 0, "deployed").await;
+    finish_job(&ns, &format!("{name}-report-1"), 0, "reported").await;
+    let done = wait_for_phase(&ns, &name, RunPhase::Succeeded).await;
+    let status = done.status.unwrap();
+    let steps: Vec<(&str, RunPhase, Option<i32>)> = (status.steps.iter())
+        .map(|s| (s.name.as_str(), s.phase, s.attempt))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("build", RunPhase::Succeeded, Some(1)),
+            ("test", RunPhase::Succeeded, Some(2)),
+            ("deploy", RunPhase::Succeeded, Some(1)),
+            ("report", RunPhase::Succeeded, Some(1)),
+        ]
+    );
+    assert_eq!(status.steps[0].outputs["tag"], "v7");
+    let moves: Vec<(String, Option<i32>, RunPhase)> = (status.history.iter())
+        .filter_map(|t| Some((t.step.clone()?, t.attempt, t.phase)))
+        .collect();
+    assert!(
+        moves.contains(&("test".into(), Some(1), RunPhase::Failed)),
+        "{moves:?}"
+    );
+    assert!(
+        moves.contains(&("test".into(), Some(2), RunPhase::Running)),
+        "{moves:?}"
+    );
+    assert_eq!(moves.len(), 10, "two moves per attempt: {moves:?}");
+    assert_eq!(
+        status.history.first().unwrap().step,
+        None,
+        "the Run starts first"
+    );
+    assert_eq!(status.history.last().unwrap().step, None, "and ends last");
+    let jobs = ns.api::<Job>().list(&ListParams::default()).await.unwrap();
+    let mut names: Vec<String> = jobs
+        .items
+        .iter()
+        .map(|j| j.metadata.name.clone().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["build-1", "deploy-1", "report-1", "test-1", "test-2"].map(|s| format!("{name}-{s}")),
+        "one Job per attempt, none twice"
+    );
+    second.stop().await;
+}
+
+/// A failed step in a cluster skips what needs it, and the Run fails naming the step.
+#[tokio::test]
+async fn a_failed_step_skips_its_dependents_and_fails_the_run() {
+    let ns = namespace("graphfail").await;
+    let repo = TestRepo::new();
+    let operator = Operator::start(&ns.client, &ns.name, "a").await;
+    let action = json!({
+        "steps": [
+            {"name": "lint", "image": "alpine:3", "command": ["false"]},
+            {"name": "ship", "image": "alpine:3", "command": ["true"], "needs": ["lint"]}
+        ]
+    });
+    schedule_setup_with(&ns, &repo.url(), action).await;
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let run = wait_for_run(&ns, &head).await;
+    let name = run.metadata.name.clone().unwrap();
+    finish_job(&ns, &format!("{name}-lint-1"), 3, "lint failed").await;
+    let done = wait_for_phase(&ns, &name, RunPhase::Failed).await;
+    let status = done.status.unwrap();
+    assert_eq!(status.steps[0].exit_code, Some(3));
+    assert_eq!(status.steps[1].phase, RunPhase::Skipped);
+    assert_eq!(status.steps[1].reason.as_deref(), Some("NeedFailed"));
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert!(
+        ready.message.starts_with("step lint failed"),
+        "{}",
+        ready.message
+    );
+    assert!(
+        ns.api::<Job>()
+            .get(&format!("{name}-ship-1"))
+            .await
+            .is_err(),
+        "ship never ran"
+    );
+    operator.stop().await;
 }

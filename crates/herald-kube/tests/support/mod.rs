@@ -252,8 +252,23 @@ pub async fn apply(ns: &TestNamespace, manifest: Value) {
 /// ServiceAccount `herald-action`, GitRepo `repo`, Action `act` and ScheduleTrigger `every`
 /// (1 s, onChangeOnly).
 pub async fn schedule_setup(ns: &TestNamespace, repo_url: &str) {
+    let action = serde_json::json!({"actionJob": {"image": "alpine:3", "command": ["sh", "-c", "echo hi"], "activeDeadlineSeconds": 60, "ttlSecondsAfterFinished": 600}});
+    schedule_setup_with(ns, repo_url, action).await;
+}
+
+/// As [`schedule_setup`], with the Action's spec given.
+pub async fn schedule_setup_with(ns: &TestNamespace, repo_url: &str, action: serde_json::Value) {
     // What the chart creates: the Jobs' default service account, with no rights.
     apply(ns, serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "herald-action"}})).await;
+    // Kubernetes 1.20 refuses a Pod whose service account has no token Secret yet, and the
+    // Job controller then backs off for 10 s, 20 s, 40 s...: wait for the token first.
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> = ns.api();
+    wait_for("the herald-action token", TIMEOUT, || async {
+        let sa = accounts.get("herald-action").await.ok()?;
+        sa.secrets.filter(|s| !s.is_empty()).map(|_| ())
+    })
+    .await
+    .unwrap();
     apply(
         ns,
         serde_json::json!({
@@ -262,11 +277,15 @@ pub async fn schedule_setup(ns: &TestNamespace, repo_url: &str) {
         }),
     )
     .await;
-    apply(ns, serde_json::json!({
-        "apiVersion": "herald.dev/v1alpha1", "kind": "Action",
-        "metadata": {"name": "act"},
-        "spec": {"actionJob": {"image": "alpine:3", "command": ["sh", "-c", "echo hi"], "activeDeadlineSeconds": 60, "ttlSecondsAfterFinished": 600}}
-    })).await;
+    apply(
+        ns,
+        serde_json::json!({
+            "apiVersion": "herald.dev/v1alpha1", "kind": "Action",
+            "metadata": {"name": "act"},
+            "spec": action
+        }),
+    )
+    .await;
     apply(ns, serde_json::json!({
         "apiVersion": "herald.dev/v1alpha1", "kind": "ScheduleTrigger",
         "metadata": {"name": "every"},
