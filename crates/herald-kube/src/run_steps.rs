@@ -484,3 +484,169 @@ pub fn needs_env_of(
         .collect();
     herald_core::steps::needs_env(graph, &states, &outputs, step)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_api::{ActionDefinition, Retries, Step};
+
+    fn graph() -> StepGraph {
+        let step = |name: &str, needs: &[&str]| Step {
+            name: name.into(),
+            command: vec!["true".into()],
+            needs: needs.iter().map(|n| (*n).to_owned()).collect(),
+            ..Step::default()
+        };
+        StepGraph::new(&ActionDefinition {
+            steps: vec![
+                Step {
+                    outputs: vec!["tag".into()],
+                    retries: Some(Retries {
+                        limit: 1,
+                        backoff: Some("30s".into()),
+                    }),
+                    ..step("build", &[])
+                },
+                step("ship", &["build"]),
+            ],
+            ..ActionDefinition::default()
+        })
+        .unwrap()
+    }
+
+    fn at(s: &str) -> Time {
+        Time(s.parse().unwrap())
+    }
+
+    fn job(step: &str, attempt: u32, phase: RunPhase, termination: &str) -> SeenJob {
+        SeenJob {
+            step: step.into(),
+            attempt,
+            name: format!("r-{step}-{attempt}"),
+            phase,
+            reason: if phase == RunPhase::Failed {
+                "BackoffLimitExceeded"
+            } else {
+                "Completed"
+            }
+            .into(),
+            message: "m".into(),
+            exit_code: Some(i32::from(phase != RunPhase::Succeeded)),
+            termination: Some(termination.into()),
+            excerpt: None,
+        }
+    }
+
+    fn run(
+        g: &StepGraph,
+        previous: Option<&RunStatus>,
+        jobs: &[SeenJob],
+        secrets: &[&str],
+        now: &str,
+    ) -> Pass {
+        pass(
+            g,
+            &Seen {
+                previous,
+                jobs,
+                secrets,
+                generation: Some(1),
+                now: at(now),
+            },
+        )
+    }
+
+    #[test]
+    fn a_first_pass_creates_the_first_job_and_a_stale_status_adopts_it() {
+        let g = graph();
+        let first = run(&g, None, &[], &[], "2026-01-01T00:00:00Z");
+        assert_eq!(first.create, [(0, 1)]);
+        // The status write was lost (a crash, a new leader): the Job is found, not made again.
+        let again = run(
+            &g,
+            None,
+            &[job("build", 1, RunPhase::Running, "")],
+            &[],
+            "2026-01-01T00:00:05Z",
+        );
+        assert!(again.create.is_empty(), "{:?}", again.create);
+        let status = again.status.unwrap();
+        assert_eq!(status.steps[0].job_name.as_deref(), Some("r-build-1"));
+        assert_eq!(status.phase, Some(RunPhase::Running));
+    }
+
+    #[test]
+    fn a_failed_attempt_waits_out_its_backoff_then_gets_its_job() {
+        let g = graph();
+        let started = run(&g, None, &[], &[], "2026-01-01T00:00:00Z")
+            .status
+            .unwrap();
+        let failed_job = [job("build", 1, RunPhase::Failed, "")];
+        let failed = run(&g, Some(&started), &failed_job, &[], "2026-01-01T00:00:10Z");
+        assert!(failed.create.is_empty());
+        assert_eq!(failed.wake_after, Some(Duration::from_secs(30)));
+        let retrying = failed.status.unwrap();
+        assert_eq!(retrying.steps[0].attempt, Some(2));
+        // Halfway through the backoff: still waiting, for the rest of it.
+        let early = run(
+            &g,
+            Some(&retrying),
+            &failed_job,
+            &[],
+            "2026-01-01T00:00:25Z",
+        );
+        assert!(early.create.is_empty());
+        assert_eq!(early.wake_after, Some(Duration::from_secs(15)));
+        let due = run(
+            &g,
+            Some(&retrying),
+            &failed_job,
+            &[],
+            "2026-01-01T00:00:41Z",
+        );
+        assert_eq!(due.create, [(0, 2)]);
+    }
+
+    #[test]
+    fn outputs_are_read_strictly_from_the_termination_message() {
+        let g = graph();
+        let started = run(&g, None, &[], &[], "2026-01-01T00:00:00Z")
+            .status
+            .unwrap();
+        let ok = run(
+            &g,
+            Some(&started),
+            &[job("build", 1, RunPhase::Succeeded, "tag=v7\n")],
+            &[],
+            "2026-01-01T00:00:10Z",
+        );
+        assert_eq!(ok.create, [(1, 1)]);
+        let status = ok.status.unwrap();
+        assert_eq!(status.steps[0].outputs["tag"], "v7");
+        assert_eq!(
+            needs_env_of(&g, Some(&status), 1),
+            [
+                ("HERALD_NEEDS_BUILD_TAG".to_owned(), "v7".to_owned()),
+                ("HERALD_NEEDS_BUILD_RESULT".to_owned(), "success".to_owned())
+            ]
+        );
+        for (termination, reason) in [
+            ("other=1\n", reasons::STEP_OUTPUT_UNDECLARED),
+            ("tag=token-123456\n", reasons::STEP_OUTPUT_SECRET),
+        ] {
+            let bad = run(
+                &g,
+                Some(&started),
+                &[job("build", 1, RunPhase::Succeeded, termination)],
+                &["token-123456"],
+                "2026-01-01T00:00:10Z",
+            );
+            let status = bad.status.unwrap();
+            let moved = (status.history.iter())
+                .find(|t| t.step.as_deref() == Some("build") && t.phase == RunPhase::Failed)
+                .unwrap();
+            assert_eq!(moved.reason.as_deref(), Some(reason));
+            assert!(status.steps[0].outputs.is_empty());
+        }
+    }
+}
