@@ -3,13 +3,9 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use herald_api::{RunCause, RunPhase, TriggerKind};
-use herald_local::{Engine, EngineConfig, FireRequest, Firing, SourceOutcome, load_dir};
-use herald_store::Store;
-use support::{Manifests, TestRepo, schedule_setup};
-use tokio::sync::watch;
+use herald_local::{Engine, FireRequest, Firing, SourceOutcome};
+use support::{Manifests, TestRepo, engine_at, schedule_setup};
 
 struct Fixture {
     repo: TestRepo,
@@ -33,25 +29,6 @@ async fn fixture(script: &str, on_change_only: bool) -> Fixture {
         state,
         engine,
     }
-}
-
-async fn engine_at(manifests: &Manifests, state: &std::path::Path) -> Engine {
-    let loaded = load_dir(&manifests.path()).unwrap();
-    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-    let store = Store::open(&state.join("herald.db")).await.unwrap();
-    // The receiver keeps the last catalog after the sender is gone.
-    let (_, receiver) = watch::channel(Arc::new(loaded.catalog));
-    Engine::new(
-        store,
-        receiver,
-        EngineConfig {
-            work_root: state.join("work"),
-            max_parallel: 2,
-            metrics: herald_server::Metrics::default(),
-            git_concurrency: 4,
-            git_timeout: std::time::Duration::from_secs(30),
-        },
-    )
 }
 
 fn tick(at: &str) -> FireRequest {

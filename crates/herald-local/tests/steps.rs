@@ -5,15 +5,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use herald_api::{RunPhase, reasons};
-use herald_local::{Engine, EngineConfig, FireRequest, Firing, SourceOutcome, load_dir};
-use herald_store::{EventKind, EventQuery, RunDetail, RunRecord, StepChange, Store};
-use support::{Manifests, TestRepo, setup_with_action};
-use tokio::sync::watch;
+use herald_local::{Engine, FireRequest, Firing, SourceOutcome};
+use herald_store::{EventKind, EventQuery, RunDetail, RunRecord, StepChange};
+use support::{Manifests, TestRepo, engine_at, setup_with_action};
 
 struct Fixture {
     repo: TestRepo,
@@ -47,24 +45,6 @@ async fn fixture_with(action_spec: &str, extra: &str, on_change_only: bool) -> F
         marks,
         engine,
     }
-}
-
-async fn engine_at(manifests: &Manifests, state: &Path) -> Engine {
-    let loaded = load_dir(&manifests.path()).unwrap();
-    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-    let store = Store::open(&state.join("herald.db")).await.unwrap();
-    let (_, receiver) = watch::channel(Arc::new(loaded.catalog));
-    Engine::new(
-        store,
-        receiver,
-        EngineConfig {
-            work_root: state.join("work"),
-            max_parallel: 2,
-            metrics: herald_server::Metrics::default(),
-            git_concurrency: 4,
-            git_timeout: Duration::from_secs(30),
-        },
-    )
 }
 
 async fn fire(engine: &Engine) -> RunRecord {

@@ -433,7 +433,24 @@ fn detected_event(new: &NewRun, at: i64) -> NewEvent {
 
 /// The `run.transition` event recorded with a transition of `run` (already in its new phase).
 fn transition_event(run: &RunRecord, at: i64, reason: &str, message: Option<&str>) -> NewEvent {
-    let severity = if run.phase == RunPhase::Failed {
+    let payload = serde_json::json!({
+        "runId": run.id,
+        "phase": enum_text(run.phase),
+        "exitCode": run.exit_code,
+    });
+    run_event(run, at, run.phase, reason, message, payload)
+}
+
+/// A `run.transition` event about `run` (the Run is the involved object) moving to `phase`.
+pub(crate) fn run_event(
+    run: &RunRecord,
+    at: i64,
+    phase: RunPhase,
+    reason: &str,
+    message: Option<&str>,
+    payload: serde_json::Value,
+) -> NewEvent {
+    let severity = if matches!(phase, RunPhase::Failed | RunPhase::TimedOut) {
         "error"
     } else {
         "info"
@@ -450,11 +467,7 @@ fn transition_event(run: &RunRecord, at: i64, reason: &str, message: Option<&str
         reason: Some(reason.to_owned()),
         severity: Some(severity.to_owned()),
         message: message.map(str::to_owned),
-        payload: Some(serde_json::json!({
-            "runId": run.id,
-            "phase": enum_text(run.phase),
-            "exitCode": run.exit_code,
-        })),
+        payload: Some(payload),
         ..NewEvent::new(EventKind::RunTransition)
     }
 }

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 
 use crate::Store;
 use crate::error::StoreError;
-use crate::events::{self, EventKind, NewEvent};
+use crate::events::{self, NewEvent};
 use crate::rows::{self, enum_text, get, micros};
 use crate::types::{RunRecord, StepChange, StepRecord};
 
@@ -161,31 +161,13 @@ fn step_record(row: &AnyRow) -> Result<StepRecord, StoreError> {
 /// The `run.transition` event of a step's move: the run as the involved object, the step
 /// and attempt in the payload (outputs are not copied: the run's row holds them).
 fn step_event(run: &RunRecord, change: &StepChange<'_>, at: i64) -> NewEvent {
-    let severity = if matches!(change.to, RunPhase::Failed | RunPhase::TimedOut) {
-        "error"
-    } else {
-        "info"
-    };
-    NewEvent {
-        at: rows::time(at),
-        namespace: Some(run.namespace.clone()),
-        trigger: Some(run.trigger.clone()),
-        source: Some(run.source.clone()),
-        revision: Some(run.revision.clone()),
-        involved_kind: Some("Run".to_owned()),
-        involved_namespace: Some(run.namespace.clone()),
-        involved_name: Some(run.name.clone()),
-        reason: Some(change.reason.to_owned()),
-        severity: Some(severity.to_owned()),
-        message: change.message.map(str::to_owned),
-        payload: Some(serde_json::json!({
-            "runId": run.id,
-            "step": change.name,
-            "attempt": change.attempt,
-            "from": enum_text(change.from),
-            "phase": enum_text(change.to),
-            "exitCode": change.exit_code,
-        })),
-        ..NewEvent::new(EventKind::RunTransition)
-    }
+    let payload = serde_json::json!({
+        "runId": run.id,
+        "step": change.name,
+        "attempt": change.attempt,
+        "from": enum_text(change.from),
+        "phase": enum_text(change.to),
+        "exitCode": change.exit_code,
+    });
+    crate::runs::run_event(run, at, change.to, change.reason, change.message, payload)
 }

@@ -222,3 +222,26 @@ pub fn hmac_sha256_hex(secret: &[u8], body: &[u8]) -> String {
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
 }
+
+/// An engine over the manifests' folder and a fresh SQLite file in `state`, with checkouts in
+/// `state/work`.
+pub async fn engine_at(manifests: &Manifests, state: &std::path::Path) -> herald_local::Engine {
+    let loaded = herald_local::load_dir(&manifests.path()).unwrap();
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let store = herald_store::Store::open(&state.join("herald.db"))
+        .await
+        .unwrap();
+    // The receiver keeps the last catalog after the sender is gone.
+    let (_, receiver) = tokio::sync::watch::channel(std::sync::Arc::new(loaded.catalog));
+    herald_local::Engine::new(
+        store,
+        receiver,
+        herald_local::EngineConfig {
+            work_root: state.join("work"),
+            max_parallel: 2,
+            metrics: herald_server::Metrics::default(),
+            git_concurrency: 4,
+            git_timeout: Duration::from_secs(30),
+        },
+    )
+}
