@@ -103,8 +103,23 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
     ))
 }
 
-/// A Run whose Action or source cannot be used: Failed, with the reason, before any Job.
+/// How long a new Run waits for its Action or source to show in the caches before it fails:
+/// they are applied together, and each kind's watch sees them in its own time.
+const MISSING_GRACE: Duration = Duration::from_secs(30);
+
+/// A Run whose Action or source cannot be used: Failed, with the reason, before any Job; or,
+/// while it is young and what it names is only missing, looked at again shortly.
 async fn fail_before_launch(run: &Run, ctx: &Context, e: &Error) -> Result<Action, Error> {
+    let age = run
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .and_then(|t| Duration::try_from(jiff::Timestamp::now().duration_since(t.0)).ok())
+        .unwrap_or(MISSING_GRACE);
+    if matches!(e, Error::Missing { .. }) && age < MISSING_GRACE {
+        tracing::debug!(run = %run.name_any(), error = %e, "not in the caches yet; looking again");
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
     let observed = Observed::failed_before_launch(e.category(), e.to_string());
     record(run, ctx, &observed).await?;
     Ok(Action::await_change())

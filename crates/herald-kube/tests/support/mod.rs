@@ -163,10 +163,11 @@ pub async fn wait_for_run(ns: &TestNamespace, revision: &str) -> Run {
     .unwrap()
 }
 
-/// The Pod the Job controller made for Job `job`.
+/// The Pod the Job controller made for Job `job`. On a timeout the failure says what the
+/// namespace's Jobs and Events showed, so a slow control plane is told from a missing Job.
 pub async fn job_pod(ns: &TestNamespace, job: &str) -> Pod {
     let pods: Api<Pod> = ns.api();
-    wait_for("the Job's pod", TIMEOUT, || async {
+    let found = wait_for("the Job's pod", TIMEOUT, || async {
         pods.list(&ListParams::default().labels(&format!("job-name={job}")))
             .await
             .ok()?
@@ -174,8 +175,37 @@ pub async fn job_pod(ns: &TestNamespace, job: &str) -> Pod {
             .into_iter()
             .next()
     })
-    .await
-    .unwrap()
+    .await;
+    match found {
+        Ok(pod) => pod,
+        Err(e) => {
+            let jobs = ns
+                .api::<k8s_openapi::api::batch::v1::Job>()
+                .list(&ListParams::default())
+                .await;
+            let jobs: Vec<_> = jobs
+                .map(|l| {
+                    l.items
+                        .into_iter()
+                        .map(|j| (j.metadata.name, j.status))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let events = ns
+                .api::<k8s_openapi::api::core::v1::Event>()
+                .list(&ListParams::default())
+                .await;
+            let events: Vec<_> = events
+                .map(|l| {
+                    l.items
+                        .into_iter()
+                        .map(|e| (e.involved_object.name, e.reason, e.message))
+                        .collect()
+                })
+                .unwrap_or_default();
+            panic!("{e} for Job {job}: jobs {jobs:?}; events {events:?}")
+        }
+    }
 }
 
 /// The status condition `type_` of a source, once it has one.
