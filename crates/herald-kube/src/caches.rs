@@ -35,6 +35,8 @@ pub struct Caches {
     pub cluster_git_repos: Store<ClusterGitRepo>,
     pub actions: Store<Action>,
     pub cluster_actions: Store<ClusterAction>,
+    /// Runs, for `concurrency`: how many of an action's Runs execute or wait.
+    pub runs: Store<herald_api::Run>,
     pub secrets: SecretCache,
     /// One per watch of Herald's kinds.
     pub listed: Vec<Listed>,
@@ -148,12 +150,24 @@ fn drop_bookkeeping<K: Resource>(object: &mut K) {
 
 const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// What a controller reacts to: the generation and the reconcile request annotation.
+/// What a controller reacts to: the generation, the reconcile request annotation and a Run's
+/// cancel request.
 fn spec_or_request<K: Resource>(object: &K) -> Option<u64> {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     predicates::generation(object).hash(&mut hasher);
     requested_at(object).hash(&mut hasher);
+    cancel_requested(object).hash(&mut hasher);
     Some(hasher.finish())
+}
+
+/// Set on a Run that a newer Run of its action replaces (`concurrency.policy: Replace`): its
+/// graph is halted, `finally` runs, and it ends `Cancelled`. The value says why.
+pub const CANCEL_ANNOTATION: &str = "herald.dev/cancel-requested";
+
+/// A Run's cancel request, if any.
+pub fn cancel_requested<K: Resource>(object: &K) -> Option<&str> {
+    let annotations = object.meta().annotations.as_ref()?;
+    annotations.get(CANCEL_ANNOTATION).map(String::as_str)
 }
 
 /// An object's reconcile request: the value of its `reconcile.fluxcd.io/requestedAt`.

@@ -78,6 +78,7 @@ pub struct Streams {
     cluster_repos: BoxedStream<ClusterGitRepo>,
     actions: BoxedStream<HeraldAction>,
     cluster_actions: BoxedStream<ClusterAction>,
+    runs: BoxedStream<Run>,
 }
 
 impl std::fmt::Debug for Streams {
@@ -104,6 +105,9 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
     let (actions_cache, listed_actions, actions) = caches::watched(api.of::<HeraldAction>());
     let (cluster_actions_cache, listed_cluster_actions, cluster_actions) =
         caches::watched(Api::<ClusterAction>::all(client.clone()));
+    // Runs wake on their creation, their Jobs' changes and a cancel request, never on their
+    // own status writes.
+    let (runs_cache, listed_runs, runs) = caches::watched(api.of::<Run>());
     let caches = Caches {
         schedule_triggers,
         webhook_triggers,
@@ -111,6 +115,7 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
         cluster_git_repos,
         actions: actions_cache,
         cluster_actions: cluster_actions_cache,
+        runs: runs_cache,
         secrets: SecretCache::new(client.clone()),
         listed: vec![
             listed_schedules,
@@ -119,6 +124,7 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
             listed_cluster_repos,
             listed_actions,
             listed_cluster_actions,
+            listed_runs,
         ],
     };
     let streams = Streams {
@@ -128,6 +134,7 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
         cluster_repos: cluster_repos.boxed(),
         actions: actions.boxed(),
         cluster_actions: cluster_actions.boxed(),
+        runs: runs.boxed(),
     };
     (caches, streams)
 }
@@ -159,20 +166,16 @@ pub async fn controllers(client: Client, ctx: Arc<Context>, streams: Streams) {
         namespace: scope.clone(),
     };
     let caches = ctx.caches.clone();
-    // Runs wake on their creation and their Jobs' changes, never on their own status writes;
-    // of a Job only its owner is needed here (the Run controller reads the Job it follows).
-    let (run_cache, _, run_stream) = caches::watched(api(&client).of::<Run>());
+    // Of a Job only its owner is needed here (the Run controller lists the Run's Jobs).
     let jobs = watcher(
         api(&client).of::<PartialObjectMeta<Job>>(),
         watcher::Config::default(),
     )
     .default_backoff()
     .touched_objects();
-    let runs = controller(run_stream, run_cache).owns_stream(jobs).run(
-        run_controller::reconcile,
-        error_policy,
-        ctx.clone(),
-    );
+    let runs = controller(streams.runs, caches.runs.clone())
+        .owns_stream(jobs)
+        .run(run_controller::reconcile, error_policy, ctx.clone());
     let schedules = controller(streams.schedules, caches.schedule_triggers).run(
         trigger_controller::reconcile_schedule,
         error_policy,

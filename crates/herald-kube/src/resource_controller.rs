@@ -28,8 +28,7 @@ pub async fn reconcile_action(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let api = namespaced(&ctx, &*action);
-    let definition = &action.spec.definition;
-    record_validity(&api, &*action, definition, action.status.as_ref()).await
+    record_validity(&api, &*action, action.status.as_ref()).await
 }
 
 pub async fn reconcile_cluster_action(
@@ -37,15 +36,13 @@ pub async fn reconcile_cluster_action(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let api = Api::all(ctx.client.clone());
-    let definition = &action.spec.definition;
-    record_validity(&api, &*action, definition, action.status.as_ref()).await
+    record_validity(&api, &*action, action.status.as_ref()).await
 }
 
 /// Ready when the spec is valid, Stalled with the reasons when not; then wait for a change.
 async fn record_validity<K>(
     api: &Api<K>,
     action: &K,
-    definition: &herald_api::ActionDefinition,
     status: Option<&ActionStatus>,
 ) -> Result<Action, Error>
 where
@@ -55,29 +52,10 @@ where
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
-    let verdict = action
-        .validate()
-        .and_then(|()| runnable_here(definition).map_err(|e| vec![e]))
-        .map_or_else(|e| invalid(&e), |()| valid());
+    let verdict = action.validate().map_or_else(|e| invalid(&e), |()| valid());
     let previous = status.map(|s| s.conditions.as_slice()).unwrap_or_default();
     write(api, action, previous, &verdict).await?;
     Ok(Action::await_change())
-}
-
-/// Whether cluster mode runs this action: graphs of steps it does; a `concurrency` limit
-/// passes validation and works in local mode, and is refused here (Stalled at once, and at a
-/// run's start) until the Run controller counts an action's Runs, rather than ignored.
-pub(crate) fn runnable_here(
-    def: &herald_api::ActionDefinition,
-) -> Result<(), herald_api::validate::FieldError> {
-    if def.concurrency.is_some() {
-        return Err(herald_api::validate::FieldError::new(
-            "spec.concurrency",
-            "a concurrency limit works in local mode; in a cluster this version does not \
-             limit runs yet",
-        ));
-    }
-    Ok(())
 }
 
 pub(crate) fn namespaced<K>(ctx: &Context, object: &K) -> Api<K>

@@ -47,6 +47,12 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
     };
     let graph = StepGraph::new(&definition)
         .map_err(|e| Error::Invalid(herald_api::validate::join_errors(&e)))?;
+    let started = (run.status.iter()).any(|s| s.phase == Some(RunPhase::Running));
+    if !started && let Some(limit) = &definition.concurrency {
+        if let Some(action) = admit_run(&run, &ctx, limit).await? {
+            return Ok(action);
+        }
+    }
     // A Run without a phase has no Job yet: its first Job is created without a read first.
     let jobs = match phase {
         Some(_) => seen_jobs(&ctx, &namespace, &run).await?,
@@ -66,6 +72,7 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
             secrets: &secret_refs,
             generation: run.metadata.generation,
             now: crate::conditions::now(),
+            cancel: crate::caches::cancel_requested(&*run),
         },
     );
     let status = pass.status.as_ref().or(run.status.as_ref());
@@ -101,6 +108,104 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
     Ok(Action::requeue(
         pass.wake_after.map_or(safety, |w| w.min(safety)),
     ))
+}
+
+/// `concurrency` for a Run not started yet, from the Run cache: `None` to go on, else what
+/// the reconcile ends with (it waits, queued; it was skipped). Runs not started that are older
+/// count as executing for `Forbid` and `Replace`, and as ahead in the queue for `Queue`, so
+/// two Runs reconciled at once never both start.
+async fn admit_run(
+    run: &Run,
+    ctx: &Context,
+    limit: &herald_api::Concurrency,
+) -> Result<Option<Action>, Error> {
+    use herald_core::steps::{Admission, admit};
+    let key = |r: &Run| {
+        let created = r.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        (created, r.name_any())
+    };
+    let mine = key(run);
+    let same_action = |r: &Run| {
+        r.spec.action == run.spec.action
+            && (run.spec.action.kind == ActionKind::ClusterAction
+                || r.namespace() == run.namespace())
+    };
+    let peers: Vec<Arc<Run>> = (ctx.caches.runs.state().into_iter())
+        .filter(|r| same_action(r) && r.name_any() != run.name_any())
+        .filter(|r| {
+            !r.status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .is_some_and(RunPhase::is_terminal)
+        })
+        .collect();
+    let is_running = |r: &Run| r.status.as_ref().and_then(|s| s.phase) == Some(RunPhase::Running);
+    let mut running: Vec<&Arc<Run>> = peers.iter().filter(|r| is_running(r)).collect();
+    running.sort_by_key(|r| key(r));
+    let waiting_before = (peers.iter())
+        .filter(|r| !is_running(r) && key(r) < mine)
+        .count();
+    let decision = match limit.policy {
+        herald_api::ConcurrencyPolicy::Queue => admit(Some(limit), running.len(), waiting_before),
+        _ => admit(Some(limit), running.len() + waiting_before, 0),
+    };
+    let message =
+        |what: &str| format!("{what} (concurrency.max {}, {:?})", limit.max, limit.policy);
+    match decision {
+        Admission::Start => Ok(None),
+        Admission::Skip { message } => {
+            let observed = Observed {
+                phase: RunPhase::Skipped,
+                ..Observed::failed_before_launch(reasons::RUN_CONCURRENCY_LIMIT, message)
+            };
+            record(run, ctx, &observed).await?;
+            Ok(Some(Action::await_change()))
+        }
+        Admission::Wait | Admission::Replace => {
+            if decision == Admission::Replace
+                && let Some(oldest) = running
+                    .iter()
+                    .find(|r| crate::caches::cancel_requested(r.as_ref()).is_none())
+            {
+                let why = format!("replaced by Run {}", run.name_any());
+                request_cancel(ctx, oldest, &why).await?;
+            }
+            let queued = run
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.first())
+                .map(|c| c.reason.as_str())
+                == Some(reasons::RUN_QUEUED);
+            if !queued {
+                let observed = Observed {
+                    phase: RunPhase::Pending,
+                    ..Observed::failed_before_launch(
+                        reasons::RUN_QUEUED,
+                        message("waiting for a Run of the same action to finish"),
+                    )
+                };
+                record(run, ctx, &observed).await?;
+            }
+            // Peers finishing do not wake this Run: it looks again, from the cache.
+            Ok(Some(Action::requeue(Duration::from_secs(2))))
+        }
+    }
+}
+
+/// Asks `victim`'s controller to halt it (the annotation wakes it).
+async fn request_cancel(ctx: &Context, victim: &Run, why: &str) -> Result<(), Error> {
+    let api: Api<Run> =
+        Api::namespaced(ctx.client.clone(), &victim.namespace().unwrap_or_default());
+    let patch = json!({ "metadata": { "annotations": { crate::caches::CANCEL_ANNOTATION: why } } });
+    api.patch(
+        &victim.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .step("asking a Run to stop")?;
+    tracing::info!(run = %victim.name_any(), why, "run replaced");
+    Ok(())
 }
 
 /// How long a new Run waits for its Action or source to show in the caches before it fails:
@@ -276,7 +381,7 @@ pub fn load_action(
                 let message = format!("Action {namespace}/{} not found", action.name);
                 Error::missing(reasons::ACTION_NOT_FOUND, message)
             })?;
-            (runnable(&found.spec.definition), found.validate().err())
+            (found.spec.definition.clone(), found.validate().err())
         }
         ActionKind::ClusterAction => {
             let found = caches::cluster(&ctx.caches.cluster_actions, &action.name);
@@ -284,7 +389,7 @@ pub fn load_action(
                 let message = format!("ClusterAction {} not found", action.name);
                 Error::missing(reasons::ACTION_NOT_FOUND, message)
             })?;
-            (runnable(&found.spec.definition), found.validate().err())
+            (found.spec.definition.clone(), found.validate().err())
         }
     };
     match errors {
@@ -294,14 +399,8 @@ pub fn load_action(
             action.name,
             join_errors(&errors)
         ))),
-        None => job.map_err(|e| Error::Invalid(format!("{} {}: {e}", action.kind, action.name))),
+        None => Ok(job),
     }
-}
-
-fn runnable(
-    definition: &ActionDefinition,
-) -> Result<ActionDefinition, herald_api::validate::FieldError> {
-    crate::resource_controller::runnable_here(definition).map(|()| definition.clone())
 }
 
 /// What the Job and its Pod show, with the exit code and output once it has ended.

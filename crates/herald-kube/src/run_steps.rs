@@ -52,6 +52,8 @@ pub struct Seen<'a> {
     pub secrets: &'a [&'a str],
     pub generation: Option<i64>,
     pub now: Time,
+    /// Why the Run is cancelled (a newer Run replaced it), if it is.
+    pub cancel: Option<&'a str>,
 }
 
 /// One pass over the Run: fold the Jobs in, ask the scheduler, and say what to do.
@@ -66,7 +68,13 @@ pub fn pass(graph: &StepGraph, seen: &Seen<'_>) -> Pass {
             run.fold(graph, i, job, seen.secrets);
         }
     }
-    let halt = run.deadline_passed(graph).then_some(Halt::TimedOut);
+    let halt = match seen.cancel {
+        Some(message) => Some(Halt::Cancelled {
+            reason: reasons::RUN_REPLACED,
+            message: message.to_owned(),
+        }),
+        None => run.deadline_passed(graph).then_some(Halt::TimedOut),
+    };
     let next = advance(graph, &run.states, halt.as_ref());
     let mut pass = Pass::default();
     for m in next.moves {
@@ -552,6 +560,7 @@ mod tests {
                 secrets,
                 generation: Some(1),
                 now: at(now),
+                cancel: None,
             },
         )
     }

@@ -453,8 +453,8 @@ async fn an_invalid_action_is_stalled_with_a_readable_reason() {
         .unwrap();
     assert_eq!(stalled.reason, "InvalidSpec");
     assert!(stalled.message.contains("workdir"), "{}", stalled.message);
-    // A graph of steps is accepted by the API server (the CRD's schema holds it on 1.20) and
-    // refused by this version's cluster mode with a reason, not ignored.
+    // A graph of steps with a concurrency limit: the API server keeps every field (the CRD's
+    // schema holds it on 1.20) and the Action is Ready.
     apply(
         &ns,
         json!({
@@ -470,13 +470,13 @@ async fn an_invalid_action_is_stalled_with_a_readable_reason() {
         }),
     )
     .await;
-    let graph: Action = wait_for("the graph's Stalled condition", TIMEOUT, || async {
+    let graph: Action = wait_for("the graph's Ready condition", TIMEOUT, || async {
         let a: Action = ns.api().get("graph").await.ok()?;
         a.status
             .as_ref()?
             .conditions
             .iter()
-            .any(|c| c.type_ == "Stalled" && c.status == "True")
+            .any(|c| c.type_ == "Ready" && c.status == "True")
             .then_some(a)
     })
     .await
@@ -484,13 +484,7 @@ async fn an_invalid_action_is_stalled_with_a_readable_reason() {
     let definition = &graph.spec.definition;
     assert_eq!(definition.steps.len(), 2, "the API server kept the steps");
     assert_eq!(definition.steps[1].needs, ["a"]);
-    let stalled = graph.status.unwrap().conditions;
-    let stalled = stalled.iter().find(|c| c.type_ == "Stalled").unwrap();
-    assert!(
-        stalled.message.contains("local mode"),
-        "{}",
-        stalled.message
-    );
+    assert_eq!(definition.concurrency.as_ref().unwrap().max, 1);
     operator.stop().await;
 }
 
@@ -1095,5 +1089,82 @@ async fn a_failed_step_skips_its_dependents_and_fails_the_run() {
             .is_err(),
         "ship never ran"
     );
+    operator.stop().await;
+}
+
+/// `concurrency` in a cluster: a second Run of the action waits (queued, no Job) until the
+/// first has finished; with `Replace` a newer Run cancels the one executing (its Job deleted,
+/// the Run `Cancelled`, `Replaced`) and then starts.
+#[tokio::test]
+async fn concurrency_queues_runs_and_replace_cancels_the_oldest() {
+    let ns = namespace("concurrency").await;
+    let repo = TestRepo::new();
+    let operator = Operator::start(&ns.client, &ns.name, "a").await;
+    let action = |policy: &str| {
+        json!({
+            "concurrency": {"max": 1, "policy": policy},
+            "steps": [{"name": "work", "image": "alpine:3", "command": ["true"]}]
+        })
+    };
+    schedule_setup_with(&ns, &repo.url(), action("Queue")).await;
+    let first = wait_for_run(&ns, &repo.head()).await;
+    let first_name = first.metadata.name.clone().unwrap();
+    wait_for_job(&ns, &format!("{first_name}-work-1")).await;
+    repo.commit_file("b.txt", "b", "second");
+    let second = wait_for_run(&ns, &repo.head()).await;
+    let second_name = second.metadata.name.clone().unwrap();
+    let queued = wait_for("the second Run queued", TIMEOUT, || async {
+        let r: Run = ns.api().get(&second_name).await.ok()?;
+        let status = r.status?;
+        (status.conditions.first()?.reason == "Queued").then_some(status)
+    })
+    .await
+    .unwrap();
+    assert_eq!(queued.phase, Some(RunPhase::Pending));
+    assert!(
+        ns.api::<Job>()
+            .get(&format!("{second_name}-work-1"))
+            .await
+            .is_err()
+    );
+    finish_job(&ns, &format!("{first_name}-work-1"), 0, "").await;
+    wait_for_phase(&ns, &first_name, RunPhase::Succeeded).await;
+    wait_for_job(&ns, &format!("{second_name}-work-1")).await;
+
+    // Replace: the next Run cancels the second, which is executing.
+    apply(
+        &ns,
+        json!({
+            "apiVersion": "herald.dev/v1alpha1", "kind": "Action",
+            "metadata": {"name": "act"}, "spec": action("Replace")
+        }),
+    )
+    .await;
+    wait_for("the Action's new policy in effect", TIMEOUT, || async {
+        let a: Action = ns.api().get("act").await.ok()?;
+        (a.status?.observed_generation? >= 2).then_some(())
+    })
+    .await
+    .unwrap();
+    repo.commit_file("c.txt", "c", "third");
+    let third = wait_for_run(&ns, &repo.head()).await;
+    let third_name = third.metadata.name.clone().unwrap();
+    let cancelled = wait_for_phase(&ns, &second_name, RunPhase::Cancelled).await;
+    let status = cancelled.status.unwrap();
+    assert_eq!(
+        status.history.last().unwrap().reason.as_deref(),
+        Some("Replaced")
+    );
+    assert_eq!(status.steps[0].phase, RunPhase::Cancelled);
+    wait_for_job(&ns, &format!("{third_name}-work-1")).await;
+    wait_for("the cancelled Run's Job gone", TIMEOUT, || async {
+        ns.api::<Job>()
+            .get(&format!("{second_name}-work-1"))
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await
+    .unwrap();
     operator.stop().await;
 }
