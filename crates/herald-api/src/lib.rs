@@ -21,7 +21,7 @@ pub use common::{
     TriggerKind, TriggerRef,
 };
 pub use crds::{all_crds, crds_yaml};
-pub use run::{Run, RunCause, RunPhase, RunSpec, RunStatus, RunStep, RunTransition};
+pub use run::{RerunOf, Run, RunCause, RunPhase, RunSpec, RunStatus, RunStep, RunTransition};
 pub use secret::secret_key;
 pub use source::{
     AuthKeys, AuthType, ClusterGitRepo, ClusterGitRepoSpec, GitAuth, GitRepo, GitRepoSpec,

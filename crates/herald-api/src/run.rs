@@ -42,6 +42,23 @@ pub struct RunSpec {
     pub revision: String,
     /// The action to run.
     pub action: ActionRef,
+    /// Set on a re-run (the annotation `herald.dev/rerun-from: STEP` on a finished Run): the
+    /// Run it re-runs and the first step to run again. The steps before it that succeeded
+    /// there are kept with their outputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<RerunOf>,
+}
+
+/// What a re-run re-runs.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RerunOf {
+    /// The Run's name, in the same namespace.
+    #[schemars(length(min = 1))]
+    pub run: String,
+    /// The first step to run again.
+    #[schemars(length(min = 1))]
+    pub from: String,
 }
 
 /// Why a run exists.

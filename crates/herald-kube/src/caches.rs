@@ -157,7 +157,22 @@ fn spec_or_request<K: Resource>(object: &K) -> Option<u64> {
     predicates::generation(object).hash(&mut hasher);
     requested_at(object).hash(&mut hasher);
     cancel_requested(object).hash(&mut hasher);
+    annotation(object, RERUN_ANNOTATION).hash(&mut hasher);
     Some(hasher.finish())
+}
+
+/// Set on a finished Run to re-run it from a step (the value): a new Run keeps the steps
+/// before it that succeeded, as `herald runs rerun` does locally.
+pub const RERUN_ANNOTATION: &str = "herald.dev/rerun-from";
+
+/// The value of annotation `key` on `object`.
+pub fn annotation<'a, K: Resource>(object: &'a K, key: &str) -> Option<&'a str> {
+    object
+        .meta()
+        .annotations
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
 }
 
 /// Set on a Run that a newer Run of its action replaces (`concurrency.policy: Replace`): its

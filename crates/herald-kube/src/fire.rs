@@ -103,6 +103,7 @@ fn run_object(new: &NewRun, owner: Option<OwnerReference>) -> Run {
             kind: new.action_kind,
             name: new.action.clone(),
         },
+        rerun_of: None,
     };
     Run {
         metadata: ObjectMeta {

@@ -33,6 +33,9 @@ const LOG_TAIL_LINES: i64 = 100;
 pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error> {
     let phase = run.status.as_ref().and_then(|s| s.phase);
     if phase.is_some_and(RunPhase::is_terminal) {
+        if let Some(from) = crate::caches::annotation(&*run, crate::caches::RERUN_ANNOTATION) {
+            create_rerun(&run, &ctx, from).await?;
+        }
         return Ok(Action::await_change());
     }
     // The Action and the source come from the caches: not before they hold what exists.
@@ -64,10 +67,22 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
         Vec::new()
     };
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    // A re-run's first pass starts from the steps it keeps of the Run it re-runs.
+    let kept;
+    let previous = match (&run.spec.rerun_of, run.status.as_ref()) {
+        (Some(rerun), None) => match rerun_start(&ctx, &run, &graph, rerun) {
+            Ok(status) => {
+                kept = status;
+                Some(&kept)
+            }
+            Err(e) => return fail_before_launch(&run, &ctx, &e).await,
+        },
+        (_, status) => status,
+    };
     let pass = run_steps::pass(
         &graph,
         &Seen {
-            previous: run.status.as_ref(),
+            previous,
             jobs: &jobs,
             secrets: &secret_refs,
             generation: run.metadata.generation,
@@ -190,6 +205,59 @@ async fn admit_run(
             Ok(Some(Action::requeue(Duration::from_secs(2))))
         }
     }
+}
+
+/// A new Run re-running `run` from step `from`, named from both, so asking twice makes one.
+async fn create_rerun(run: &Run, ctx: &Context, from: &str) -> Result<(), Error> {
+    let spec = &run.spec;
+    let occasion = format!("rerun/{}/{from}", run.name_any());
+    let name = herald_core::run_name(
+        &spec.trigger.name,
+        &spec.source.name,
+        &spec.revision,
+        herald_api::RunCause::Manual,
+        Some(&occasion),
+    );
+    let spec = herald_api::RunSpec {
+        cause: herald_api::RunCause::Manual,
+        rerun_of: Some(herald_api::RerunOf {
+            run: run.name_any(),
+            from: from.to_owned(),
+        }),
+        ..spec.clone()
+    };
+    let rerun = Run {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.clone()),
+            namespace: run.namespace(),
+            labels: Some(crate::job::run_labels(&name, &spec)),
+            owner_references: run.metadata.owner_references.clone(),
+            ..kube::api::ObjectMeta::default()
+        },
+        spec,
+        status: None,
+    };
+    let api: Api<Run> = Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
+    create_or_keep(&api, &rerun, "creating a re-run").await?;
+    Ok(())
+}
+
+/// The status a re-run starts from: the kept steps of the Run it re-runs.
+fn rerun_start(
+    ctx: &Context,
+    run: &Run,
+    graph: &StepGraph,
+    rerun: &herald_api::RerunOf,
+) -> Result<RunStatus, Error> {
+    let namespace = run.namespace().unwrap_or_default();
+    let old = caches::namespaced(&ctx.caches.runs, &namespace, &rerun.run).ok_or_else(|| {
+        Error::Invalid(format!(
+            "the Run it re-runs, {}, no longer exists",
+            rerun.run
+        ))
+    })?;
+    run_steps::rerun_status(graph, &old, &rerun.from, crate::conditions::now())
+        .map_err(|e| Error::Invalid(e.to_string()))
 }
 
 /// Asks `victim`'s controller to halt it (the annotation wakes it).

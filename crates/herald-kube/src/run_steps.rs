@@ -465,6 +465,67 @@ fn running_message(graph: &StepGraph, states: &[StepState]) -> String {
     }
 }
 
+/// The status a re-run of `old` from step `from` starts with: the steps `reused_steps` keeps,
+/// `Succeeded` with the reason `Reused` and their outputs, after a first entry saying what it
+/// re-runs.
+pub fn rerun_status(
+    graph: &StepGraph,
+    old: &herald_api::Run,
+    from: &str,
+    now: Time,
+) -> Result<RunStatus, herald_core::steps::RerunError> {
+    let recorded = |name: &str| {
+        (old.status.iter())
+            .flat_map(|s| &s.steps)
+            .find(|s| s.name == name)
+    };
+    let reused =
+        herald_core::steps::reused_steps(graph, from, |name| recorded(name).map(|s| s.phase))?;
+    let old_name = old.metadata.name.clone().unwrap_or_default();
+    let entry =
+        |step: Option<String>, attempt, from, phase, reason: &str, message: String| RunTransition {
+            step,
+            attempt,
+            from,
+            phase,
+            time: now.clone(),
+            reason: Some(reason.to_owned()),
+            message: Some(message),
+        };
+    let mut status = RunStatus {
+        phase: Some(RunPhase::Pending),
+        ..RunStatus::default()
+    };
+    status.history.push(entry(
+        None,
+        None,
+        None,
+        RunPhase::Pending,
+        reasons::RUN_RERUN,
+        format!("re-run of Run {old_name} from step {from}"),
+    ));
+    for i in reused {
+        let Some(step) = recorded(&graph.nodes()[i].step.name) else {
+            continue;
+        };
+        let kept = format!("kept from Run {old_name}");
+        status.history.push(entry(
+            Some(step.name.clone()),
+            step.attempt,
+            Some(RunPhase::Pending),
+            RunPhase::Succeeded,
+            reasons::STEP_REUSED,
+            kept.clone(),
+        ));
+        status.steps.push(RunStep {
+            reason: Some(reasons::STEP_REUSED.to_owned()),
+            message: Some(kept),
+            ..step.clone()
+        });
+    }
+    Ok(status)
+}
+
 /// The `HERALD_NEEDS_*` variables step `step`'s Job gets, from the steps recorded in `status`.
 pub fn needs_env_of(
     graph: &StepGraph,

@@ -1050,15 +1050,17 @@ async fn a_graph_of_steps_runs_a_job_per_attempt_and_survives_a_new_leader() {
     second.stop().await;
 }
 
-/// A failed step in a cluster skips what needs it, and the Run fails naming the step.
+/// A failed step in a cluster skips what needs it and the Run fails naming the step; the
+/// annotation `herald.dev/rerun-from` makes a new Run that keeps what succeeded before it.
 #[tokio::test]
-async fn a_failed_step_skips_its_dependents_and_fails_the_run() {
+async fn a_failed_step_fails_the_run_and_a_rerun_from_it_keeps_what_succeeded() {
     let ns = namespace("graphfail").await;
     let repo = TestRepo::new();
     let operator = Operator::start(&ns.client, &ns.name, "a").await;
     let action = json!({
         "steps": [
-            {"name": "lint", "image": "alpine:3", "command": ["false"]},
+            {"name": "prep", "image": "alpine:3", "command": ["true"], "outputs": ["v"]},
+            {"name": "lint", "image": "alpine:3", "command": ["false"], "needs": ["prep"]},
             {"name": "ship", "image": "alpine:3", "command": ["true"], "needs": ["lint"]}
         ]
     });
@@ -1066,12 +1068,13 @@ async fn a_failed_step_skips_its_dependents_and_fails_the_run() {
     let head = repo.git(&["rev-parse", "HEAD"]);
     let run = wait_for_run(&ns, &head).await;
     let name = run.metadata.name.clone().unwrap();
+    finish_job(&ns, &format!("{name}-prep-1"), 0, "v=42\n").await;
     finish_job(&ns, &format!("{name}-lint-1"), 3, "lint failed").await;
     let done = wait_for_phase(&ns, &name, RunPhase::Failed).await;
     let status = done.status.unwrap();
-    assert_eq!(status.steps[0].exit_code, Some(3));
-    assert_eq!(status.steps[1].phase, RunPhase::Skipped);
-    assert_eq!(status.steps[1].reason.as_deref(), Some("NeedFailed"));
+    assert_eq!(status.steps[1].exit_code, Some(3));
+    assert_eq!(status.steps[2].phase, RunPhase::Skipped);
+    assert_eq!(status.steps[2].reason.as_deref(), Some("NeedFailed"));
     let ready = status
         .conditions
         .iter()
@@ -1089,6 +1092,42 @@ async fn a_failed_step_skips_its_dependents_and_fails_the_run() {
             .is_err(),
         "ship never ran"
     );
+
+    let patch = json!({"metadata": {"annotations": {"herald.dev/rerun-from": "lint"}}});
+    ns.api::<Run>()
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let rerun = wait_for("the re-run", TIMEOUT, || async {
+        runs(&ns)
+            .await
+            .into_iter()
+            .find(|r| r.spec.rerun_of.is_some())
+    })
+    .await
+    .unwrap();
+    let rerun_name = rerun.metadata.name.clone().unwrap();
+    assert_eq!(rerun.spec.rerun_of.as_ref().unwrap().run, name);
+    let lint = wait_for_job(&ns, &format!("{rerun_name}-lint-1")).await;
+    assert_eq!(
+        env_of(&lint, "HERALD_NEEDS_PREP_V").as_deref(),
+        Some("42"),
+        "prep's output kept"
+    );
+    finish_job(&ns, &format!("{rerun_name}-lint-1"), 0, "").await;
+    finish_job(&ns, &format!("{rerun_name}-ship-1"), 0, "").await;
+    let again = wait_for_phase(&ns, &rerun_name, RunPhase::Succeeded).await;
+    let status = again.status.unwrap();
+    assert_eq!(status.steps[0].reason.as_deref(), Some("Reused"));
+    assert_eq!(status.steps[0].outputs["v"], "42");
+    assert!(
+        ns.api::<Job>()
+            .get(&format!("{rerun_name}-prep-1"))
+            .await
+            .is_err(),
+        "prep did not run again"
+    );
+    assert_eq!(runs(&ns).await.len(), 2, "one re-run for one request");
     operator.stop().await;
 }
 

@@ -47,6 +47,7 @@ mod tests {
                 kind: ActionKind::ClusterAction,
                 name: "build".into(),
             },
+            rerun_of: None,
         }
     }
 
