@@ -370,20 +370,8 @@ async fn seen_jobs(ctx: &Context, namespace: &str, run: &Run) -> Result<Vec<Seen
         let known_finished = (run.status.iter()).flat_map(|s| &s.steps).any(|s| {
             s.name == step && s.attempt == i32::try_from(attempt).ok() && s.phase.is_terminal()
         });
-        let observed = if known_finished {
-            let (phase, reason, message) = job_phase(job);
-            Observed {
-                phase,
-                reason,
-                message,
-                exit_code: None,
-                output: None,
-                termination: None,
-                job_name: Some(job.name_any()),
-            }
-        } else {
-            observe(ctx, namespace, job).await?
-        };
+        // A finished attempt already recorded needs no Pod read again.
+        let observed = observe(ctx, namespace, job, !known_finished).await?;
         seen.push(SeenJob {
             step,
             attempt,
@@ -471,8 +459,14 @@ pub fn load_action(
     }
 }
 
-/// What the Job and its Pod show, with the exit code and output once it has ended.
-async fn observe(ctx: &Context, namespace: &str, job: &Job) -> Result<Observed, Error> {
+/// What the Job shows and, when `read_pod` and it has ended, its Pod's exit code, termination
+/// message and output.
+async fn observe(
+    ctx: &Context,
+    namespace: &str,
+    job: &Job,
+    read_pod: bool,
+) -> Result<Observed, Error> {
     let (phase, reason, message) = job_phase(job);
     let job_name = job.name_any();
     let mut observed = Observed {
@@ -484,7 +478,7 @@ async fn observe(ctx: &Context, namespace: &str, job: &Job) -> Result<Observed, 
         termination: None,
         job_name: Some(job_name.clone()),
     };
-    if phase.is_terminal() {
+    if read_pod && phase.is_terminal() {
         let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
         let list = pods
             .list(&ListParams::default().labels(&format!("job-name={job_name}")))
