@@ -61,11 +61,13 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
         Some(_) => seen_jobs(&ctx, &namespace, &run).await?,
         None => Vec::new(),
     };
-    let secrets = if jobs.iter().any(|j| j.phase == RunPhase::Succeeded) {
-        step_secrets(&ctx, &namespace, &graph).await?
-    } else {
-        Vec::new()
-    };
+    // Only an attempt read just now (not yet recorded finished) has outputs to check.
+    let secrets =
+        if (jobs.iter()).any(|j| j.phase == RunPhase::Succeeded && j.termination.is_some()) {
+            step_secrets(&ctx, &namespace, &graph).await?
+        } else {
+            Vec::new()
+        };
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
     // A re-run's first pass starts from the steps it keeps of the Run it re-runs.
     let kept;
@@ -371,18 +373,7 @@ async fn seen_jobs(ctx: &Context, namespace: &str, run: &Run) -> Result<Vec<Seen
             s.name == step && s.attempt == i32::try_from(attempt).ok() && s.phase.is_terminal()
         });
         // A finished attempt already recorded needs no Pod read again.
-        let observed = observe(ctx, namespace, job, !known_finished).await?;
-        seen.push(SeenJob {
-            step,
-            attempt,
-            name: job.name_any(),
-            phase: observed.phase,
-            reason: observed.reason,
-            message: observed.message,
-            exit_code: observed.exit_code,
-            termination: observed.termination,
-            excerpt: observed.output,
-        });
+        seen.push(observe(ctx, namespace, job, step, attempt, !known_finished).await?);
     }
     Ok(seen)
 }
@@ -459,24 +450,28 @@ pub fn load_action(
     }
 }
 
-/// What the Job shows and, when `read_pod` and it has ended, its Pod's exit code, termination
-/// message and output.
+/// What the Job of `attempt` of `step` shows and, when `read_pod` and it has ended, its Pod's
+/// exit code, termination message and output.
 async fn observe(
     ctx: &Context,
     namespace: &str,
     job: &Job,
+    step: String,
+    attempt: u32,
     read_pod: bool,
-) -> Result<Observed, Error> {
+) -> Result<SeenJob, Error> {
     let (phase, reason, message) = job_phase(job);
     let job_name = job.name_any();
-    let mut observed = Observed {
+    let mut observed = SeenJob {
+        step,
+        attempt,
+        name: job_name.clone(),
         phase,
         reason,
         message,
         exit_code: None,
-        output: None,
         termination: None,
-        job_name: Some(job_name.clone()),
+        excerpt: None,
     };
     if read_pod && phase.is_terminal() {
         let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
@@ -501,7 +496,7 @@ async fn observe(
                 .await;
             // Without a kubelet (or once it is gone) the termination message is all there is.
             observed.termination = terminated.and_then(|t| t.message);
-            observed.output = logs
+            observed.excerpt = logs
                 .ok()
                 .filter(|l| !l.is_empty())
                 .or_else(|| observed.termination.clone());

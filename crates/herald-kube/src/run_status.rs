@@ -1,35 +1,27 @@
-//! The next status of a Run from what its Job shows. Pure, so every transition is unit-tested.
+//! A Run's own verdicts outside its steps' passes (it failed before a Job, it waits queued,
+//! it was skipped), and the phase a Job shows. Pure, so every transition is unit-tested.
 
-use herald_api::{RunPhase, RunStatus, RunStep, RunTransition, reasons};
+use herald_api::{RunPhase, RunStatus, RunTransition, reasons};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::conditions::conditions;
 
-/// What the Job (and its Pod) show now.
+/// A phase the Run itself enters, with why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
     pub phase: RunPhase,
     pub reason: String,
     pub message: String,
-    pub exit_code: Option<i32>,
-    pub output: Option<String>,
-    /// The step container's termination message (its outputs on success).
-    pub termination: Option<String>,
-    pub job_name: Option<String>,
 }
 
 impl Observed {
-    /// A Run that ended before any Job existed (e.g. its Action is missing).
+    /// A Run that ended before a Job could be made (e.g. its Action is missing).
     pub fn failed_before_launch(reason: &str, message: String) -> Self {
         Self {
             phase: RunPhase::Failed,
             reason: reason.into(),
             message,
-            exit_code: None,
-            output: None,
-            termination: None,
-            job_name: None,
         }
     }
 }
@@ -95,7 +87,10 @@ pub fn next_status(
             ));
         }
         let mut entry = transition(observed.phase, &observed.reason, &observed.message, &now);
-        entry.from = next.history.last().map(|t| t.phase);
+        // The phase the Run left: its own last entry, not a step's.
+        entry.from = (next.history.iter().rev())
+            .find(|t| t.step.is_none())
+            .map(|t| t.phase);
         next.history.push(entry);
         next.phase = Some(observed.phase);
     }
@@ -114,26 +109,9 @@ pub fn next_status(
         &observed.message,
         generation,
     );
+    // The steps (of a Run that fails at a later step's launch) are kept as they were.
     next.observed_generation = generation;
-    next.steps = step(&next, observed).into_iter().collect();
     (next != previous).then_some(next)
-}
-
-fn step(status: &RunStatus, observed: &Observed) -> Option<RunStep> {
-    let job_name = observed.job_name.clone()?;
-    Some(RunStep {
-        name: herald_api::ACTION_JOB_STEP.into(),
-        job_name: Some(job_name),
-        phase: observed.phase,
-        attempt: Some(1),
-        reason: Some(observed.reason.clone()),
-        message: Some(observed.message.clone()),
-        outputs: herald_api::StepOutputs::new(),
-        exit_code: observed.exit_code,
-        started_at: status.start_time.clone(),
-        finished_at: status.completion_time.clone(),
-        output_excerpt: observed.output.clone(),
-    })
 }
 
 fn transition(phase: RunPhase, reason: &str, message: &str, now: &Time) -> RunTransition {
@@ -158,10 +136,6 @@ mod tests {
             phase,
             reason: format!("{phase}"),
             message: "m".into(),
-            exit_code: None,
-            output: None,
-            termination: None,
-            job_name: Some("j".into()),
         }
     }
 
@@ -198,10 +172,7 @@ mod tests {
         .unwrap();
         let done = next_status(
             Some(&running),
-            &Observed {
-                exit_code: Some(0),
-                ..observed(RunPhase::Succeeded)
-            },
+            &observed(RunPhase::Succeeded),
             Some(1),
             at("2026-01-01T00:00:03Z"),
         )
@@ -213,8 +184,55 @@ mod tests {
         );
         assert_eq!(done.start_time, Some(at("2026-01-01T00:00:02Z")));
         assert_eq!(done.completion_time, Some(at("2026-01-01T00:00:03Z")));
-        assert_eq!(done.steps[0].exit_code, Some(0));
         assert_eq!(done.conditions[0].status, "True");
+        assert_eq!(done.history[2].from, Some(RunPhase::Running));
+    }
+
+    #[test]
+    fn a_run_failing_after_some_steps_keeps_them_and_leaves_its_own_phase() {
+        let step = herald_api::RunStep {
+            name: "build".into(),
+            job_name: Some("r-build-1".into()),
+            phase: RunPhase::Succeeded,
+            attempt: Some(1),
+            reason: None,
+            message: None,
+            outputs: herald_api::StepOutputs::new(),
+            exit_code: Some(0),
+            started_at: None,
+            finished_at: None,
+            output_excerpt: None,
+        };
+        let mut running = RunStatus {
+            phase: Some(RunPhase::Running),
+            steps: vec![step],
+            ..RunStatus::default()
+        };
+        running.history.push(transition(
+            RunPhase::Running,
+            "Started",
+            "m",
+            &at("2026-01-01T00:00:00Z"),
+        ));
+        running.history.push(RunTransition {
+            step: Some("build".into()),
+            phase: RunPhase::Succeeded,
+            ..transition(
+                RunPhase::Succeeded,
+                "Completed",
+                "m",
+                &at("2026-01-01T00:00:01Z"),
+            )
+        });
+        let failed = next_status(
+            Some(&running),
+            &observed(RunPhase::Failed),
+            None,
+            at("2026-01-01T00:00:02Z"),
+        )
+        .unwrap();
+        assert_eq!(failed.steps, running.steps);
+        assert_eq!(failed.history.last().unwrap().from, Some(RunPhase::Running));
     }
 
     #[test]
