@@ -563,13 +563,10 @@ async fn interrupt_steps(
     run: &RunRecord,
     steps: &[herald_store::StepRecord],
 ) -> Result<(), herald_store::StoreError> {
-    for (position, step) in steps.iter().enumerate() {
-        if step.phase != RunPhase::Running {
-            continue;
-        }
+    for step in steps.iter().filter(|s| s.phase == RunPhase::Running) {
         let change = herald_store::StepChange {
             name: &step.name,
-            position,
+            position: step.position,
             from: RunPhase::Running,
             to: RunPhase::Failed,
             attempt: step.attempt,

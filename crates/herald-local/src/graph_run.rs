@@ -235,7 +235,7 @@ impl GraphRun<'_> {
         } else {
             reasons::RUN_STARTED
         };
-        self.record(step, from, RunPhase::Running, attempt, reason, None, None)
+        self.record(step, from, RunPhase::Running, attempt, reason, None)
             .await?;
         progress.states[step] = StepState {
             phase: RunPhase::Running,
@@ -257,7 +257,7 @@ impl GraphRun<'_> {
     ) -> Result<(), StoreError> {
         let state = &progress.states[step];
         let (from, attempt) = (state.phase, state.attempt);
-        self.record(step, from, to, attempt, reason, Some(message), None)
+        self.record(step, from, to, attempt, reason, Some(message))
             .await?;
         progress.states[step] = StepState {
             phase: to,
@@ -291,6 +291,7 @@ impl GraphRun<'_> {
             outputs.clear();
         }
         let change = StepChange {
+            message: Some(&outcome.message),
             exit_code: outcome.exit_code,
             outputs: Some(&outputs),
             output: Some(&outcome.output),
@@ -301,10 +302,6 @@ impl GraphRun<'_> {
                 attempt,
                 outcome.reason,
             )
-        };
-        let change = StepChange {
-            message: Some(&outcome.message),
-            ..change
         };
         self.store.record_step(&self.run, &change).await?;
         progress.kept += outputs_size(&outputs);
@@ -320,7 +317,7 @@ impl GraphRun<'_> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Records a move that carries no result of its own (a start, a skip, a cancel).
     async fn record(
         &self,
         step: usize,
@@ -329,11 +326,9 @@ impl GraphRun<'_> {
         attempt: u32,
         reason: &str,
         message: Option<&str>,
-        exit_code: Option<i32>,
     ) -> Result<(), StoreError> {
         let change = StepChange {
             message,
-            exit_code,
             ..self.change(step, from, to, attempt, reason)
         };
         self.store.record_step(&self.run, &change).await

@@ -124,7 +124,7 @@ pub(crate) async fn steps_of(
     run_id: crate::RunId,
 ) -> Result<Vec<StepRecord>, StoreError> {
     sqlx::query(
-        "SELECT name, phase, attempt, reason, message, exit_code, started_at, finished_at, \
+        "SELECT name, position, phase, attempt, reason, message, exit_code, started_at, finished_at, \
          outputs, output FROM run_steps WHERE run_id = $1 ORDER BY position",
     )
     .bind(run_id)
@@ -146,6 +146,7 @@ fn step_record(row: &AnyRow) -> Result<StepRecord, StoreError> {
     };
     Ok(StepRecord {
         name: get(row, "name")?,
+        position: usize::try_from(get::<i32>(row, "position")?).unwrap_or(0),
         phase: rows::parse_enum("phase", &get::<String>(row, "phase")?)?,
         attempt: u32::try_from(get::<i32>(row, "attempt")?).unwrap_or(0),
         reason: get(row, "reason")?,

@@ -123,6 +123,8 @@ pub struct Transition {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepRecord {
     pub name: String,
+    /// The step's place in the action, as first recorded.
+    pub position: usize,
     pub phase: RunPhase,
     /// Attempts started (0 while it waits for its first).
     pub attempt: u32,

@@ -288,6 +288,7 @@ mod suite {
             [("build", Succeeded, 2, Some(0)), ("docs", Skipped, 0, None)]
         );
         let build = &detail.steps[0];
+        assert_eq!((build.position, detail.steps[1].position), (0, 1));
         assert_eq!(build.outputs, outputs);
         // The second attempt's own record: the first one's output is not carried over.
         assert_eq!(build.output, None);
