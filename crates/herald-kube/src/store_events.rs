@@ -32,22 +32,6 @@ fn about(run: &Run, kind: EventKind) -> NewEvent {
     }
 }
 
-/// `run` moved to `phase` for `reason`; the same shape local mode's store writes.
-pub fn transition(run: &Run, phase: RunPhase, reason: &str, message: &str) -> NewEvent {
-    let severity = if phase == RunPhase::Failed {
-        "error"
-    } else {
-        "info"
-    };
-    NewEvent {
-        reason: Some(reason.to_owned()),
-        severity: Some(severity.into()),
-        message: Some(message.chars().take(1000).collect()),
-        payload: Some(serde_json::json!({ "phase": phase })),
-        ..about(run, EventKind::RunTransition)
-    }
-}
-
 /// `run` was created for a revision its trigger had not seen for its source.
 pub fn detected(run: &Run) -> NewEvent {
     NewEvent::revision_detected(
@@ -59,27 +43,29 @@ pub fn detected(run: &Run) -> NewEvent {
     )
 }
 
-/// A move of `run` or of one of its steps, as local mode's store writes it: the step, attempt
-/// and phase left in the payload.
+/// A move of `run` or of one of its steps, in the shape local mode's store writes: the phase,
+/// and for a step the step, attempt and phase left, in the payload.
 pub fn moved(run: &Run, moved: &herald_api::RunTransition) -> NewEvent {
+    let severity = if matches!(moved.phase, RunPhase::Failed | RunPhase::TimedOut) {
+        "error"
+    } else {
+        "info"
+    };
     let message = moved.message.as_deref().unwrap_or_default();
-    let reason = moved.reason.as_deref().unwrap_or_default();
-    let mut event = transition(run, moved.phase, reason, message);
-    if let Some(step) = &moved.step {
-        event.severity = Some(
-            if matches!(moved.phase, RunPhase::Failed | RunPhase::TimedOut) {
-                "error"
-            } else {
-                "info"
-            }
-            .into(),
-        );
-        event.payload = Some(serde_json::json!({
+    let payload = match &moved.step {
+        Some(step) => serde_json::json!({
             "phase": moved.phase,
             "step": step,
             "attempt": moved.attempt,
             "from": moved.from,
-        }));
+        }),
+        None => serde_json::json!({ "phase": moved.phase }),
+    };
+    NewEvent {
+        reason: moved.reason.clone(),
+        severity: Some(severity.into()),
+        message: Some(message.chars().take(1000).collect()),
+        payload: Some(payload),
+        ..about(run, EventKind::RunTransition)
     }
-    event
 }
