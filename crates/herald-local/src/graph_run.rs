@@ -212,11 +212,7 @@ impl GraphRun<'_> {
             step,
             attempt,
             delay,
-            name: node.step.name.clone(),
-            command: node.step.command.clone(),
-            args: node.step.args.clone(),
-            workdir: node.step.workdir.clone(),
-            declared: node.step.outputs.clone(),
+            step_def: node.step.clone(),
             timeout: node.timeout,
             env,
             own,
@@ -401,11 +397,8 @@ struct AttemptSpec {
     step: usize,
     attempt: u32,
     delay: Duration,
-    name: String,
-    command: Vec<String>,
-    args: Vec<String>,
-    workdir: Option<String>,
-    declared: Vec<String>,
+    /// What it executes: command, args, workdir, declared outputs.
+    step_def: herald_api::Step,
     timeout: Duration,
     env: Vec<(String, String)>,
     own: Result<ResolvedEnv, String>,
@@ -446,7 +439,7 @@ async fn run_attempt(
         Err(outcome) => return done(outcome, StepOutputs::new()),
     };
     let runs = checkout.parent().unwrap_or(&checkout).to_path_buf();
-    let label = format!("{}-{attempt}", spec.name);
+    let label = format!("{}-{attempt}", spec.step_def.name);
     let tree = runs.join(&label);
     if let Err(message) = executor::add_worktree(
         checkout.clone(),
@@ -460,7 +453,7 @@ async fn run_attempt(
             StepOutputs::new(),
         );
     }
-    let workdir = match executor::working_dir(&tree, spec.workdir.as_deref()) {
+    let workdir = match executor::working_dir(&tree, spec.step_def.workdir.as_deref()) {
         Ok(dir) => dir,
         Err(message) => {
             return done(
@@ -483,8 +476,8 @@ async fn run_attempt(
     env.push((OUTPUT_ENV.into(), output_file.display().to_string()));
     let outcome = executor::run_command(
         Command {
-            command: &spec.command,
-            args: &spec.args,
+            command: &spec.step_def.command,
+            args: &spec.step_def.args,
             workdir: &workdir,
             env: &env,
             deadline: spec.timeout,
@@ -497,7 +490,7 @@ async fn run_attempt(
     }
     let secrets: Vec<&str> = own.secrets.iter().map(String::as_str).collect();
     let read = std::fs::read(&output_file).map_err(|e| e.to_string());
-    match read.map(|bytes| parse_outputs(&bytes, &spec.declared, &secrets)) {
+    match read.map(|bytes| parse_outputs(&bytes, &spec.step_def.outputs, &secrets)) {
         Ok(Ok(outputs)) => done(outcome, outputs),
         Ok(Err(e)) => done(
             ProcessOutcome {
