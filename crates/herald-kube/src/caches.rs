@@ -109,10 +109,50 @@ where
     K: serde::de::DeserializeOwned,
 {
     let (reader, listed, events) = reflected(api, watcher::Config::default());
-    let stream = events
+    (reader, listed, reacted_to(events))
+}
+
+/// As [`watched`], and the objects `wakes` names for each change the watch sees after its
+/// first listing: what must be looked at again because another object changed or went (a
+/// queued Run when a peer ends). `wakes` reads the cache, which already holds the change.
+pub fn watched_waking<K, F>(
+    api: Api<K>,
+    wakes: F,
+) -> (
+    Store<K>,
+    Listed,
+    impl Stream<Item = Result<K, watcher::Error>>,
+    impl Stream<Item = ObjectRef<K>>,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
+    K: serde::de::DeserializeOwned,
+    F: Fn(&Store<K>, &watcher::Event<K>) -> Vec<ObjectRef<K>> + Send + 'static,
+{
+    let (reader, listed, events) = reflected(api, watcher::Config::default());
+    let (woken, wake_stream) = futures::channel::mpsc::unbounded();
+    let cache = reader.clone();
+    let events = events.inspect(move |event| {
+        if let Ok(event @ (watcher::Event::Apply(_) | watcher::Event::Delete(_))) = event {
+            for object in wakes(&cache, event) {
+                // Fails only once the controller, the receiver, has stopped.
+                let _ = woken.unbounded_send(object);
+            }
+        }
+    });
+    (reader, listed, reacted_to(events), wake_stream)
+}
+
+/// The objects of `events` a controller reconciles: those whose spec changed (generation) or
+/// that were asked to reconcile, never their own status writes.
+fn reacted_to<K, S>(events: S) -> impl Stream<Item = Result<K, watcher::Error>>
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+{
+    events
         .applied_objects()
-        .predicate_filter(spec_or_request, Default::default());
-    (reader, listed, stream)
+        .predicate_filter(spec_or_request, Default::default())
 }
 
 /// A watch on `api` feeding a store (without what Herald never reads), marking `Listed` once

@@ -13,7 +13,7 @@ use herald_server::{ErrorLabels, Reconcile, ServerConfig};
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 
@@ -79,6 +79,8 @@ pub struct Streams {
     actions: BoxedStream<HeraldAction>,
     cluster_actions: BoxedStream<ClusterAction>,
     runs: BoxedStream<Run>,
+    /// Queued Runs a peer's end may let start.
+    run_wakes: futures::stream::BoxStream<'static, ObjectRef<Run>>,
 }
 
 impl std::fmt::Debug for Streams {
@@ -105,9 +107,10 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
     let (actions_cache, listed_actions, actions) = caches::watched(api.of::<HeraldAction>());
     let (cluster_actions_cache, listed_cluster_actions, cluster_actions) =
         caches::watched(Api::<ClusterAction>::all(client.clone()));
-    // Runs wake on their creation, their Jobs' changes and a cancel request, never on their
-    // own status writes.
-    let (runs_cache, listed_runs, runs) = caches::watched(api.of::<Run>());
+    // Runs wake on their creation, their Jobs' changes, a cancel request and a peer's end
+    // when they are queued, never on their own status writes.
+    let (runs_cache, listed_runs, runs, run_wakes) =
+        caches::watched_waking(api.of::<Run>(), run_controller::woken_by);
     let caches = Caches {
         schedule_triggers,
         webhook_triggers,
@@ -135,6 +138,7 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
         actions: actions.boxed(),
         cluster_actions: cluster_actions.boxed(),
         runs: runs.boxed(),
+        run_wakes: run_wakes.boxed(),
     };
     (caches, streams)
 }
@@ -175,6 +179,7 @@ pub async fn controllers(client: Client, ctx: Arc<Context>, streams: Streams) {
     .touched_objects();
     let runs = controller(streams.runs, caches.runs.clone())
         .owns_stream(jobs)
+        .reconcile_on(streams.run_wakes)
         .run(run_controller::reconcile, error_policy, ctx.clone());
     let schedules = controller(streams.schedules, caches.schedule_triggers).run(
         trigger_controller::reconcile_schedule,

@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod, Secret};
 use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
@@ -142,21 +143,11 @@ async fn admit_run(
         (created, r.name_any())
     };
     let mine = key(run);
-    let same_action = |r: &Run| {
-        r.spec.action == run.spec.action
-            && (run.spec.action.kind == ActionKind::ClusterAction
-                || r.namespace() == run.namespace())
-    };
     let peers: Vec<Arc<Run>> = (ctx.caches.runs.state().into_iter())
-        .filter(|r| same_action(r) && r.name_any() != run.name_any())
-        .filter(|r| {
-            !r.status
-                .as_ref()
-                .and_then(|s| s.phase)
-                .is_some_and(RunPhase::is_terminal)
-        })
+        .filter(|r| same_action(r, run) && r.name_any() != run.name_any())
+        .filter(|r| !phase_of(r).is_some_and(RunPhase::is_terminal))
         .collect();
-    let is_running = |r: &Run| r.status.as_ref().and_then(|s| s.phase) == Some(RunPhase::Running);
+    let is_running = |r: &Run| phase_of(r) == Some(RunPhase::Running);
     let mut running: Vec<&Arc<Run>> = peers.iter().filter(|r| is_running(r)).collect();
     running.sort_by_key(|r| key(r));
     let waiting_before = (peers.iter())
@@ -187,13 +178,7 @@ async fn admit_run(
                 let why = format!("replaced by Run {}", run.name_any());
                 request_cancel(ctx, oldest, &why).await?;
             }
-            let queued = run
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.first())
-                .map(|c| c.reason.as_str())
-                == Some(reasons::RUN_QUEUED);
-            if !queued {
+            if !is_queued(run) {
                 let observed = Observed {
                     phase: RunPhase::Pending,
                     ..Observed::failed_before_launch(
@@ -203,10 +188,56 @@ async fn admit_run(
                 };
                 record(run, ctx, &observed).await?;
             }
-            // Peers finishing do not wake this Run: it looks again, from the cache.
-            Ok(Some(Action::requeue(Duration::from_secs(2))))
+            // A peer's end wakes this Run (`woken_by`); the requeue only covers a wake lost
+            // while the watch was restarting.
+            Ok(Some(Action::requeue(QUEUED_RECHECK)))
         }
     }
+}
+
+/// How often a queued Run looks again without being woken.
+const QUEUED_RECHECK: Duration = Duration::from_secs(300);
+
+/// The queued Runs that a change of one Run may let start: when it has ended or is gone, the
+/// Runs of its action waiting in the queue. Read from the cache, which already holds the
+/// change; each woken Run decides for itself with `admit_run`.
+pub fn woken_by(
+    cache: &kube::runtime::reflector::Store<Run>,
+    event: &kube::runtime::watcher::Event<Run>,
+) -> Vec<ObjectRef<Run>> {
+    use kube::runtime::watcher::Event;
+    let freed = match event {
+        Event::Apply(run) if phase_of(run).is_some_and(RunPhase::is_terminal) => run,
+        Event::Delete(run) => run,
+        _ => return Vec::new(),
+    };
+    let mut queued: Vec<Arc<Run>> = (cache.state().into_iter())
+        .filter(|r| same_action(r, freed) && is_queued(r))
+        .collect();
+    queued.sort_by_key(|r| r.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    queued
+        .iter()
+        .map(|r| ObjectRef::from_obj(r.as_ref()))
+        .collect()
+}
+
+fn phase_of(run: &Run) -> Option<RunPhase> {
+    run.status.as_ref().and_then(|s| s.phase)
+}
+
+/// Whether `run` waits for a Run of its action to finish (`concurrency`).
+fn is_queued(run: &Run) -> bool {
+    let status = run.status.as_ref();
+    let reason = status
+        .and_then(|s| s.conditions.first())
+        .map(|c| c.reason.as_str());
+    phase_of(run) == Some(RunPhase::Pending) && reason == Some(reasons::RUN_QUEUED)
+}
+
+/// Whether two Runs run the same action: of one namespace, or the same ClusterAction.
+fn same_action(a: &Run, b: &Run) -> bool {
+    a.spec.action == b.spec.action
+        && (a.spec.action.kind == ActionKind::ClusterAction || a.namespace() == b.namespace())
 }
 
 /// A new Run re-running `run` from step `from`, named from both, so asking twice makes one.

@@ -1133,7 +1133,8 @@ async fn a_failed_step_fails_the_run_and_a_rerun_from_it_keeps_what_succeeded() 
 
 /// `concurrency` in a cluster: a second Run of the action waits (queued, no Job) until the
 /// first has finished; with `Replace` a newer Run cancels the one executing (its Job deleted,
-/// the Run `Cancelled`, `Replaced`) and then starts.
+/// the Run `Cancelled`, `Replaced`) and then starts. Both waiting Runs start because their
+/// peer's end wakes them: a queued Run's own recheck (5 minutes) is longer than `TIMEOUT`.
 #[tokio::test]
 async fn concurrency_queues_runs_and_replace_cancels_the_oldest() {
     let ns = namespace("concurrency").await;
