@@ -10,7 +10,7 @@ use crate::control_plane::ControlPlane;
 use crate::settings::Mode;
 use crate::setup::{Measured, Setup};
 use crate::window::{self, Watched};
-use crate::{herald, hook_latency};
+use crate::{herald, hook_latency, step_latency};
 
 /// The triggers' namespace, also Herald's own (its Lease).
 const NAMESPACE: &str = "polling";
@@ -61,6 +61,8 @@ pub async fn measure(setup: &Setup<'_>, ls_remote: LsRemote) -> anyhow::Result<M
     let events = events_between(&client, NAMESPACE, window.wall).await?;
     eprintln!("  cluster: timing verified pushes to their Jobs");
     let hook_latency = Some(hook_latency::measure(&client, NAMESPACE, herald.listen).await?);
+    eprintln!("  cluster: timing a chain of steps from each Job's end to the next Job");
+    let step_latency = Some(step_latency::measure(&client, NAMESPACE).await?);
     herald.stop();
     let apiserver_alone = if settings.apiserver_baseline.is_zero() {
         None
@@ -84,5 +86,6 @@ pub async fn measure(setup: &Setup<'_>, ls_remote: LsRemote) -> anyhow::Result<M
         events,
         ls_remote,
         hook_latency,
+        step_latency,
     })
 }

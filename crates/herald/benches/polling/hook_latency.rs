@@ -4,20 +4,16 @@
 //! timed from the request until Herald's answer and until the Job with the Run's name shows
 //! in a watch of the namespace's Jobs.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use futures::StreamExt;
 use hmac::Mac;
-use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, PostParams, WatchEvent, WatchParams};
+use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
-use tokio::sync::Notify;
 
 use crate::cluster_objects::create_objects;
+use crate::jobs_seen::JobsSeen;
 use crate::lateness::percentile;
 use crate::manifests;
 
@@ -71,7 +67,7 @@ pub async fn measure(
         let sent = Instant::now();
         let run = deliver(&http, &url, &format!("probe-{i}")).await?;
         latency.answered.push(millis(sent.elapsed()));
-        let at = seen.wait(&run, JOB_DEADLINE).await?;
+        let at = seen.added(&run, JOB_DEADLINE).await?;
         latency.job.push(millis(at.duration_since(sent)));
         tokio::time::sleep(GAP).await;
     }
@@ -150,69 +146,4 @@ fn signed(
         .header("x-github-delivery", id)
         .header("x-hub-signature-256", signature)
         .body(body.to_vec())
-}
-
-/// When each Job was first seen in a watch of the namespace.
-struct JobsSeen {
-    seen: Arc<Mutex<HashMap<String, Instant>>>,
-    changed: Arc<Notify>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for JobsSeen {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl JobsSeen {
-    async fn watch(client: &kube::Client, namespace: &str) -> anyhow::Result<Self> {
-        let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
-        let from = jobs.list_metadata(&Default::default()).await?;
-        let version = from.metadata.resource_version.unwrap_or_default();
-        let mut events = jobs.watch(&WatchParams::default(), &version).await?.boxed();
-        let (seen, changed) = (
-            Arc::<Mutex<HashMap<_, _>>>::default(),
-            Arc::new(Notify::new()),
-        );
-        let (into, notify) = (seen.clone(), changed.clone());
-        let task = tokio::spawn(async move {
-            while let Some(event) = events.next().await {
-                if let Ok(WatchEvent::Added(job)) = event {
-                    let name = job.metadata.name.unwrap_or_default();
-                    into.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .entry(name)
-                        .or_insert_with(Instant::now);
-                    notify.notify_waiters();
-                }
-            }
-        });
-        Ok(Self {
-            seen,
-            changed,
-            task,
-        })
-    }
-
-    /// When Job `name` was seen, waiting up to `deadline` for it.
-    async fn wait(&self, name: &str, deadline: Duration) -> anyhow::Result<Instant> {
-        let until = Instant::now() + deadline;
-        loop {
-            let notified = self.changed.notified();
-            if let Some(at) = self
-                .seen
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(name)
-            {
-                return Ok(*at);
-            }
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() || self.task.is_finished() {
-                bail!("Job {name} never showed in the watch");
-            }
-            let _ = tokio::time::timeout(left, notified).await;
-        }
-    }
 }

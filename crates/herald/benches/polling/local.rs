@@ -53,6 +53,7 @@ pub async fn measure(setup: &Setup<'_>, ls_remote: LsRemote) -> anyhow::Result<M
         events: Vec::new(),
         ls_remote,
         hook_latency: None,
+        step_latency: None,
     })
 }
 

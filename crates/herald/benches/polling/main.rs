@@ -8,9 +8,11 @@
 //! checks and how late each repository's came, and in cluster mode reads kube-apiserver's
 //! CPU and `apiserver_request_total` at both ends, then measures the API server again with
 //! Herald stopped, and then (cluster mode, the polling triggers still running) times 100
-//! verified pushes to a WebhookTrigger until their Jobs show. Beside Herald's CPU it prints what `git ls-remote` costs for as many
-//! checks against the same server, and then a verdict against the targets. A missed target
-//! is printed; the bench fails only when it cannot measure.
+//! verified pushes to a WebhookTrigger until their Jobs show, and a chain of 21 steps from
+//! each step's Job completing to the next step's Job. Beside Herald's CPU it prints what
+//! `git ls-remote` costs for as many checks against the same server, and then a verdict
+//! against the targets. A missed target is printed; the bench fails only when it cannot
+//! measure.
 //!
 //! Environment: `HERALD_BENCH_TRIGGERS` (default 500; a list runs each, e.g. "500,1000"),
 //! `HERALD_BENCH_MODES` ("local,cluster"), `HERALD_BENCH_INTERVAL` (10s),
@@ -28,6 +30,7 @@ mod control_plane;
 mod git_server;
 mod herald;
 mod hook_latency;
+mod jobs_seen;
 mod lateness;
 mod local;
 mod manifests;
@@ -36,6 +39,7 @@ mod report;
 mod repos;
 mod settings;
 mod setup;
+mod step_latency;
 mod verdict;
 mod window;
 

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use crate::hook_latency::HookLatency;
 use crate::setup::Measured;
+use crate::step_latency::StepLatency;
 
 /// Megabytes (10^6 bytes) of a VmRSS in KiB: the targets are read strictly, in MB.
 pub fn mb(kib: u64) -> f64 {
@@ -163,6 +164,12 @@ fn check_rows(table: &mut Table<'_>) {
     row("hook to Job p50 / p99 / max (ms)", &|m| {
         hook_row(m, |h| &h.job)
     });
+    row("step Job end to next Job p50 / p99 / max (ms)", &|m| {
+        step_row(m, |s| &s.next_job)
+    });
+    row("API create to watch p50 / p99 / max (ms)", &|m| {
+        step_row(m, |s| &s.api_baseline)
+    });
     row("git server (http-backend) CPU-s/min", &|m| {
         format!("{:.2}", m.window.per_min(m.window.git_server_cpu_s))
     });
@@ -286,5 +293,14 @@ fn hook_row(m: &Measured, pick: impl Fn(&HookLatency) -> &Vec<f64>) -> String {
         return String::new();
     };
     let (p50, p99, max) = HookLatency::summary(pick(hooks));
+    format!("{p50:.1} / {p99:.1} / {max:.1}")
+}
+
+/// A step latency row, as [`hook_row`].
+fn step_row(m: &Measured, pick: impl Fn(&StepLatency) -> &Vec<f64>) -> String {
+    let Some(steps) = &m.step_latency else {
+        return String::new();
+    };
+    let (p50, p99, max) = HookLatency::summary(pick(steps));
     format!("{p50:.1} / {p99:.1} / {max:.1}")
 }

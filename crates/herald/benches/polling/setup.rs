@@ -42,6 +42,9 @@ pub struct Measured {
     pub ls_remote: LsRemote,
     /// Cluster mode: verified pushes timed to their Jobs, after the window.
     pub hook_latency: Option<crate::hook_latency::HookLatency>,
+    /// Cluster mode: a chain of steps timed from each Job's end to the next Job, after the
+    /// hook probe.
+    pub step_latency: Option<crate::step_latency::StepLatency>,
 }
 
 impl<'a> Setup<'a> {

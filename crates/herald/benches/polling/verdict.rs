@@ -45,6 +45,7 @@ fn verdicts(m: &Measured) -> Vec<Verdict> {
         all.push(writes(m));
         all.push(apiserver_cpu(m));
         all.push(hook_to_job(m));
+        all.push(step_to_step(m));
     }
     all
 }
@@ -60,6 +61,23 @@ fn hook_to_job(m: &Measured) -> Verdict {
         text: format!(
             "{what}: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({} deliveries)",
             hooks.job.len()
+        ),
+    }
+}
+
+fn step_to_step(m: &Measured) -> Verdict {
+    let what = "step N+1's Job within 200 ms (plus API latency) of step N's Job completing";
+    let Some(steps) = &m.step_latency else {
+        return not_measured(what);
+    };
+    let (p50, p99, max) = HookLatency::summary(&steps.next_job);
+    let (_, api_p99, _) = HookLatency::summary(&steps.api_baseline);
+    Verdict {
+        holds: Some(p99 < 200.0 + api_p99),
+        text: format!(
+            "{what}: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({} hand-overs; \
+             a create seen in a watch p99 {api_p99:.1} ms)",
+            steps.next_job.len()
         ),
     }
 }
