@@ -58,9 +58,9 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
         }
     }
     // A Run without a phase has no Job yet: its first Job is created without a read first.
-    let jobs = match phase {
+    let (jobs, logs) = match phase {
         Some(_) => seen_jobs(&ctx, &namespace, &run).await?,
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
     // Only an attempt read just now (not yet recorded finished) has outputs to check.
     let secrets =
@@ -82,7 +82,7 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
         },
         (_, status) => status,
     };
-    let pass = run_steps::pass(
+    let mut pass = run_steps::pass(
         &graph,
         &Seen {
             previous,
@@ -113,7 +113,8 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
             Err(e) => return Err(e).step("deleting a cancelled step's Job"),
         }
     }
-    if let Some(next) = &pass.status {
+    if let Some(next) = &mut pass.status {
+        read_log_tails(&ctx, &namespace, next, &logs).await;
         patch_status(&run, &ctx, next).await?;
         publish_moves(&run, &ctx, &pass.added).await;
         if next.phase.is_some_and(RunPhase::is_terminal) {
@@ -379,9 +380,19 @@ async fn launch(
     Ok(())
 }
 
-/// The Run's Jobs (found by label, never remembered), with the exit code, termination
-/// message and output of each finished one.
-async fn seen_jobs(ctx: &Context, namespace: &str, run: &Run) -> Result<Vec<SeenJob>, Error> {
+/// The Pod of a finished attempt whose log tail is still to be read.
+struct LogToRead {
+    job: String,
+    pod: String,
+}
+
+/// The Run's Jobs (found by label, never remembered), with the exit code and termination
+/// message of each finished one, and the Pods whose logs to read once the next Jobs exist.
+async fn seen_jobs(
+    ctx: &Context,
+    namespace: &str,
+    run: &Run,
+) -> Result<(Vec<SeenJob>, Vec<LogToRead>), Error> {
     let api: Api<Job> = Api::namespaced(ctx.client.clone(), namespace);
     let selector = format!("{}={}", labels::RUN, run.name_any());
     let list = api
@@ -389,6 +400,7 @@ async fn seen_jobs(ctx: &Context, namespace: &str, run: &Run) -> Result<Vec<Seen
         .await
         .step("listing the Run's Jobs")?;
     let mut seen = Vec::new();
+    let mut logs = Vec::new();
     for job in &list.items {
         let job_labels = job.labels();
         // A Job from before steps existed is the actionJob's one attempt.
@@ -404,9 +416,42 @@ async fn seen_jobs(ctx: &Context, namespace: &str, run: &Run) -> Result<Vec<Seen
             s.name == step && s.attempt == i32::try_from(attempt).ok() && s.phase.is_terminal()
         });
         // A finished attempt already recorded needs no Pod read again.
-        seen.push(observe(ctx, namespace, job, step, attempt, !known_finished).await?);
+        let (observed, log) = observe(ctx, namespace, job, step, attempt, !known_finished).await?;
+        seen.push(observed);
+        logs.extend(log);
     }
-    Ok(seen)
+    Ok((seen, logs))
+}
+
+/// Replaces the excerpt of each attempt in `logs` (its termination message, which a Pod with
+/// no kubelet left is all there is) with its log tail. Read after the next steps' Jobs are
+/// created: a log read is one more API round trip, and it must not delay the hand-over.
+async fn read_log_tails(
+    ctx: &Context,
+    namespace: &str,
+    status: &mut RunStatus,
+    logs: &[LogToRead],
+) {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    let params = LogParams {
+        container: Some("action".into()),
+        tail_lines: Some(LOG_TAIL_LINES),
+        ..LogParams::default()
+    };
+    for log in logs {
+        let Some(step) =
+            (status.steps.iter_mut()).find(|s| s.job_name.as_deref() == Some(&log.job))
+        else {
+            continue;
+        };
+        match pods.logs(&log.pod, &params).await {
+            Ok(tail) if !tail.is_empty() => step.output_excerpt = Some(tail),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(pod = %log.pod, error = %e, "no log tail; keeping the termination message")
+            }
+        }
+    }
 }
 
 /// The secret values the steps' `env` takes from Secrets, which their outputs must not carry.
@@ -482,7 +527,8 @@ pub fn load_action(
 }
 
 /// What the Job of `attempt` of `step` shows and, when `read_pod` and it has ended, its Pod's
-/// exit code, termination message and output.
+/// exit code and termination message (also the excerpt until its log is read), with the Pod
+/// whose log to read.
 async fn observe(
     ctx: &Context,
     namespace: &str,
@@ -490,7 +536,7 @@ async fn observe(
     step: String,
     attempt: u32,
     read_pod: bool,
-) -> Result<SeenJob, Error> {
+) -> Result<(SeenJob, Option<LogToRead>), Error> {
     let (phase, reason, message) = job_phase(job);
     let job_name = job.name_any();
     let mut observed = SeenJob {
@@ -504,36 +550,28 @@ async fn observe(
         termination: None,
         excerpt: None,
     };
-    if read_pod && phase.is_terminal() {
-        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
-        let list = pods
-            .list(&ListParams::default().labels(&format!("job-name={job_name}")))
-            .await
-            .step("listing the Job's pods")?;
-        if let Some(pod) = list.items.last() {
-            let terminated = action_status(pod)
-                .and_then(|s| s.state.as_ref())
-                .and_then(|s| s.terminated.clone());
-            observed.exit_code = terminated.as_ref().map(|t| t.exit_code);
-            let logs = pods
-                .logs(
-                    &pod.name_any(),
-                    &LogParams {
-                        container: Some("action".into()),
-                        tail_lines: Some(LOG_TAIL_LINES),
-                        ..LogParams::default()
-                    },
-                )
-                .await;
-            // Without a kubelet (or once it is gone) the termination message is all there is.
-            observed.termination = terminated.and_then(|t| t.message);
-            observed.excerpt = logs
-                .ok()
-                .filter(|l| !l.is_empty())
-                .or_else(|| observed.termination.clone());
-        }
+    if !(read_pod && phase.is_terminal()) {
+        return Ok((observed, None));
     }
-    Ok(observed)
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    let list = pods
+        .list(&ListParams::default().labels(&format!("job-name={job_name}")))
+        .await
+        .step("listing the Job's pods")?;
+    let Some(pod) = list.items.last() else {
+        return Ok((observed, None));
+    };
+    let terminated = action_status(pod)
+        .and_then(|s| s.state.as_ref())
+        .and_then(|s| s.terminated.clone());
+    observed.exit_code = terminated.as_ref().map(|t| t.exit_code);
+    observed.termination = terminated.and_then(|t| t.message);
+    observed.excerpt.clone_from(&observed.termination);
+    let log = LogToRead {
+        job: job_name,
+        pod: pod.name_any(),
+    };
+    Ok((observed, Some(log)))
 }
 
 fn action_status(pod: &Pod) -> Option<&ContainerStatus> {
