@@ -2,8 +2,9 @@
 //! which files to edit (and an operator can see which manifests an update will touch).
 //!
 //! Cheap by construction: a file is parsed only when its bytes contain the last path component
-//! of a watched repository (every spelling of a name ends with it) or a setter marker's key.
-//! The others, usually most of a repository, cost one literal search.
+//! of a watched repository (every spelling of a name ends with it) or a watched policy's
+//! `namespace:name` (every marker naming it holds that). The others, usually most of a
+//! repository, cost one literal search.
 
 use std::collections::BTreeSet;
 
@@ -11,9 +12,6 @@ use regex::bytes::Regex;
 
 use crate::edit::{EditError, PolicyName, find_targets_in, parse};
 use crate::reference::Repository;
-
-/// The key every setter marker holds.
-const MARKER_KEY: &str = "$imagepolicy";
 
 /// What to look for.
 #[derive(Debug, Clone)]
@@ -32,13 +30,16 @@ impl Watched {
     ) -> Self {
         let repositories: BTreeSet<_> = repositories.into_iter().collect();
         let policies: BTreeSet<_> = policies.into_iter().collect();
-        let mut literals: BTreeSet<&str> = repositories
-            .iter()
-            .map(|repository| repository.path().rsplit('/').next().unwrap_or_default())
-            .collect();
-        if !policies.is_empty() {
-            literals.insert(MARKER_KEY);
-        }
+        let names = repositories.iter().map(|repository| {
+            repository
+                .path()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        });
+        let markers = policies.iter().map(PolicyName::to_string);
+        let literals: BTreeSet<String> = names.chain(markers).collect();
         let alternation = literals
             .iter()
             .map(|literal| regex::escape(literal))

@@ -148,3 +148,100 @@ pub fn apply(bytes: &[u8], intents: &[Intent]) -> Result<Edited, EditError> {
         skipped: planned.skipped,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(repository: &str, tag: &str) -> Intent {
+        Intent::Tag {
+            repository: Repository::parse(repository).unwrap(),
+            tag: tag.into(),
+        }
+    }
+
+    fn edited(source: &str, intents: &[Intent]) -> (String, Vec<Change>) {
+        let edited = apply(source.as_bytes(), intents).unwrap();
+        (String::from_utf8(edited.bytes).unwrap(), edited.changes)
+    }
+
+    const DEPLOYMENT: &str =
+        "spec:\n  containers:\n    - image: nginx:1.0 # {\"$imagepolicy\": \"ns:web\"}\n";
+
+    #[test]
+    fn an_image_already_at_the_tag_is_no_change() {
+        let (bytes, changes) = edited(DEPLOYMENT, &[tag("nginx", "1.0")]);
+        assert_eq!(bytes, DEPLOYMENT);
+        assert!(changes.is_empty());
+    }
+
+    #[test]
+    fn two_intents_agreeing_on_one_scalar_make_one_change() {
+        let policy = Intent::Policy {
+            policy: PolicyName::parse("ns:web").unwrap(),
+            image: "nginx".into(),
+            tag: "1.1".into(),
+        };
+        let (bytes, changes) = edited(DEPLOYMENT, &[tag("nginx", "1.1"), policy]);
+        assert!(bytes.contains("image: nginx:1.1 # {"));
+        assert_eq!(changes.len(), 1);
+    }
+
+    #[test]
+    fn two_intents_disagreeing_on_one_scalar_are_a_conflict() {
+        let policy = Intent::Policy {
+            policy: PolicyName::parse("ns:web").unwrap(),
+            image: "nginx".into(),
+            tag: "1.2".into(),
+        };
+        let error = apply(DEPLOYMENT.as_bytes(), &[tag("nginx", "1.1"), policy]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "two intents set spec.containers[0].image (document 0) to \"nginx:1.1\" and \"nginx:1.2\""
+        );
+    }
+
+    #[test]
+    fn multi_byte_text_before_and_after_the_value_is_kept() {
+        let source = "# café ☕\nspec:\n  containers:\n    - name: naïve\n      image: \"nginx:1.0\" # ü is kept\n";
+        let (bytes, _) = edited(source, &[tag("nginx", "1.1")]);
+        assert_eq!(bytes, source.replace("nginx:1.0", "nginx:1.1"));
+    }
+
+    #[test]
+    fn an_empty_value_gets_its_space() {
+        let path = Intent::Path {
+            path: YamlPath::parse("image.tag").unwrap(),
+            value: "1.0".into(),
+        };
+        let (bytes, _) = edited("image:\n  tag:\n  name: x\n", std::slice::from_ref(&path));
+        assert_eq!(bytes, "image:\n  tag: \"1.0\"\n  name: x\n");
+        let (bytes, _) = edited("image: {tag: , name: x}\n", std::slice::from_ref(&path));
+        assert_eq!(bytes, "image: {tag: \"1.0\" , name: x}\n");
+        let (bytes, _) = edited("image:\n  tag:   # default\n", &[path]);
+        assert_eq!(bytes, "image:\n  tag: \"1.0\"   # default\n");
+    }
+
+    #[test]
+    fn a_block_scalar_target_is_skipped_not_rewritten() {
+        let path = Intent::Path {
+            path: YamlPath::parse("tag").unwrap(),
+            value: "2".into(),
+        };
+        let edited = apply(b"tag: |\n  1\n", &[path]).unwrap();
+        assert_eq!(edited.bytes, b"tag: |\n  1\n");
+        assert_eq!(edited.skipped[0].reason, SkipReason::BlockScalar);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_an_error() {
+        let error = apply(b"image: \xff\n", &[tag("nginx", "1.1")]).unwrap_err();
+        assert_eq!(error, EditError::NotUtf8 { valid_up_to: 7 });
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_names_the_place() {
+        let error = apply(b"a: b\n c: [\n", &[tag("nginx", "1.1")]).unwrap_err();
+        assert!(matches!(error, EditError::Parse { line: 2, .. }), "{error}");
+    }
+}

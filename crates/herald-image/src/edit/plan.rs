@@ -200,16 +200,13 @@ impl Planned {
             self.skip(place, SkipReason::BlockScalar);
             return;
         }
-        let (mut text, style) = render(new, scalar.style, &scalar.value);
-        // `key:` with an empty value: the new value needs a space after the colon.
-        let after_colon = source
-            .get(..scalar.span.start)
-            .is_some_and(|before| before.ends_with(':'));
-        if scalar.span.is_empty() && after_colon {
-            text.insert(0, ' ');
-        }
+        let (text, style) = render(new, scalar.style, &scalar.value);
+        let (at, text) = match empty_value_colon(source, scalar) {
+            Some(colon) => (colon + 1..colon + 1, format!(" {text}")),
+            None => (scalar.span.clone(), text),
+        };
         self.splices.push(Splice {
-            at: scalar.span.clone(),
+            at,
             text,
             expect: Expectation::Replace {
                 event: scalar.event,
@@ -250,6 +247,13 @@ impl Planned {
         self.splices = kept;
         Ok(())
     }
+}
+
+/// `key:` with no value: saphyr-parser places the empty scalar on the colon, so the value goes
+/// after the colon, with a space.
+fn empty_value_colon(source: &str, scalar: &Scalar) -> Option<usize> {
+    let on_colon = source.as_bytes().get(scalar.span.start) == Some(&b':');
+    (scalar.span.is_empty() && on_colon).then_some(scalar.span.start)
 }
 
 /// A `newTag: <tag>` line at the end of a block-style entry, indented as its first key, with
