@@ -234,6 +234,13 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_is_kept() {
+        let source = "\u{feff}spec:\n  containers:\n    - image: 'nginx:1.0'\n";
+        let (bytes, _) = edited(source, &[tag("nginx", "1.1")]);
+        assert_eq!(bytes, source.replace("1.0", "1.1"));
+    }
+
+    #[test]
     fn bytes_that_are_not_utf8_are_an_error() {
         let error = apply(b"image: \xff\n", &[tag("nginx", "1.1")]).unwrap_err();
         assert_eq!(error, EditError::NotUtf8 { valid_up_to: 7 });
