@@ -29,7 +29,9 @@ use crate::reference::Repository;
 pub enum Intent {
     /// Set every container `image:` and every Kustomization `images:` entry of `repository`
     /// to `tag`. A container image keeps the file's spelling of the name (`nginx` stays
-    /// `nginx`) and loses its digest, which would otherwise keep the old image running.
+    /// `nginx`) and loses its digest, which would otherwise keep the old image running; one
+    /// written `name@digest` with no tag is a deliberate pin and is skipped. A Kustomization
+    /// entry matches by its `name` or its `newName`.
     Tag { repository: Repository, tag: String },
     /// Set the scalars carrying policy `policy`'s setter marker: the whole `image:tag`, the tag,
     /// or the repository `image` (as the policy's image repository is written), by the marker.
