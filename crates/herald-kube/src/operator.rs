@@ -11,10 +11,9 @@ use herald_api::{
 };
 use herald_server::{ErrorLabels, Reconcile, ServerConfig};
 use k8s_openapi::api::batch::v1::Job;
-use kube::api::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 
 use crate::caches::{self, Caches, SecretCache};
@@ -81,6 +80,8 @@ pub struct Streams {
     runs: BoxedStream<Run>,
     /// Queued Runs a peer's end may let start.
     run_wakes: futures::stream::BoxStream<'static, ObjectRef<Run>>,
+    /// Changes of Herald's Jobs, which wake their Runs.
+    jobs: BoxedStream<Job>,
 }
 
 impl std::fmt::Debug for Streams {
@@ -111,6 +112,7 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
     // when they are queued, never on their own status writes.
     let (runs_cache, listed_runs, runs, run_wakes) =
         caches::watched_waking(api.of::<Run>(), run_controller::woken_by);
+    let (jobs_cache, listed_jobs, jobs) = caches::watched_jobs(api.of::<Job>());
     let caches = Caches {
         schedule_triggers,
         webhook_triggers,
@@ -119,6 +121,7 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
         actions: actions_cache,
         cluster_actions: cluster_actions_cache,
         runs: runs_cache,
+        jobs: jobs_cache,
         secrets: SecretCache::new(client.clone()),
         listed: vec![
             listed_schedules,
@@ -128,6 +131,7 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
             listed_actions,
             listed_cluster_actions,
             listed_runs,
+            listed_jobs,
         ],
     };
     let streams = Streams {
@@ -139,6 +143,7 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
         cluster_actions: cluster_actions.boxed(),
         runs: runs.boxed(),
         run_wakes: run_wakes.boxed(),
+        jobs: jobs.boxed(),
     };
     (caches, streams)
 }
@@ -164,21 +169,9 @@ where
 
 /// All controllers, side by side.
 pub async fn controllers(client: Client, ctx: Arc<Context>, streams: Streams) {
-    let scope = ctx.config.watch_namespace.clone();
-    let api = |client: &Client| Scoped {
-        client: client.clone(),
-        namespace: scope.clone(),
-    };
     let caches = ctx.caches.clone();
-    // Of a Job only its owner is needed here (the Run controller lists the Run's Jobs).
-    let jobs = watcher(
-        api(&client).of::<PartialObjectMeta<Job>>(),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects();
     let runs = controller(streams.runs, caches.runs.clone())
-        .owns_stream(jobs)
+        .owns_stream(streams.jobs)
         .reconcile_on(streams.run_wakes)
         .run(run_controller::reconcile, error_policy, ctx.clone());
     let schedules = controller(streams.schedules, caches.schedule_triggers).run(
