@@ -11,7 +11,8 @@ log() { printf '\n==> %s\n' "$*"; }
 # control plane build needs (make, curl), what the chart check runs (python3-yaml, pip), and
 # the PostgreSQL server the store tests start (as an unprivileged user, with runuser).
 DEBIAN_PACKAGES=(git openssh-server openssh-client openssl python3 python3-yaml python3-pip
-  libssl-dev pkg-config ca-certificates make curl postgresql-15 util-linux)
+  libssl-dev pkg-config ca-certificates make curl postgresql-15 util-linux docker-registry
+  apache2-utils)
 
 install_debian_packages() {
   local missing=()
