@@ -2,7 +2,8 @@
 //! test. This file is a stub on purpose: distribution 2.8 ignores `n`/`last` and answers every
 //! tag in one page without a `Link` header, so pagination (relative and absolute links, the
 //! page cap) and HEAD refused with 405 can only be shown against a server that does them. The
-//! Bearer flow is also shown here (token cached, `access_token`, a refused token server).
+//! Bearer flow against the real registry is in `token.rs`; here it is shown with OAuth2's
+//! `access_token` answer and the `service`/`scope` the token server receives.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

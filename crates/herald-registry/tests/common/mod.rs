@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod push;
+pub mod token_server;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -23,7 +24,17 @@ pub const PASSWORD: &str = "s3cret-pass";
 pub struct Registry {
     pub host: String,
     pub basic: Option<(String, String)>,
+    /// The token server's, when the registry is in token mode.
+    pub token_server: Option<token_server::TokenServer>,
     _owner: Mutex<(Child, ChildStdin)>,
+}
+
+/// How the registry authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Open,
+    Htpasswd,
+    Token,
 }
 
 impl Registry {
@@ -35,22 +46,29 @@ impl Registry {
 /// A registry anyone may pull from and push to.
 pub fn open_registry() -> Option<&'static Registry> {
     static REGISTRY: OnceLock<Option<Registry>> = OnceLock::new();
-    REGISTRY.get_or_init(|| start(false)).as_ref()
+    REGISTRY.get_or_init(|| start(Mode::Open)).as_ref()
 }
 
 /// A registry behind htpasswd (Basic) auth, with one user: `USER` / `PASSWORD`.
 pub fn htpasswd_registry() -> Option<&'static Registry> {
     static REGISTRY: OnceLock<Option<Registry>> = OnceLock::new();
-    REGISTRY.get_or_init(|| start(true)).as_ref()
+    REGISTRY.get_or_init(|| start(Mode::Htpasswd)).as_ref()
+}
+
+/// A registry behind token auth: its token server, served by the test, gives `USER` /
+/// `PASSWORD` RS256 tokens signed with a self-signed certificate the registry trusts.
+pub fn token_registry() -> Option<&'static Registry> {
+    static REGISTRY: OnceLock<Option<Registry>> = OnceLock::new();
+    REGISTRY.get_or_init(|| start(Mode::Token)).as_ref()
 }
 
 /// `None` (with a notice) when the binaries are missing; a panic instead when `CI` is set, so
 /// CI never passes by skipping.
-fn start(htpasswd: bool) -> Option<Registry> {
-    for binary in ["docker-registry", "htpasswd"] {
+fn start(mode: Mode) -> Option<Registry> {
+    for binary in ["docker-registry", "htpasswd", "openssl"] {
         if find_binary(binary).is_none() {
             let msg = format!(
-                "{binary} not found: install the Debian packages docker-registry and apache2-utils"
+                "{binary} not found: install the Debian packages docker-registry, apache2-utils and openssl"
             );
             assert!(std::env::var_os("CI").is_none(), "{msg}");
             eprintln!("SKIPPING registry tests: {msg}");
@@ -59,14 +77,22 @@ fn start(htpasswd: bool) -> Option<Registry> {
     }
     let dir = tempfile::tempdir().expect("tempdir").keep();
     let port = free_port();
-    let auth = if htpasswd {
-        write_htpasswd(&dir.join("htpasswd"));
-        format!(
-            "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-            dir.join("htpasswd").display()
-        )
-    } else {
-        String::new()
+    let mut token_server = None;
+    let auth = match mode {
+        Mode::Open => String::new(),
+        Mode::Htpasswd => {
+            write_htpasswd(&dir.join("htpasswd"));
+            format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                dir.join("htpasswd").display()
+            )
+        }
+        Mode::Token => {
+            let server = token_server::TokenServer::start(&dir);
+            let auth = server.registry_config();
+            token_server = Some(server);
+            auth
+        }
     };
     let config = format!(
         "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
@@ -78,7 +104,8 @@ fn start(htpasswd: bool) -> Option<Registry> {
     wait_until_serving(&host, &dir);
     Some(Registry {
         host,
-        basic: htpasswd.then(|| (USER.to_owned(), PASSWORD.to_owned())),
+        basic: (mode != Mode::Open).then(|| (USER.to_owned(), PASSWORD.to_owned())),
+        token_server,
         _owner: Mutex::new((child, stdin)),
     })
 }

@@ -12,10 +12,16 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 /// Push one image to `registry` at `name` under every tag in `tags`, with a manifest of
 /// `media_type` (OCI or Docker v2 schema 2).
 pub async fn push_image(registry: &Registry, name: &str, tags: &[String], media_type: &str) {
+    let http = Client::new();
+    let token = match &registry.token_server {
+        Some(server) => Some(push_token(&http, registry, &server.realm, name).await),
+        None => None,
+    };
     let pusher = Pusher {
-        http: Client::new(),
+        http,
         registry,
         name,
+        token,
     };
     let oci = media_type == OCI_MANIFEST;
     let config = format!(r#"{{"architecture":"amd64","os":"linux","name":"{name}"}}"#);
@@ -45,17 +51,37 @@ pub async fn push_image(registry: &Registry, name: &str, tags: &[String], media_
     }
 }
 
+/// A token with push rights from the registry's token server, asked for as a client would.
+async fn push_token(http: &Client, registry: &Registry, realm: &str, name: &str) -> String {
+    let (user, password) = registry.basic.clone().expect("token mode has credentials");
+    let response = http
+        .get(realm)
+        .query(&[
+            ("service", "herald-test-registry".to_owned()),
+            ("scope", format!("repository:{name}:pull,push")),
+        ])
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .expect("ask for a push token");
+    assert_eq!(response.status(), StatusCode::OK, "push token");
+    let answer: serde_json::Value = response.json().await.expect("token JSON");
+    answer["token"].as_str().expect("token").to_owned()
+}
+
 struct Pusher<'a> {
     http: Client,
     registry: &'a Registry,
     name: &'a str,
+    token: Option<String>,
 }
 
 impl Pusher<'_> {
     fn authed(&self, request: RequestBuilder) -> RequestBuilder {
-        match &self.registry.basic {
-            Some((user, password)) => request.basic_auth(user, Some(password)),
-            None => request,
+        match (&self.token, &self.registry.basic) {
+            (Some(token), _) => request.bearer_auth(token),
+            (None, Some((user, password))) => request.basic_auth(user, Some(password)),
+            (None, None) => request,
         }
     }
 
