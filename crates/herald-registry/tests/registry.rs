@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::push::{DOCKER_MANIFEST, OCI_MANIFEST, push_image};
 use common::{PASSWORD, USER, htpasswd_registry, open_registry};
 use herald_image::Repository;
-use herald_registry::{Anonymous, CredentialError, Credentials, RegistryClient, RegistryError};
+use herald_registry::{
+    Anonymous, CredentialError, Credentials, DockerConfig, RegistryClient, RegistryError,
+};
 
 fn client() -> RegistryClient {
     RegistryClient::new().expect("client")
@@ -188,4 +190,32 @@ async fn credentials_are_read_again_after_a_401() {
 
     assert!(exists.expect("check"));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// A `.dockerconfigjson` is a source: its `auth` for the registry's host is used, and the
+/// credential helper it names is not run.
+#[tokio::test]
+async fn a_docker_config_gives_the_credentials() {
+    let Some(registry) = htpasswd_registry() else {
+        return;
+    };
+    push_image(registry, "config/app", &tags(&["v1"]), DOCKER_MANIFEST).await;
+    let auth = base64_of(&format!("{USER}:{PASSWORD}"));
+    let config = format!(
+        r#"{{"credsStore": "no-such-helper", "auths": {{"http://{}": {{"auth": "{auth}"}}}}}}"#,
+        registry.host
+    );
+    let config = DockerConfig::parse(config.as_bytes()).expect("config");
+
+    let exists = client()
+        .manifest_exists(&registry.repository("config/app"), "v1", &config)
+        .await;
+
+    assert!(exists.expect("check"));
+    assert_eq!(config.ignored().len(), 1, "{:?}", config.ignored());
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
 }

@@ -49,7 +49,7 @@ async fn serve() -> (Arc<Stub>, String) {
         )
         .route("/v2/private/tags/list", get(private_tags))
         .route("/v2/private/manifests/{tag}", get(private_manifest))
-        .route("/token", get(token))
+        .route("/token", get(token).post(refresh))
         .with_state(Arc::clone(&stub));
     tokio::spawn(async move { axum::serve(listener, app).await });
     (stub, host)
@@ -168,6 +168,27 @@ async fn token(
         return StatusCode::UNAUTHORIZED.into_response();
     }
     axum::Json(json!({"access_token": "stub-token", "expires_in": 300})).into_response()
+}
+
+/// The OAuth2 refresh-token grant, for an `identitytoken` from a Docker config.
+async fn refresh(State(stub): State<Arc<Stub>>, body: String) -> Response {
+    stub.token_calls.fetch_add(1, Ordering::SeqCst);
+    let form: HashMap<String, String> = body
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(key, value)| (key.to_owned(), value.replace("%3A", ":")))
+        .collect();
+    stub.token_queries.lock().expect("lock").push(form.clone());
+    let granted = form
+        .get("grant_type")
+        .is_some_and(|grant| grant == "refresh_token")
+        && form
+            .get("refresh_token")
+            .is_some_and(|token| token == "good-refresh");
+    if !granted {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    axum::Json(json!({"token": "stub-token", "expires_in": 300})).into_response()
 }
 
 fn client() -> RegistryClient {
@@ -294,5 +315,25 @@ async fn a_token_server_refusing_the_credentials_is_unauthorized() {
         stub.token_calls.load(Ordering::SeqCst),
         2,
         "asked again with re-read credentials"
+    );
+}
+
+/// An `identitytoken` from a Docker config is exchanged with the refresh-token grant.
+#[tokio::test]
+async fn an_identity_token_is_exchanged_with_the_refresh_grant() {
+    let (stub, host) = serve().await;
+    let config = format!(r#"{{"auths": {{"{host}": {{"identitytoken": "good-refresh"}}}}}}"#);
+    let config = herald_registry::DockerConfig::parse(config.as_bytes()).expect("config");
+
+    let exists = client()
+        .manifest_exists(&repository(&host, "private"), "v1", &config)
+        .await;
+
+    assert!(exists.expect("check"));
+    let queries = stub.token_queries.lock().expect("lock").clone();
+    assert_eq!(queries.len(), 1);
+    assert_eq!(
+        queries[0].get("scope").map(String::as_str),
+        Some("repository:private:pull")
     );
 }
