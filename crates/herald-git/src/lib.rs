@@ -5,7 +5,9 @@
 //!   asked for with Git protocol v2 (`ls-refs`) over HTTP(S), SSH and `git://`, with a
 //!   deadline ([`ListOptions::timeout`]); v0 servers are still understood;
 //! - [`list_refs`]: every ref, as `git ls-remote` shows them (libgit2, protocol v0);
-//! - [`checkout`]: a shallow fetch of one revision into a fresh working tree (libgit2).
+//! - [`checkout`]: a shallow fetch of one revision into a fresh working tree (libgit2);
+//! - [`commit_all`] / [`push`]: write-back, with the server's verdict on the pushed ref
+//!   as a [`PushOutcome`] (a refused ref is never reported as pushed).
 //!
 //! Annotated tags are peeled in every listing.
 //!
@@ -27,6 +29,7 @@ mod known_hosts;
 mod list;
 mod listing;
 mod plan;
+mod push;
 mod remote;
 mod secret;
 mod session;
@@ -41,6 +44,7 @@ pub use listing::{
     DEFAULT_LIST_TIMEOUT, ListOptions, RefListing, WireProtocol, list_refs_matching, list_refs_with,
 };
 pub use plan::{CredentialFiles, remote_from_plan};
+pub use push::{Author, PushOptions, PushOutcome, commit_all, push};
 pub use remote::{Auth, Remote, RemoteRef, Tls, is_full_commit_id};
 pub use secret::SecretString;
 pub use worktree::add_worktree;

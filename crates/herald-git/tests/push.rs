@@ -1,0 +1,262 @@
+//! Committing and pushing against real repositories: libgit2's local transport
+//! (`file://`) and the real `git http-backend` (smart HTTP, where `receive-pack` runs the
+//! bare repository's hooks and receives push options).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use herald_git::{Author, PushOptions, PushOutcome, Remote, commit_all, push};
+use support::http_backend::HttpBackend;
+use support::{Fixture, git};
+
+const MAIN: &str = "refs/heads/main";
+
+fn author() -> Author {
+    Author {
+        name: "Herald Bot".into(),
+        email: "herald-bot@example.invalid".into(),
+    }
+}
+
+fn file_url(bare: &Path) -> String {
+    format!("file://{}", bare.display())
+}
+
+/// A working clone of the fixture's bare repository, on `main`, made with the git CLI
+/// (the caller's clone, as in a write-back).
+fn clone(fixture: &Fixture, name: &str) -> PathBuf {
+    let dest = fixture.dest(name);
+    fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    git(
+        fixture.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "main",
+            fixture.bare.to_str().unwrap(),
+            dest.to_str().unwrap(),
+        ],
+    );
+    dest
+}
+
+/// Install `script` as the bare repository's `pre-receive` hook.
+fn pre_receive(bare: &Path, script: &str) {
+    let hook = bare.join("hooks").join("pre-receive");
+    fs::write(&hook, script).unwrap();
+    support::run("chmod", &["+x", hook.to_str().unwrap()], bare);
+}
+
+/// The bare repository served over smart HTTP with pushes allowed (http-backend
+/// refuses anonymous pushes unless `http.receivepack` is set).
+fn serve_for_push(fixture: &Fixture) -> Option<(HttpBackend, Remote)> {
+    git(&fixture.bare, &["config", "http.receivepack", "true"]);
+    let backend = HttpBackend::start(&fixture.root, true)?;
+    let remote = Remote::anonymous(backend.url("project.git"));
+    Some((backend, remote))
+}
+
+fn push_main(work: &Path, remote: &Remote) -> PushOutcome {
+    push(work, remote, MAIN, MAIN, &PushOptions::default()).unwrap()
+}
+
+#[test]
+fn a_commit_lands_in_the_bare_repository_and_an_unchanged_tree_commits_nothing() {
+    let fixture = Fixture::new();
+    let work = clone(&fixture, "work");
+    fs::write(work.join("deploy.yaml"), "image: app:v2\n").unwrap();
+    fs::remove_file(work.join("README.md")).unwrap();
+    let commit = commit_all(&work, &author(), "Update app to v2")
+        .unwrap()
+        .expect("a change was made");
+    let remote = Remote::anonymous(file_url(&fixture.bare));
+    assert_eq!(push_main(&work, &remote), PushOutcome::Pushed);
+
+    assert_eq!(git(&fixture.bare, &["rev-parse", MAIN]), commit);
+    let log = git(
+        &fixture.bare,
+        &["log", "-1", "--format=%an <%ae>|%s|%P", MAIN],
+    );
+    assert_eq!(
+        log,
+        format!(
+            "Herald Bot <herald-bot@example.invalid>|Update app to v2|{}",
+            fixture.c3
+        )
+    );
+    let files = git(&fixture.bare, &["ls-tree", "--name-only", MAIN]);
+    assert_eq!(
+        files, "deploy.yaml",
+        "the new file added, the deleted one gone"
+    );
+
+    assert_eq!(commit_all(&work, &author(), "nothing").unwrap(), None);
+    assert_eq!(
+        git(&work, &["rev-parse", "HEAD"]),
+        commit,
+        "no empty commit"
+    );
+}
+
+#[test]
+fn a_stale_push_is_not_fast_forward_and_leaves_the_remote_alone() {
+    let fixture = Fixture::new();
+    let remote = Remote::anonymous(file_url(&fixture.bare));
+    let first = clone(&fixture, "first");
+    let second = clone(&fixture, "second");
+    fs::write(first.join("a.yaml"), "a: 1\n").unwrap();
+    let landed = commit_all(&first, &author(), "a").unwrap().unwrap();
+    assert_eq!(push_main(&first, &remote), PushOutcome::Pushed);
+
+    fs::write(second.join("b.yaml"), "b: 1\n").unwrap();
+    commit_all(&second, &author(), "b").unwrap().unwrap();
+    assert_eq!(push_main(&second, &remote), PushOutcome::NotFastForward);
+    assert_eq!(git(&fixture.bare, &["rev-parse", MAIN]), landed);
+}
+
+/// libgit2 refuses a stale push itself when it can tell; here only the server can (a
+/// forced push to a repository with `receive.denyNonFastForwards`), so the
+/// `non-fast-forward` status from `receive-pack` must give the same outcome.
+#[test]
+fn the_servers_non_fast_forward_status_is_not_fast_forward() {
+    let fixture = Fixture::new();
+    git(
+        &fixture.bare,
+        &["config", "receive.denyNonFastForwards", "true"],
+    );
+    let Some((_backend, remote)) = serve_for_push(&fixture) else {
+        return;
+    };
+    let first = clone(&fixture, "first");
+    let second = clone(&fixture, "second");
+    fs::write(first.join("a.yaml"), "a: 1\n").unwrap();
+    let landed = commit_all(&first, &author(), "a").unwrap().unwrap();
+    assert_eq!(push_main(&first, &remote), PushOutcome::Pushed);
+
+    fs::write(second.join("b.yaml"), "b: 1\n").unwrap();
+    commit_all(&second, &author(), "b").unwrap().unwrap();
+    let force = PushOptions {
+        force: true,
+        ..PushOptions::default()
+    };
+    assert_eq!(
+        push(&second, &remote, MAIN, MAIN, &force).unwrap(),
+        PushOutcome::NotFastForward
+    );
+    assert_eq!(git(&fixture.bare, &["rev-parse", MAIN]), landed);
+}
+
+#[test]
+fn a_force_push_replaces_a_review_branch() {
+    let fixture = Fixture::new();
+    let remote = Remote::anonymous(file_url(&fixture.bare));
+    let work = clone(&fixture, "work");
+    let review = "refs/heads/herald/update-app";
+    fs::write(work.join("a.yaml"), "a: 1\n").unwrap();
+    commit_all(&work, &author(), "a").unwrap().unwrap();
+    let options = PushOptions::default();
+    assert_eq!(
+        push(&work, &remote, MAIN, review, &options).unwrap(),
+        PushOutcome::Pushed
+    );
+    git(&work, &["reset", "-q", "--hard", &fixture.c3]);
+    fs::write(work.join("a.yaml"), "a: 2\n").unwrap();
+    let rewritten = commit_all(&work, &author(), "a again").unwrap().unwrap();
+    assert_eq!(
+        push(&work, &remote, MAIN, review, &options).unwrap(),
+        PushOutcome::NotFastForward
+    );
+    let force = PushOptions {
+        force: true,
+        ..PushOptions::default()
+    };
+    assert_eq!(
+        push(&work, &remote, MAIN, review, &force).unwrap(),
+        PushOutcome::Pushed
+    );
+    assert_eq!(git(&fixture.bare, &["rev-parse", review]), rewritten);
+}
+
+#[test]
+fn a_push_refused_by_a_pre_receive_hook_is_rejected_with_its_reason() {
+    let fixture = Fixture::new();
+    pre_receive(
+        &fixture.bare,
+        "#!/bin/sh\necho 'main is protected: open a merge request' >&2\nexit 1\n",
+    );
+    let Some((_backend, remote)) = serve_for_push(&fixture) else {
+        return;
+    };
+    let work = clone(&fixture, "work");
+    fs::write(work.join("deploy.yaml"), "image: app:v2\n").unwrap();
+    commit_all(&work, &author(), "Update app").unwrap().unwrap();
+
+    let outcome = push_main(&work, &remote);
+    let PushOutcome::Rejected { reason } = outcome else {
+        panic!("a refused ref must be rejected, got {outcome:?}");
+    };
+    assert!(reason.contains("pre-receive hook declined"), "{reason}");
+    assert!(
+        reason.contains("main is protected: open a merge request"),
+        "{reason}"
+    );
+    assert_eq!(git(&fixture.bare, &["rev-parse", MAIN]), fixture.c3);
+}
+
+#[test]
+fn push_options_reach_the_server_hook() {
+    let fixture = Fixture::new();
+    git(
+        &fixture.bare,
+        &["config", "receive.advertisePushOptions", "true"],
+    );
+    let record = fixture.dir.path().join("push-options.txt");
+    pre_receive(
+        &fixture.bare,
+        &format!(
+            "#!/bin/sh\n{{\n echo \"count=$GIT_PUSH_OPTION_COUNT\"\n i=0\n \
+             while [ \"$i\" -lt \"${{GIT_PUSH_OPTION_COUNT:-0}}\" ]; do\n  \
+             eval \"echo \\\"$i=\\$GIT_PUSH_OPTION_$i\\\"\"\n  i=$((i + 1))\n done\n}} > '{}'\n",
+            record.display()
+        ),
+    );
+    let Some((_backend, remote)) = serve_for_push(&fixture) else {
+        return;
+    };
+    let work = clone(&fixture, "work");
+    fs::write(work.join("deploy.yaml"), "image: app:v2\n").unwrap();
+    let commit = commit_all(&work, &author(), "Update app").unwrap().unwrap();
+    let options = PushOptions {
+        push_options: vec![
+            "merge_request.create".into(),
+            "merge_request.target=main".into(),
+        ],
+        force: false,
+    };
+    let review = "refs/heads/herald/update-app";
+    assert_eq!(
+        push(&work, &remote, MAIN, review, &options).unwrap(),
+        PushOutcome::Pushed
+    );
+    assert_eq!(
+        fs::read_to_string(&record).unwrap(),
+        "count=2\n0=merge_request.create\n1=merge_request.target=main\n"
+    );
+    assert_eq!(git(&fixture.bare, &["rev-parse", review]), commit);
+}
+
+#[test]
+fn bad_ref_names_are_invalid_input() {
+    let fixture = Fixture::new();
+    let work = clone(&fixture, "work");
+    let remote = Remote::anonymous(file_url(&fixture.bare));
+    let err = push(&work, &remote, MAIN, "main", &PushOptions::default()).unwrap_err();
+    assert_eq!(err.category(), "invalid", "{err}");
+    let err = push(&work, &remote, "main", MAIN, &PushOptions::default()).unwrap_err();
+    assert_eq!(err.category(), "invalid", "{err}");
+}
