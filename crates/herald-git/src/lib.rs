@@ -7,7 +7,9 @@
 //! - [`list_refs`]: every ref, as `git ls-remote` shows them (libgit2, protocol v0);
 //! - [`checkout`]: a shallow fetch of one revision into a fresh working tree (libgit2);
 //! - [`commit_all`] / [`push`]: write-back, with the server's verdict on the pushed ref
-//!   as a [`PushOutcome`] (a refused ref is never reported as pushed).
+//!   as a [`PushOutcome`] (a refused ref is never reported as pushed);
+//! - [`push_with_retry`]: apply edits, commit, push, and on a stale push fetch, reset
+//!   and re-apply them on the new tip, with jittered backoff and bounded tries.
 //!
 //! Annotated tags are peeled in every listing.
 //!
@@ -36,6 +38,7 @@ mod session;
 mod tls;
 mod url;
 mod worktree;
+mod writeback;
 
 pub use checkout::checkout;
 pub use error::GitError;
@@ -48,3 +51,4 @@ pub use push::{Author, PushOptions, PushOutcome, commit_all, push};
 pub use remote::{Auth, Remote, RemoteRef, Tls, is_full_commit_id};
 pub use secret::SecretString;
 pub use worktree::add_worktree;
+pub use writeback::{RetryPolicy, WriteBackOutcome, push_with_retry};

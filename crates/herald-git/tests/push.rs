@@ -9,7 +9,13 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use herald_git::{Author, PushOptions, PushOutcome, Remote, commit_all, push};
+use std::cell::Cell;
+use std::time::Duration;
+
+use herald_git::{
+    Author, GitError, PushOptions, PushOutcome, Remote, RetryPolicy, WriteBackOutcome, commit_all,
+    push, push_with_retry,
+};
 use support::http_backend::HttpBackend;
 use support::{Fixture, git};
 
@@ -259,4 +265,200 @@ fn bad_ref_names_are_invalid_input() {
     assert_eq!(err.category(), "invalid", "{err}");
     let err = push(&work, &remote, "main", MAIN, &PushOptions::default()).unwrap_err();
     assert_eq!(err.category(), "invalid", "{err}");
+}
+
+/// Quick retries: the waits are the library's backoff, not test synchronisation.
+fn quick_retries(attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        attempts,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+    }
+}
+
+const MANIFEST: &str = "deploy.yaml";
+
+/// An intent: set `app`'s image line in the shared manifest to `tag`, whatever else the
+/// file holds (so re-applying it on another writer's tip keeps that writer's change).
+fn set_image(dir: &Path, app: &str, tag: &str) -> Result<Option<String>, GitError> {
+    let path = dir.join(MANIFEST);
+    let text = fs::read_to_string(&path).unwrap();
+    let wanted = format!("{app}: {tag}");
+    let updated: Vec<String> = text
+        .lines()
+        .map(|line| {
+            if line.starts_with(&format!("{app}:")) {
+                wanted.clone()
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    let updated = updated.join("\n") + "\n";
+    if updated == text {
+        return Ok(None);
+    }
+    fs::write(&path, updated).unwrap();
+    Ok(Some(format!("Set {app} to {tag}")))
+}
+
+/// The fixture with a manifest naming two apps on `main`.
+fn fixture_with_manifest() -> Fixture {
+    let fixture = Fixture::new();
+    let seed = clone(&fixture, "seed");
+    fs::write(seed.join(MANIFEST), "# images\napp-a: v1\napp-b: v1\n").unwrap();
+    commit_all(&seed, &author(), "manifest").unwrap().unwrap();
+    let remote = Remote::anonymous(file_url(&fixture.bare));
+    assert_eq!(push_main(&seed, &remote), PushOutcome::Pushed);
+    fixture
+}
+
+#[test]
+fn racing_writers_both_land_when_the_stale_one_re_applies_its_intent() {
+    let fixture = fixture_with_manifest();
+    let remote = Remote::anonymous(file_url(&fixture.bare));
+    let first = clone(&fixture, "first");
+    let second = clone(&fixture, "second");
+
+    let outcome = push_with_retry(
+        &first,
+        &remote,
+        "main",
+        &author(),
+        &quick_retries(3),
+        |dir| set_image(dir, "app-a", "v2"),
+    )
+    .unwrap();
+    assert!(
+        matches!(outcome, WriteBackOutcome::Pushed { attempts: 1, .. }),
+        "{outcome:?}"
+    );
+
+    let calls = Cell::new(0);
+    let outcome = push_with_retry(
+        &second,
+        &remote,
+        "main",
+        &author(),
+        &quick_retries(3),
+        |dir| {
+            calls.set(calls.get() + 1);
+            set_image(dir, "app-b", "v7")
+        },
+    )
+    .unwrap();
+    let WriteBackOutcome::Pushed { commit, attempts } = outcome else {
+        panic!("the stale writer must land after re-applying, got {outcome:?}");
+    };
+    assert_eq!(
+        (attempts, calls.get()),
+        (2, 2),
+        "one stale push, one re-apply"
+    );
+    assert_eq!(git(&fixture.bare, &["rev-parse", MAIN]), commit);
+    assert_eq!(
+        git(&fixture.bare, &["show", &format!("{MAIN}:{MANIFEST}")]),
+        "# images\napp-a: v2\napp-b: v7",
+        "both writers' edits are in the final tip"
+    );
+    let subjects = git(&fixture.bare, &["log", "-2", "--format=%s", MAIN]);
+    assert_eq!(subjects, "Set app-b to v7\nSet app-a to v2");
+    assert_eq!(git(&second, &["status", "--porcelain"]), "", "clean clone");
+}
+
+#[test]
+fn an_intent_another_writer_already_landed_is_up_to_date() {
+    let fixture = fixture_with_manifest();
+    let remote = Remote::anonymous(file_url(&fixture.bare));
+    let first = clone(&fixture, "first");
+    let second = clone(&fixture, "second");
+    let set = |dir: &Path| set_image(dir, "app-a", "v2");
+    let policy = quick_retries(3);
+    // Another message, so the two writers' commits differ (the same edit, parent, author,
+    // message and second would be the very same commit, and the push a no-op).
+    let first_writer = |dir: &Path| Ok(set(dir)?.map(|message| format!("{message} (first)")));
+    let outcome =
+        push_with_retry(&first, &remote, "main", &author(), &policy, first_writer).unwrap();
+    assert!(
+        matches!(outcome, WriteBackOutcome::Pushed { .. }),
+        "{outcome:?}"
+    );
+    let tip = git(&fixture.bare, &["rev-parse", MAIN]);
+    let outcome = push_with_retry(&second, &remote, "main", &author(), &policy, set).unwrap();
+    // The second writer's first commit is stale; on the new tip its edit changes nothing.
+    assert_eq!(outcome, WriteBackOutcome::UpToDate);
+    assert_eq!(git(&fixture.bare, &["rev-parse", MAIN]), tip);
+}
+
+#[test]
+fn a_writer_that_is_always_stale_gives_up_after_its_attempts() {
+    let fixture = fixture_with_manifest();
+    let remote = Remote::anonymous(file_url(&fixture.bare));
+    let work = clone(&fixture, "work");
+    let rival = clone(&fixture, "rival");
+    let calls = Cell::new(0);
+    let outcome = push_with_retry(
+        &work,
+        &remote,
+        "main",
+        &author(),
+        &quick_retries(3),
+        |dir| {
+            calls.set(calls.get() + 1);
+            // Another writer lands a commit every time this one is about to push.
+            git(&rival, &["pull", "-q", "--ff-only"]);
+            fs::write(rival.join(format!("rival-{}.txt", calls.get())), "x\n").unwrap();
+            git(&rival, &["add", "."]);
+            git(&rival, &["commit", "-q", "-m", "rival"]);
+            git(&rival, &["push", "-q", "origin", "main"]);
+            set_image(dir, "app-a", &format!("v{}", 10 + calls.get()))
+        },
+    )
+    .unwrap();
+    assert_eq!(outcome, WriteBackOutcome::GaveUp { attempts: 3 });
+    assert_eq!(calls.get(), 3, "applied once per attempt, never more");
+    assert_eq!(
+        git(&fixture.bare, &["log", "-1", "--format=%s", MAIN]),
+        "rival",
+        "none of the stale commits landed"
+    );
+}
+
+#[test]
+fn a_refused_write_back_is_rejected_at_once_and_the_clone_reset() {
+    let fixture = fixture_with_manifest();
+    pre_receive(
+        &fixture.bare,
+        "#!/bin/sh\necho 'main is protected' >&2\nexit 1\n",
+    );
+    let Some((_backend, remote)) = serve_for_push(&fixture) else {
+        return;
+    };
+    let work = clone(&fixture, "work");
+    let before = git(&work, &["rev-parse", "HEAD"]);
+    let calls = Cell::new(0);
+    let outcome = push_with_retry(
+        &work,
+        &remote,
+        "main",
+        &author(),
+        &quick_retries(5),
+        |dir| {
+            calls.set(calls.get() + 1);
+            set_image(dir, "app-a", "v2")
+        },
+    )
+    .unwrap();
+    let WriteBackOutcome::Rejected { reason } = outcome else {
+        panic!("a refused push must be rejected, got {outcome:?}");
+    };
+    assert!(reason.contains("main is protected"), "{reason}");
+    assert_eq!(calls.get(), 1, "a refusal is not retried");
+    assert_eq!(git(&fixture.bare, &["rev-parse", MAIN]), before);
+    assert_eq!(
+        git(&work, &["rev-parse", "HEAD"]),
+        before,
+        "refused commit dropped"
+    );
+    assert_eq!(git(&work, &["status", "--porcelain"]), "");
 }
