@@ -12,8 +12,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use herald_git::{
-    Auth, GitError, Remote, RemoteRef, SecretString, Tls, WireProtocol, checkout, list_refs,
-    list_refs_matching,
+    Auth, Author, GitError, PushOptions, PushOutcome, Remote, RemoteRef, RetryPolicy, SecretString,
+    Tls, WireProtocol, WriteBackOutcome, checkout, commit_all, list_refs, list_refs_matching, push,
+    push_with_retry,
 };
 use support::{
     ChildGuard, Fixture, SilentServer, assert_checked_out, assert_matching_listings,
@@ -524,4 +525,158 @@ fn a_silent_ssh_server_fails_the_listing_at_its_deadline() {
         allow_unknown_host: false,
     };
     assert_times_out(&remote);
+}
+
+/// A working clone of the fixture's bare repository on `main` (made locally with the
+/// git CLI; pushes then go through sshd).
+fn work_clone(fixture: &Fixture, name: &str) -> PathBuf {
+    let dest = fixture.dest(name);
+    fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    support::git(
+        fixture.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "main",
+            fixture.bare.to_str().unwrap(),
+            dest.to_str().unwrap(),
+        ],
+    );
+    dest
+}
+
+fn bot() -> Author {
+    Author {
+        name: "Herald Bot".into(),
+        email: "herald-bot@example.invalid".into(),
+    }
+}
+
+/// Set `key` in `values.yaml` to `value`, keeping the other lines: an intent that can
+/// be re-applied on another writer's tip.
+fn set_value(dir: &Path, key: &str, value: &str) -> Result<Option<String>, GitError> {
+    let path = dir.join("values.yaml");
+    let text = fs::read_to_string(&path).unwrap_or_default();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|line| !line.starts_with(&format!("{key}:")))
+        .map(str::to_owned)
+        .collect();
+    lines.push(format!("{key}: {value}"));
+    lines.sort();
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    Ok(Some(format!("Set {key} to {value}")))
+}
+
+#[test]
+fn racing_write_backs_over_ssh_both_land_with_the_host_key_checked() {
+    let fixture = Fixture::new();
+    let Some(sshd) = Sshd::start(&fixture) else {
+        return;
+    };
+    let remote = sshd.remote(&fixture, Some(sshd.known_hosts()), false);
+    let first = work_clone(&fixture, "first");
+    let second = work_clone(&fixture, "second");
+    let policy = RetryPolicy {
+        attempts: 3,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+    };
+    let outcome = push_with_retry(&first, &remote, "main", &bot(), &policy, |dir| {
+        set_value(dir, "a", "1")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", sshd.log()));
+    assert!(
+        matches!(outcome, WriteBackOutcome::Pushed { attempts: 1, .. }),
+        "{outcome:?}"
+    );
+    let outcome = push_with_retry(&second, &remote, "main", &bot(), &policy, |dir| {
+        set_value(dir, "b", "2")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", sshd.log()));
+    let WriteBackOutcome::Pushed { commit, attempts } = outcome else {
+        panic!("the stale writer must land after fetching over SSH, got {outcome:?}");
+    };
+    assert_eq!(attempts, 2);
+    assert_eq!(support::git(&fixture.bare, &["rev-parse", "main"]), commit);
+    assert_eq!(
+        support::git(&fixture.bare, &["show", "main:values.yaml"]),
+        "a: 1\nb: 2"
+    );
+}
+
+#[test]
+fn a_push_over_ssh_carries_push_options_and_reports_the_hooks_refusal() {
+    let fixture = Fixture::new();
+    let Some(sshd) = Sshd::start(&fixture) else {
+        return;
+    };
+    let bare = &fixture.bare;
+    support::git(bare, &["config", "receive.advertisePushOptions", "true"]);
+    let record = fixture.dir.path().join("options.txt");
+    let hook = bare.join("hooks").join("pre-receive");
+    fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"$GIT_PUSH_OPTION_COUNT $GIT_PUSH_OPTION_0\" > '{}'\n\
+             echo 'refused by policy' >&2\nexit 1\n",
+            record.display()
+        ),
+    )
+    .unwrap();
+    run("chmod", &["+x", hook.to_str().unwrap()], bare);
+    let work = work_clone(&fixture, "work");
+    set_value(&work, "a", "1").unwrap();
+    commit_all(&work, &bot(), "Set a").unwrap().unwrap();
+    let options = PushOptions {
+        push_options: vec!["merge_request.create".into()],
+        force: false,
+    };
+    let remote = sshd.remote(&fixture, Some(sshd.known_hosts()), false);
+    let outcome = push(
+        &work,
+        &remote,
+        "refs/heads/main",
+        "refs/heads/main",
+        &options,
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", sshd.log()));
+    let PushOutcome::Rejected { reason } = outcome else {
+        panic!("the hook refused the ref, got {outcome:?}");
+    };
+    assert!(reason.contains("refused by policy"), "{reason}");
+    assert_eq!(
+        fs::read_to_string(&record).unwrap(),
+        "1 merge_request.create\n"
+    );
+    assert_eq!(support::git(bare, &["rev-parse", "main"]), fixture.c3);
+}
+
+#[test]
+fn a_push_to_an_unknown_host_is_refused_before_anything_is_sent() {
+    let fixture = Fixture::new();
+    let Some(sshd) = Sshd::start(&fixture) else {
+        return;
+    };
+    let work = work_clone(&fixture, "work");
+    set_value(&work, "a", "1").unwrap();
+    commit_all(&work, &bot(), "Set a").unwrap().unwrap();
+    let stranger = KeyPair::generate(&sshd.dir, "other_host_key", "");
+    let wrong = format!("[127.0.0.1]:{} {}\n", sshd.port, stranger.public);
+    let remote = sshd.remote(&fixture, Some(wrong), false);
+    let err = push(
+        &work,
+        &remote,
+        "refs/heads/main",
+        "refs/heads/main",
+        &PushOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.category(), "host_key", "{err}");
+    assert_no_secret(&err, &sshd.user_key);
+    assert_eq!(
+        support::git(&fixture.bare, &["rev-parse", "main"]),
+        fixture.c3
+    );
 }
