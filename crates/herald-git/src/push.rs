@@ -101,6 +101,9 @@ pub fn commit_all(
 /// A ref the server refuses is [`PushOutcome::Rejected`] (or
 /// [`PushOutcome::NotFastForward`] when it refused because the ref moved on), never
 /// `Ok(Pushed)`. Transport and authentication failures are errors.
+///
+/// libgit2's local transport (`file://`, a path) writes the refs itself: no server runs,
+/// so no hooks and no push options. Use a served URL where those matter.
 pub fn push(
     repo_path: &Path,
     remote: &Remote,
