@@ -3,6 +3,7 @@
 mod cli;
 mod client;
 mod commands;
+mod memory;
 mod output;
 
 use clap::Parser;
@@ -13,7 +14,7 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    keep_small_pages();
+    memory::keep_small_pages();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build();
@@ -27,6 +28,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> std::process::ExitCode {
+    memory::trim_c_heaps_periodically();
     let cli = cli::Cli::parse();
     commands::init_tracing(&cli.log_format);
     match commands::dispatch(cli).await {
@@ -35,18 +37,5 @@ async fn run() -> std::process::ExitCode {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
         }
-    }
-}
-
-/// Turns transparent huge pages off for this process, before the runtime allocates. mimalloc
-/// asks for huge pages on its arenas (and a node set to THP `always` gives them anyway), so
-/// every 2 MiB region a thread touched stayed resident whole: 16 of idle local mode's 37 MB
-/// of anonymous memory, and more with every thread in a cluster. Herald's heap is tens of
-/// MB, too small for huge pages to save anything worth that.
-fn keep_small_pages() {
-    #[cfg(target_os = "linux")]
-    if let Err(error) = nix::sys::prctl::set_thp_disable(true) {
-        // Only memory is at stake; say so and go on.
-        eprintln!("warning: cannot turn transparent huge pages off: {error}");
     }
 }
