@@ -19,7 +19,7 @@
 //!
 //! Timeouts: the protocol v2 listing has its own deadline (every connect, read and write
 //! gets what is left of it). libgit2 only exposes connect/IO timeouts as process-global
-//! options that git2 marks `unsafe`, and this workspace forbids unsafe code, so
+//! options that git2 marks `unsafe`, and this workspace denies unsafe code, so
 //! [`list_refs`], [`checkout`], [`push`] and [`push_with_retry`] have none; callers
 //! should bound those themselves (e.g. run them on a blocking thread with a deadline on
 //! the awaiting side).
