@@ -7,7 +7,7 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -30,25 +30,6 @@ fn author() -> Author {
 
 fn file_url(bare: &Path) -> String {
     format!("file://{}", bare.display())
-}
-
-/// A working clone of the fixture's bare repository, on `main`, made with the git CLI
-/// (the caller's clone, as in a write-back).
-fn clone(fixture: &Fixture, name: &str) -> PathBuf {
-    let dest = fixture.dest(name);
-    fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    git(
-        fixture.dir.path(),
-        &[
-            "clone",
-            "-q",
-            "-b",
-            "main",
-            fixture.bare.to_str().unwrap(),
-            dest.to_str().unwrap(),
-        ],
-    );
-    dest
 }
 
 /// Install `script` as the bare repository's `pre-receive` hook.
@@ -74,7 +55,7 @@ fn push_main(work: &Path, remote: &Remote) -> PushOutcome {
 #[test]
 fn a_commit_lands_in_the_bare_repository_and_an_unchanged_tree_commits_nothing() {
     let fixture = Fixture::new();
-    let work = clone(&fixture, "work");
+    let work = fixture.work_clone("work");
     fs::write(work.join("deploy.yaml"), "image: app:v2\n").unwrap();
     fs::remove_file(work.join("README.md")).unwrap();
     let commit = commit_all(&work, &author(), "Update app to v2")
@@ -113,8 +94,8 @@ fn a_commit_lands_in_the_bare_repository_and_an_unchanged_tree_commits_nothing()
 fn a_stale_push_is_not_fast_forward_and_leaves_the_remote_alone() {
     let fixture = Fixture::new();
     let remote = Remote::anonymous(file_url(&fixture.bare));
-    let first = clone(&fixture, "first");
-    let second = clone(&fixture, "second");
+    let first = fixture.work_clone("first");
+    let second = fixture.work_clone("second");
     fs::write(first.join("a.yaml"), "a: 1\n").unwrap();
     let landed = commit_all(&first, &author(), "a").unwrap().unwrap();
     assert_eq!(push_main(&first, &remote), PushOutcome::Pushed);
@@ -138,8 +119,8 @@ fn the_servers_non_fast_forward_status_is_not_fast_forward() {
     let Some((_backend, remote)) = serve_for_push(&fixture) else {
         return;
     };
-    let first = clone(&fixture, "first");
-    let second = clone(&fixture, "second");
+    let first = fixture.work_clone("first");
+    let second = fixture.work_clone("second");
     fs::write(first.join("a.yaml"), "a: 1\n").unwrap();
     let landed = commit_all(&first, &author(), "a").unwrap().unwrap();
     assert_eq!(push_main(&first, &remote), PushOutcome::Pushed);
@@ -161,7 +142,7 @@ fn the_servers_non_fast_forward_status_is_not_fast_forward() {
 fn a_force_push_replaces_a_review_branch() {
     let fixture = Fixture::new();
     let remote = Remote::anonymous(file_url(&fixture.bare));
-    let work = clone(&fixture, "work");
+    let work = fixture.work_clone("work");
     let review = "refs/heads/herald/update-app";
     fs::write(work.join("a.yaml"), "a: 1\n").unwrap();
     commit_all(&work, &author(), "a").unwrap().unwrap();
@@ -198,7 +179,7 @@ fn a_push_refused_by_a_pre_receive_hook_is_rejected_with_its_reason() {
     let Some((_backend, remote)) = serve_for_push(&fixture) else {
         return;
     };
-    let work = clone(&fixture, "work");
+    let work = fixture.work_clone("work");
     fs::write(work.join("deploy.yaml"), "image: app:v2\n").unwrap();
     commit_all(&work, &author(), "Update app").unwrap().unwrap();
 
@@ -234,7 +215,7 @@ fn push_options_reach_the_server_hook() {
     let Some((_backend, remote)) = serve_for_push(&fixture) else {
         return;
     };
-    let work = clone(&fixture, "work");
+    let work = fixture.work_clone("work");
     fs::write(work.join("deploy.yaml"), "image: app:v2\n").unwrap();
     let commit = commit_all(&work, &author(), "Update app").unwrap().unwrap();
     let options = PushOptions {
@@ -259,7 +240,7 @@ fn push_options_reach_the_server_hook() {
 #[test]
 fn bad_ref_names_are_invalid_input() {
     let fixture = Fixture::new();
-    let work = clone(&fixture, "work");
+    let work = fixture.work_clone("work");
     let remote = Remote::anonymous(file_url(&fixture.bare));
     let err = push(&work, &remote, MAIN, "main", &PushOptions::default()).unwrap_err();
     assert_eq!(err.category(), "invalid", "{err}");
@@ -305,7 +286,7 @@ fn set_image(dir: &Path, app: &str, tag: &str) -> Result<Option<String>, GitErro
 /// The fixture with a manifest naming two apps on `main`.
 fn fixture_with_manifest() -> Fixture {
     let fixture = Fixture::new();
-    let seed = clone(&fixture, "seed");
+    let seed = fixture.work_clone("seed");
     fs::write(seed.join(MANIFEST), "# images\napp-a: v1\napp-b: v1\n").unwrap();
     commit_all(&seed, &author(), "manifest").unwrap().unwrap();
     let remote = Remote::anonymous(file_url(&fixture.bare));
@@ -317,8 +298,8 @@ fn fixture_with_manifest() -> Fixture {
 fn racing_writers_both_land_when_the_stale_one_re_applies_its_intent() {
     let fixture = fixture_with_manifest();
     let remote = Remote::anonymous(file_url(&fixture.bare));
-    let first = clone(&fixture, "first");
-    let second = clone(&fixture, "second");
+    let first = fixture.work_clone("first");
+    let second = fixture.work_clone("second");
 
     let outcome = push_with_retry(
         &first,
@@ -370,8 +351,8 @@ fn racing_writers_both_land_when_the_stale_one_re_applies_its_intent() {
 fn an_intent_another_writer_already_landed_is_up_to_date() {
     let fixture = fixture_with_manifest();
     let remote = Remote::anonymous(file_url(&fixture.bare));
-    let first = clone(&fixture, "first");
-    let second = clone(&fixture, "second");
+    let first = fixture.work_clone("first");
+    let second = fixture.work_clone("second");
     let set = |dir: &Path| set_image(dir, "app-a", "v2");
     let policy = quick_retries(3);
     // Another message, so the two writers' commits differ (the same edit, parent, author,
@@ -394,8 +375,8 @@ fn an_intent_another_writer_already_landed_is_up_to_date() {
 fn a_writer_that_is_always_stale_gives_up_after_its_attempts() {
     let fixture = fixture_with_manifest();
     let remote = Remote::anonymous(file_url(&fixture.bare));
-    let work = clone(&fixture, "work");
-    let rival = clone(&fixture, "rival");
+    let work = fixture.work_clone("work");
+    let rival = fixture.work_clone("rival");
     let calls = Cell::new(0);
     let outcome = push_with_retry(
         &work,
@@ -434,7 +415,7 @@ fn a_refused_write_back_is_rejected_at_once_and_the_clone_reset() {
     let Some((_backend, remote)) = serve_for_push(&fixture) else {
         return;
     };
-    let work = clone(&fixture, "work");
+    let work = fixture.work_clone("work");
     let before = git(&work, &["rev-parse", "HEAD"]);
     let calls = Cell::new(0);
     let outcome = push_with_retry(

@@ -527,25 +527,6 @@ fn a_silent_ssh_server_fails_the_listing_at_its_deadline() {
     assert_times_out(&remote);
 }
 
-/// A working clone of the fixture's bare repository on `main` (made locally with the
-/// git CLI; pushes then go through sshd).
-fn work_clone(fixture: &Fixture, name: &str) -> PathBuf {
-    let dest = fixture.dest(name);
-    fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    support::git(
-        fixture.dir.path(),
-        &[
-            "clone",
-            "-q",
-            "-b",
-            "main",
-            fixture.bare.to_str().unwrap(),
-            dest.to_str().unwrap(),
-        ],
-    );
-    dest
-}
-
 fn bot() -> Author {
     Author {
         name: "Herald Bot".into(),
@@ -576,8 +557,8 @@ fn racing_write_backs_over_ssh_both_land_with_the_host_key_checked() {
         return;
     };
     let remote = sshd.remote(&fixture, Some(sshd.known_hosts()), false);
-    let first = work_clone(&fixture, "first");
-    let second = work_clone(&fixture, "second");
+    let first = fixture.work_clone("first");
+    let second = fixture.work_clone("second");
     let policy = RetryPolicy {
         attempts: 3,
         base_delay: Duration::from_millis(10),
@@ -626,7 +607,7 @@ fn a_push_over_ssh_carries_push_options_and_reports_the_hooks_refusal() {
     )
     .unwrap();
     run("chmod", &["+x", hook.to_str().unwrap()], bare);
-    let work = work_clone(&fixture, "work");
+    let work = fixture.work_clone("work");
     set_value(&work, "a", "1").unwrap();
     commit_all(&work, &bot(), "Set a").unwrap().unwrap();
     let options = PushOptions {
@@ -659,7 +640,7 @@ fn a_push_to_an_unknown_host_is_refused_before_anything_is_sent() {
     let Some(sshd) = Sshd::start(&fixture) else {
         return;
     };
-    let work = work_clone(&fixture, "work");
+    let work = fixture.work_clone("work");
     set_value(&work, "a", "1").unwrap();
     commit_all(&work, &bot(), "Set a").unwrap().unwrap();
     let stranger = KeyPair::generate(&sshd.dir, "other_host_key", "");

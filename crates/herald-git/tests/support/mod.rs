@@ -287,6 +287,16 @@ impl Fixture {
     pub fn dest(&self, name: &str) -> PathBuf {
         self.dir.path().join("checkouts").join(name)
     }
+
+    /// A working clone of the bare repository on `main`, made locally with the git CLI (the
+    /// caller's clone of a write-back; pushes from it go wherever the test points them).
+    pub fn work_clone(&self, name: &str) -> PathBuf {
+        let dest = self.dest(name);
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        let (bare, to) = (self.bare.to_str().unwrap(), dest.to_str().unwrap());
+        git(self.dir.path(), &["clone", "-q", "-b", "main", bare, to]);
+        dest
+    }
 }
 
 impl Default for Fixture {
