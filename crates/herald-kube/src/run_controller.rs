@@ -7,7 +7,7 @@ use std::time::Duration;
 use herald_api::{ActionDefinition, ActionKind, Run, RunPhase, RunStatus, RunTransition, reasons};
 use herald_core::steps::StepGraph;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod, Secret};
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod, Secret};
 use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -558,11 +558,9 @@ async fn observe(
     let Some(pod) = list.last() else {
         return Ok((observed, None));
     };
-    let terminated = action_status(pod)
-        .and_then(|s| s.state.as_ref())
-        .and_then(|s| s.terminated.clone());
-    observed.exit_code = terminated.as_ref().map(|t| t.exit_code);
-    observed.termination = terminated.and_then(|t| t.message);
+    let terminated = action_ended(pod);
+    observed.exit_code = terminated.map(|t| t.exit_code);
+    observed.termination = terminated.and_then(|t| t.message.clone());
     observed.excerpt.clone_from(&observed.termination);
     let log = LogToRead {
         job: job_name,
@@ -579,15 +577,8 @@ async fn observe(
 async fn ended_pods(pods: &Api<Pod>, job_name: &str) -> Result<Vec<Pod>, Error> {
     let by_job = ListParams::default().labels(&format!("job-name={job_name}"));
     let cached = pods.list(&by_job.clone().match_any()).await;
-    let ended = |list: &kube::core::ObjectList<Pod>| {
-        list.items
-            .last()
-            .and_then(action_status)
-            .and_then(|s| s.state.as_ref())
-            .is_some_and(|s| s.terminated.is_some())
-    };
     match cached {
-        Ok(list) if ended(&list) => Ok(list.items),
+        Ok(list) if list.items.last().and_then(action_ended).is_some() => Ok(list.items),
         _ => {
             let list = pods.list(&by_job).await.step("listing the Job's pods")?;
             Ok(list.items)
@@ -595,13 +586,11 @@ async fn ended_pods(pods: &Api<Pod>, job_name: &str) -> Result<Vec<Pod>, Error> 
     }
 }
 
-fn action_status(pod: &Pod) -> Option<&ContainerStatus> {
-    pod.status
-        .as_ref()?
-        .container_statuses
-        .as_ref()?
-        .iter()
-        .find(|c| c.name == "action")
+/// How the step's container (`action`) of `pod` ended, once it has.
+fn action_ended(pod: &Pod) -> Option<&ContainerStateTerminated> {
+    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+    let action = statuses.iter().find(|c| c.name == "action")?;
+    action.state.as_ref()?.terminated.as_ref()
 }
 
 /// Write the next status (server-side apply) and an Event, when anything changed.
