@@ -5,7 +5,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::CustomResourceExt;
 
-use crate::{Action, ClusterAction, ClusterGitRepo, GitRepo, Run, ScheduleTrigger, WebhookTrigger};
+use crate::{
+    Action, ClusterAction, ClusterGitRepo, GitRepo, ImageUpdate, Run, ScheduleTrigger,
+    WebhookTrigger,
+};
 
 /// Every CRD Herald serves, in a stable order.
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
@@ -17,6 +20,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         Action::crd(),
         ClusterAction::crd(),
         Run::crd(),
+        ImageUpdate::crd(),
     ];
     for crd in &mut crds {
         for version in &mut crd.spec.versions {

@@ -4,6 +4,7 @@
 mod action;
 mod common;
 mod crds;
+mod image_update;
 pub mod reasons;
 mod run;
 mod secret;
@@ -21,6 +22,13 @@ pub use common::{
     TriggerKind, TriggerRef,
 };
 pub use crds::{all_crds, crds_yaml};
+pub use image_update::{
+    CommitAuthor, CommitSpec, DEFAULT_COMMIT_TAG, DEFAULT_IMAGE_UPDATE_INTERVAL,
+    DEFAULT_NOTIFICATION_KEY, DEFAULT_REQUIRE_IMAGE_TIMEOUT, GitCommitPolicy, ImagePolicy,
+    ImageSource, ImageUpdate, ImageUpdateSpec, ImageUpdateStatus, Notification, NotificationFormat,
+    OrderPolicy, RequireImage, SemverPolicy, SortOrder, TagFilter, UpdateTarget, ValueKind,
+    ValuesTarget,
+};
 pub use run::{RerunOf, Run, RunCause, RunPhase, RunSpec, RunStatus, RunStep, RunTransition};
 pub use secret::secret_key;
 pub use source::{

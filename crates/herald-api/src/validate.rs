@@ -9,9 +9,13 @@
 
 use std::fmt;
 
-use crate::{Action, ClusterAction, ClusterGitRepo, GitRepo, Run, ScheduleTrigger, WebhookTrigger};
+use crate::{
+    Action, ClusterAction, ClusterGitRepo, GitRepo, ImageUpdate, Run, ScheduleTrigger,
+    WebhookTrigger,
+};
 
 mod action;
+mod image_update;
 mod names;
 mod run;
 mod schedule;
@@ -20,6 +24,7 @@ mod steps;
 mod trigger;
 mod uri;
 
+pub use image_update::{PUSH_BRANCH_PLACEHOLDERS, render_push_branch, repository_path};
 pub(crate) use names::patterns;
 pub use schedule::{parse_cron, parse_interval};
 pub use steps::{duration as step_duration, output_key};
@@ -223,6 +228,7 @@ validate_kind!(
     Action: true,
     ClusterAction: false,
     Run: true,
+    ImageUpdate: true,
 );
 
 #[cfg(test)]

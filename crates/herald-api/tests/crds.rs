@@ -97,6 +97,7 @@ fn every_kind_is_served_with_a_status_subresource() {
             ("Action", "Namespaced"),
             ("ClusterAction", "Cluster"),
             ("Run", "Namespaced"),
+            ("ImageUpdate", "Namespaced"),
         ]
         .map(|(k, s)| (k.to_owned(), s.to_owned()))
     );
