@@ -9,7 +9,10 @@
 //! - [`commit_all`] / [`push`]: write-back, with the server's verdict on the pushed ref
 //!   as a [`PushOutcome`] (a refused ref is never reported as pushed);
 //! - [`push_with_retry`]: apply edits, commit, push, and on a stale push fetch, reset
-//!   and re-apply them on the new tip, with jittered backoff and bounded tries.
+//!   and re-apply them on the new tip, with jittered backoff and bounded tries
+//!   ([`push_with_retry_options`] sends push options too);
+//! - [`sync_clone`] / [`discard_changes`]: a writer's cached clone, brought to a
+//!   branch's tip before every write and cleaned after a dry run.
 //!
 //! Annotated tags are peeled in every listing.
 //!
@@ -52,4 +55,7 @@ pub use push::{Author, PushOptions, PushOutcome, commit_all, push};
 pub use remote::{Auth, Remote, RemoteRef, Tls, is_full_commit_id};
 pub use secret::SecretString;
 pub use worktree::add_worktree;
-pub use writeback::{RetryPolicy, WriteBackOutcome, push_with_retry};
+pub use writeback::{
+    RetryPolicy, WriteBackOutcome, discard_changes, push_with_retry, push_with_retry_options,
+    sync_clone,
+};

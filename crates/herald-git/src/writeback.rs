@@ -87,6 +87,26 @@ pub fn push_with_retry<F>(
     branch: &str,
     author: &Author,
     policy: &RetryPolicy,
+    apply: F,
+) -> Result<WriteBackOutcome, GitError>
+where
+    F: FnMut(&Path) -> Result<Option<String>, GitError>,
+{
+    let options = PushOptions::default();
+    push_with_retry_options(clone_dir, remote, branch, author, policy, &options, apply)
+}
+
+/// [`push_with_retry`] with server-side push options (`git push -o`), sent with every
+/// try. `options.force` is refused: a forced push never needs a retry, and forcing the
+/// branch being written back would drop the other writer's commit this function exists
+/// to keep.
+pub fn push_with_retry_options<F>(
+    clone_dir: &Path,
+    remote: &Remote,
+    branch: &str,
+    author: &Author,
+    policy: &RetryPolicy,
+    options: &PushOptions,
     mut apply: F,
 ) -> Result<WriteBackOutcome, GitError>
 where
@@ -98,6 +118,11 @@ where
         return Err(session.invalid(format!(
             "a write-back needs a valid branch name (got {branch:?}) and at least one attempt"
         )));
+    }
+    if options.force {
+        return Err(session.invalid(
+            "a write-back with retries never forces the push (it would drop other writers' commits)",
+        ));
     }
     for attempt in 1..=policy.attempts {
         if attempt > 1 {
@@ -111,13 +136,7 @@ where
         let Some(commit) = commit_all(clone_dir, author, &message)? else {
             return Ok(WriteBackOutcome::UpToDate);
         };
-        match push(
-            clone_dir,
-            remote,
-            "HEAD",
-            &remote_ref,
-            &PushOptions::default(),
-        )? {
+        match push(clone_dir, remote, "HEAD", &remote_ref, options)? {
             PushOutcome::Pushed => {
                 return Ok(WriteBackOutcome::Pushed {
                     commit,
@@ -138,6 +157,64 @@ where
     Ok(WriteBackOutcome::GaveUp {
         attempts: policy.attempts,
     })
+}
+
+/// Bring the cached clone in `clone_dir` to the tip of `branch` of `remote`: the
+/// repository is created on first use (a full fetch of that one branch: libgit2 cannot
+/// push from a shallow repository), fetched afterwards, and the local `branch` checked
+/// out and hard-reset to the fetched tip with untracked files removed, so nothing a
+/// previous (failed, refused or previewed) write left behind survives. A directory that
+/// is not a usable repository is replaced. Returns the tip's commit id. Blocking.
+pub fn sync_clone(remote: &Remote, branch: &str, clone_dir: &Path) -> Result<String, GitError> {
+    let session = Session::new(remote)?;
+    let local_ref = format!("refs/heads/{branch}");
+    if !git2::Reference::is_valid_name(&local_ref) {
+        return Err(session.invalid(format!("{branch:?} is not a valid branch name")));
+    }
+    let repo = open_or_init(clone_dir)?;
+    let scratch = format!("{FETCH_NAMESPACE}{branch}");
+    let refspec = format!("+{local_ref}:{scratch}");
+    fetch(&session, &repo, &refspec, &format!("fetching {local_ref}"))?;
+    let tip = repo
+        .refname_to_id(&scratch)
+        .map_err(|_| GitError::RevisionNotFound {
+            url: session.display_url.clone(),
+            revision: local_ref.clone(),
+            detail: "the remote has no such branch".to_owned(),
+        })?;
+    let local = |step: &str, e: git2::Error| local_error(clone_dir, step, &e);
+    repo.reference(&local_ref, tip, true, "herald: sync with the remote")
+        .map_err(|e| local("moving the local branch", e))?;
+    repo.set_head(&local_ref)
+        .map_err(|e| local("checking out the branch", e))?;
+    hard_reset(clone_dir, tip)?;
+    Ok(tip.to_string())
+}
+
+/// Throw away every change in the working tree and index of `clone_dir` (untracked
+/// files included), back to its HEAD commit: what a dry run leaves behind. Blocking.
+pub fn discard_changes(clone_dir: &Path) -> Result<(), GitError> {
+    match current_head(clone_dir)? {
+        Some(head) => hard_reset(clone_dir, head),
+        None => Ok(()),
+    }
+}
+
+/// The repository in `dir`, or a new one when there is none (or what is there is not a
+/// repository: a clone interrupted half-way is started again).
+fn open_or_init(dir: &Path) -> Result<Repository, GitError> {
+    if let Ok(repo) = Repository::open(dir) {
+        return Ok(repo);
+    }
+    let io_error = |context: &str, source| GitError::Io {
+        context: format!("{context} {}", dir.display()),
+        source,
+    };
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| io_error("removing the unusable clone", e))?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| io_error("creating", e))?;
+    Repository::init(dir).map_err(|e| local_error(dir, "initialising a repository", &e))
 }
 
 /// The wait before retry number `retry` (1-based): `base * 2^(retry-1)`, capped at
