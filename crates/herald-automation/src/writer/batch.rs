@@ -25,12 +25,8 @@ pub(crate) fn write_batch(
     retry: &herald_git::RetryPolicy,
 ) -> Result<BatchResult, WriteError> {
     let branch = destination.push_branch.as_str();
-    herald_git::sync_clone(
-        &destination.remote,
-        &destination.checkout_branch,
-        clone_dir,
-    )
-    .map_err(|e| WriteError::git(branch, e))?;
+    herald_git::sync_clone(&destination.remote, &destination.checkout_branch, clone_dir)
+        .map_err(|e| WriteError::git(branch, e))?;
     if destination.is_review() {
         return write_review(clone_dir, destination, updates);
     }
@@ -95,8 +91,14 @@ fn write_review(
         force: true,
     };
     let remote_ref = format!("refs/heads/{branch}");
-    let pushed = herald_git::push(clone_dir, &destination.remote, "HEAD", &remote_ref, &options)
-        .map_err(|e| WriteError::git(branch, e))?;
+    let pushed = herald_git::push(
+        clone_dir,
+        &destination.remote,
+        "HEAD",
+        &remote_ref,
+        &options,
+    )
+    .map_err(|e| WriteError::git(branch, e))?;
     let outcome = match pushed {
         PushOutcome::Pushed => WriteOutcome::Pushed {
             commit,

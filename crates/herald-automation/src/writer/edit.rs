@@ -122,8 +122,11 @@ pub(crate) fn edit_batch(root: &Path, updates: &[Checked]) -> std::io::Result<Ba
             }
         }
     }
-    let targets: BTreeMap<&str, &FileTargets<&str>> =
-        report.files.iter().map(|found| (found.path, found)).collect();
+    let targets: BTreeMap<&str, &FileTargets<&str>> = report
+        .files
+        .iter()
+        .map(|found| (found.path, found))
+        .collect();
     for (file, bytes) in &files {
         let file = file.as_str();
         if unreadable.contains(file) {

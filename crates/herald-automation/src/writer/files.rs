@@ -122,7 +122,14 @@ mod tests {
         assert_eq!(normalise("./apps//web/").as_deref(), Ok("apps/web"));
         assert_eq!(normalise(".").as_deref(), Ok("."));
         assert_eq!(normalise("").as_deref(), Ok("."));
-        for bad in ["../x", "apps/../../x", "/etc", "C:/x", ".git/config", "a\\b"] {
+        for bad in [
+            "../x",
+            "apps/../../x",
+            "/etc",
+            "C:/x",
+            ".git/config",
+            "a\\b",
+        ] {
             assert!(normalise(bad).is_err(), "{bad}");
         }
     }

@@ -33,7 +33,7 @@ mod writers;
 pub use error::WriteError;
 pub use message::{DEFAULT_MESSAGE_TEMPLATE, render_message};
 pub use types::{
-    Destination, FileChange, FileSkipped, Preview, Superseded, Update, WriteOutcome, Written,
-    WriterConfig,
+    Destination, FileChange, FileSkipped, Preview, Superseded, Update, WriteOutcome, WriterConfig,
+    Written,
 };
 pub use writers::Writers;

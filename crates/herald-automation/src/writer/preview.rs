@@ -15,12 +15,8 @@ pub(crate) fn preview(
     checked: Checked,
 ) -> Result<Preview, WriteError> {
     let branch = destination.push_branch.as_str();
-    herald_git::sync_clone(
-        &destination.remote,
-        &destination.checkout_branch,
-        clone_dir,
-    )
-    .map_err(|e| WriteError::git(branch, e))?;
+    herald_git::sync_clone(&destination.remote, &destination.checkout_branch, clone_dir)
+        .map_err(|e| WriteError::git(branch, e))?;
     let edit = edit_batch(clone_dir, std::slice::from_ref(&checked))
         .map_err(|e| WriteError::io(branch, "reading the files to edit".to_owned(), e))?;
     for (file, bytes) in &edit.files {
@@ -43,7 +39,11 @@ pub(crate) fn preview(
 /// The working tree against the index, as `git diff` prints it.
 fn unified_diff(clone_dir: &Path, branch: &str) -> Result<String, WriteError> {
     let failed = |step: &str, e: git2::Error| {
-        WriteError::io(branch, step.to_owned(), std::io::Error::other(e.message().to_owned()))
+        WriteError::io(
+            branch,
+            step.to_owned(),
+            std::io::Error::other(e.message().to_owned()),
+        )
     };
     let repo = Repository::open(clone_dir).map_err(|e| failed("opening the clone", e))?;
     let mut options = DiffOptions::new();

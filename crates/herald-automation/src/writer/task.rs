@@ -12,7 +12,7 @@ use crate::writer::batch::{BatchResult, write_batch};
 use crate::writer::edit::{Checked, UpdateEdit};
 use crate::writer::error::WriteError;
 use crate::writer::preview::preview;
-use crate::writer::types::{Destination, Preview, Written, WriterConfig};
+use crate::writer::types::{Destination, Preview, WriterConfig, Written};
 
 /// What a requester asks of a writer, with where to send the answer.
 pub(crate) enum Job {
@@ -31,7 +31,11 @@ pub(crate) struct Request {
     pub job: Job,
 }
 
-type WriteReply = (Destination, Checked, oneshot::Sender<Result<Written, WriteError>>);
+type WriteReply = (
+    Destination,
+    Checked,
+    oneshot::Sender<Result<Written, WriteError>>,
+);
 
 /// Serve the inbox until it has been idle for `config.idle_timeout` (then the inbox is
 /// closed, what was already queued is still written, and the task ends; the clone stays).
@@ -103,7 +107,10 @@ async fn handle(batch: Vec<Request>, clone_dir: &Path, config: &WriterConfig) {
 async fn write(writes: Vec<WriteReply>, clone_dir: &Path, config: &WriterConfig) {
     let destination = writes[0].0.clone();
     let branch = destination.push_branch.clone();
-    let checked: Vec<Checked> = writes.iter().map(|(_, checked, _)| checked.clone()).collect();
+    let checked: Vec<Checked> = writes
+        .iter()
+        .map(|(_, checked, _)| checked.clone())
+        .collect();
     let (dir, retry) = (clone_dir.to_owned(), config.retry.clone());
     let work = move || write_batch(&dir, &destination, &checked, &retry);
     let (result, leftover) = bounded(config.git_timeout, &branch, work).await;

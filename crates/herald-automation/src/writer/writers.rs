@@ -11,7 +11,7 @@ use crate::writer::edit::Checked;
 use crate::writer::error::WriteError;
 use crate::writer::files::normalise_paths;
 use crate::writer::task::{self, Job, Request};
-use crate::writer::types::{Destination, Preview, Update, Written, WriterConfig};
+use crate::writer::types::{Destination, Preview, Update, WriterConfig, Written};
 
 /// Every writer of a process. Cheap to clone (shared state behind an `Arc`).
 #[derive(Clone)]
@@ -61,7 +61,9 @@ impl Writers {
             destination,
             job: Job::Write { checked, reply },
         });
-        answer.await.map_err(|_| WriteError::WriterGone { branch })?
+        answer
+            .await
+            .map_err(|_| WriteError::WriterGone { branch })?
     }
 
     /// What `write` would change, as a diff; nothing is committed or pushed. Served by the
@@ -78,7 +80,9 @@ impl Writers {
             destination,
             job: Job::Preview { checked, reply },
         });
-        answer.await.map_err(|_| WriteError::WriterGone { branch })?
+        answer
+            .await
+            .map_err(|_| WriteError::WriterGone { branch })?
     }
 
     /// Where the writer of `destination` keeps its clone.

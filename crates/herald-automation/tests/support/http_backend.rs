@@ -1,0 +1,236 @@
+//! A tiny HTTP/1.1 server in the test process that runs the real `git http-backend` (CGI)
+//! for every request, with keep-alive (after herald-git's test server, without TLS). Unlike
+//! `file://`, a push through it runs the repository's hooks and receives push options.
+
+use std::io::{BufRead, BufReader, Read, Write};
+
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Run once, just before the first receive-pack advertisement is answered.
+pub type BeforePush = Box<dyn FnOnce() + Send>;
+
+/// The running server; its threads end with the test process.
+#[derive(Debug)]
+pub struct HttpBackend {
+    pub port: u16,
+    /// Requests answered so far.
+    pub requests: Arc<AtomicU64>,
+}
+
+impl HttpBackend {
+    /// Serve the repositories under `project_root` on a fresh loopback port, or `None`
+    /// (skipped locally, a failure under CI) when `git http-backend` is missing.
+    pub fn start(project_root: &Path) -> Option<Self> {
+        Self::start_with(project_root, None)
+    }
+
+    /// The same, running `before_push` when the first push asks for the refs: what another
+    /// writer landing a commit between this writer's fetch and its push looks like.
+    pub fn start_with(project_root: &Path, before_push: Option<BeforePush>) -> Option<Self> {
+        let Some(backend) = super::git_helper("http-backend") else {
+            super::require_tool("git http-backend", false);
+            return None;
+        };
+        let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(AtomicU64::new(0));
+        let config = Arc::new(Config {
+            backend,
+            project_root: project_root.to_owned(),
+            requests: Arc::clone(&requests),
+            before_push: Mutex::new(before_push),
+        });
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let config = Arc::clone(&config);
+                std::thread::spawn(move || serve_connection(stream, &config));
+            }
+        });
+        Some(Self { port, requests })
+    }
+
+    pub fn url(&self, repository: &str) -> String {
+        format!("http://127.0.0.1:{}/{repository}", self.port)
+    }
+}
+
+struct Config {
+    backend: PathBuf,
+    project_root: PathBuf,
+    requests: Arc<AtomicU64>,
+    before_push: Mutex<Option<BeforePush>>,
+}
+
+struct Incoming {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Incoming {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+fn serve_connection(stream: impl Read + Write, config: &Config) {
+    let mut reader = BufReader::new(stream);
+    while let Some(request) = read_request(&mut reader) {
+        let close = request
+            .header("connection")
+            .is_some_and(|c| c.eq_ignore_ascii_case("close"));
+        let answer = run_backend(&request, config);
+        config.requests.fetch_add(1, Ordering::Relaxed);
+        let writer = reader.get_mut();
+        if writer
+            .write_all(&answer)
+            .and_then(|()| writer.flush())
+            .is_err()
+            || close
+        {
+            return;
+        }
+    }
+}
+
+fn read_request(reader: &mut impl BufRead) -> Option<Incoming> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let target = parts.next()?.to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':')?;
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    let mut request = Incoming {
+        method,
+        target,
+        headers,
+        body: Vec::new(),
+    };
+    if request
+        .header("transfer-encoding")
+        .is_some_and(|te| te.eq_ignore_ascii_case("chunked"))
+    {
+        request.body = read_chunked(reader)?;
+    } else if let Some(length) = request.header("content-length") {
+        let mut body = vec![0; length.parse().ok()?];
+        reader.read_exact(&mut body).ok()?;
+        request.body = body;
+    }
+    Some(request)
+}
+
+fn read_chunked(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size).ok()?;
+        let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+        let mut chunk = vec![0; size + 2];
+        if size == 0 {
+            let mut blank = String::new();
+            reader.read_line(&mut blank).ok()?;
+            return Some(body);
+        }
+        reader.read_exact(&mut chunk).ok()?;
+        body.extend_from_slice(&chunk[..size]);
+    }
+}
+
+/// Run the CGI and frame its output as an HTTP/1.1 answer with a Content-Length.
+fn run_backend(request: &Incoming, config: &Config) -> Vec<u8> {
+    let (path, query) = request
+        .target
+        .split_once('?')
+        .unwrap_or((&request.target, ""));
+    let mut command = Command::new(&config.backend);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GIT_PROJECT_ROOT", &config.project_root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("REQUEST_METHOD", &request.method)
+        .env("PATH_INFO", path)
+        .env("QUERY_STRING", query)
+        .env("CONTENT_TYPE", request.header("content-type").unwrap_or(""))
+        .env("CONTENT_LENGTH", request.body.len().to_string())
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .env("SERVER_PROTOCOL", "HTTP/1.1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(version) = request.header("git-protocol") {
+        command.env("GIT_PROTOCOL", version);
+    }
+    if query.contains("service=git-receive-pack") {
+        let hook = config.before_push.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+    let mut child = command.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let body = request.body.clone();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&body);
+    });
+    let output = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    frame_cgi_output(&output.stdout)
+}
+
+fn frame_cgi_output(output: &[u8]) -> Vec<u8> {
+    let split = output
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| (at, 4))
+        .or_else(|| {
+            output
+                .windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|at| (at, 2))
+        });
+    let (head, payload) = match split {
+        Some((at, len)) => (&output[..at], &output[at + len..]),
+        None => (&output[..0], output),
+    };
+    let mut status = "200 OK".to_owned();
+    let mut headers = String::new();
+    for line in String::from_utf8_lossy(head).lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case("status") {
+            value.trim().clone_into(&mut status);
+        } else {
+            headers.push_str(&format!("{name}: {}\r\n", value.trim()));
+        }
+    }
+    let mut answer = format!(
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\n\r\n",
+        payload.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(payload);
+    answer
+}
