@@ -268,3 +268,34 @@ async fn paths_outside_the_clone_are_refused() {
     assert!(matches!(error, WriteError::NoPaths { .. }), "{error:?}");
     assert!(!format!("{destination:?}").contains("s3cret-password"));
 }
+
+#[tokio::test]
+async fn a_writer_that_went_idle_is_restarted_and_reuses_its_clone() {
+    let repo = Manifests::with_apps(2);
+    let config = WriterConfig {
+        quiet_window: Duration::ZERO,
+        idle_timeout: Duration::ZERO,
+        ..config()
+    };
+    let writers = Writers::new(repo.cache(), config);
+    let destination = direct(&repo.path_url(), "main");
+    let first = update("a", vec![set_tag(0, "2.0.0")], &["."]);
+    let written = within(writers.write(destination.clone(), first))
+        .await
+        .unwrap();
+    commit_of(&written.outcome);
+    within(async {
+        // Polling interval, not synchronisation: the loop re-checks the condition.
+        while writers.running() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let marker = writers.clone_dir(&destination).join(".git").join("kept");
+    std::fs::write(&marker, "").unwrap();
+    let second = update("b", vec![set_tag(1, "2.0.0")], &["."]);
+    let written = within(writers.write(destination, second)).await.unwrap();
+    assert_eq!(repo.rev("main"), commit_of(&written.outcome));
+    assert!(marker.exists(), "the clone was reused, not made again");
+    assert!(repo.show("main", "apps/app0.yaml").contains("app0:2.0.0"));
+}

@@ -18,7 +18,11 @@
 //!   [`Written::superseded`].
 //! - The commit message is rendered from the FIRST request's template (requests for one
 //!   destination normally share it: it belongs to the target, not the image); the author
-//!   is the first request's too. See [`DEFAULT_MESSAGE_TEMPLATE`].
+//!   is the first request's too. See [`DEFAULT_MESSAGE_TEMPLATE`]. So are the checkout
+//!   branch, credentials and push options: requests share a writer by (URL, push branch),
+//!   and one target's requests agree on the rest.
+//! - Dry runs ([`Writers::preview`]) are served by the same writer after its batch, so they
+//!   never see a half-written clone.
 
 mod batch;
 mod edit;

@@ -2,6 +2,7 @@
 //! cached clone on a blocking thread, one batch at a time.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -26,6 +27,9 @@ pub(crate) enum Job {
     },
 }
 
+/// Held while a batch or preview works the clone.
+pub(crate) type CloneLock = Arc<tokio::sync::Mutex<()>>;
+
 pub(crate) struct Request {
     pub destination: Destination,
     pub job: Job,
@@ -42,10 +46,12 @@ type WriteReply = (
 pub(crate) async fn run(
     mut inbox: mpsc::UnboundedReceiver<Request>,
     clone_dir: PathBuf,
+    lock: CloneLock,
     config: WriterConfig,
 ) {
     while let Some(first) = next_request(&mut inbox, config.idle_timeout).await {
         let batch = collect(first, &mut inbox, &config).await;
+        let _clone = lock.lock().await;
         handle(batch, &clone_dir, &config).await;
     }
 }

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::writer::edit::Checked;
 use crate::writer::error::WriteError;
 use crate::writer::files::normalise_paths;
-use crate::writer::task::{self, Job, Request};
+use crate::writer::task::{self, CloneLock, Job, Request};
 use crate::writer::types::{Destination, Preview, Update, WriterConfig, Written};
 
 /// Every writer of a process. Cheap to clone (shared state behind an `Arc`).
@@ -24,6 +24,9 @@ struct Shared {
     config: WriterConfig,
     /// The inbox of each running writer, by destination key.
     inboxes: Mutex<HashMap<String, mpsc::UnboundedSender<Request>>>,
+    /// Each destination's clone lock, kept across writers: a writer that went idle may
+    /// still be finishing its last batch when the next one starts.
+    clone_locks: Mutex<HashMap<String, CloneLock>>,
 }
 
 impl std::fmt::Debug for Writers {
@@ -43,6 +46,7 @@ impl Writers {
                 cache_dir,
                 config,
                 inboxes: Mutex::new(HashMap::new()),
+                clone_locks: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -85,6 +89,18 @@ impl Writers {
             .map_err(|_| WriteError::WriterGone { branch })?
     }
 
+    /// How many writers are running (an idle writer ends; see
+    /// [`WriterConfig::idle_timeout`]).
+    pub fn running(&self) -> usize {
+        self.shared
+            .inboxes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter(|inbox| !inbox.is_closed())
+            .count()
+    }
+
     /// Where the writer of `destination` keeps its clone.
     pub fn clone_dir(&self, destination: &Destination) -> PathBuf {
         self.shared.cache_dir.join(key(destination))
@@ -115,7 +131,16 @@ impl Writers {
     fn start(&self, key: &str) -> mpsc::UnboundedSender<Request> {
         let (inbox, requests) = mpsc::unbounded_channel();
         let clone_dir = self.shared.cache_dir.join(key);
-        tokio::spawn(task::run(requests, clone_dir, self.shared.config.clone()));
+        let lock = self
+            .shared
+            .clone_locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        let config = self.shared.config.clone();
+        tokio::spawn(task::run(requests, clone_dir, lock, config));
         inbox
     }
 }
