@@ -325,6 +325,30 @@ mod tests {
     }
 
     #[test]
+    fn a_retried_write_back_never_forces_the_push() {
+        let remote = Remote::anonymous("/nonexistent/manifests.git");
+        let author = Author {
+            name: "Herald".into(),
+            email: "herald@example.invalid".into(),
+        };
+        let options = PushOptions {
+            push_options: Vec::new(),
+            force: true,
+        };
+        let error = push_with_retry_options(
+            Path::new("/nonexistent"),
+            &remote,
+            "main",
+            &author,
+            &policy(),
+            &options,
+            |_| Ok(None),
+        )
+        .expect_err("a forced write-back is refused");
+        assert!(error.to_string().contains("never forces"), "{error}");
+    }
+
+    #[test]
     fn no_delay_means_no_wait() {
         let policy = RetryPolicy {
             base_delay: Duration::ZERO,
