@@ -187,7 +187,8 @@ pub struct UpdateTarget {
     pub branch: String,
     /// Push here instead of `branch`, for review: a template with `{{name}}`, `{{namespace}}`
     /// and `{{tag}}` (e.g. `herald/{{name}}-{{tag}}`), force-updated from `branch` for every
-    /// change set.
+    /// change set. A full ref is pushed as written: `refs/for/main` opens a pull request on
+    /// Gitea (AGit) from the push itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_branch: Option<String>,
     /// Server push options (`git push -o`): GitLab's `merge_request.create`, for instance.

@@ -10,6 +10,7 @@ mod run;
 mod secret;
 mod source;
 mod trigger;
+mod update_report;
 pub mod validate;
 
 pub use action::{
@@ -40,6 +41,7 @@ pub use trigger::{
     ScheduleTrigger, ScheduleTriggerSpec, TriggerSources, TriggerStatus, WatchOn, WebhookAuth,
     WebhookConfig, WebhookProvider, WebhookTrigger, WebhookTriggerSpec,
 };
+pub use update_report::{UpdateOutcome, UpdateReport};
 
 /// The API group of every Herald kind.
 pub const GROUP: &str = "herald.dev";

@@ -105,3 +105,27 @@ pub const STEP_OUTPUT_MALFORMED: &str = "OutputMalformed";
 pub const STEP_OUTPUT_UNDECLARED: &str = "OutputUndeclared";
 /// An output's value holds a secret the step was given.
 pub const STEP_OUTPUT_SECRET: &str = "OutputHoldsSecret";
+
+/// An ImageUpdate's outcomes (its `Ready` reason, and each `image.update` event's reason).
+/// A commit with the new tag was pushed.
+pub const IMAGE_UPDATED: &str = "Updated";
+/// The manifests already name the chosen tag.
+pub const IMAGE_UP_TO_DATE: &str = "UpToDate";
+/// `requireImage`: the chosen tag's manifest is not in the registry yet; checked again soon.
+pub const WAITING_FOR_IMAGE: &str = "WaitingForImage";
+/// `requireImage`: the chosen tag's manifest did not appear within the timeout.
+pub const IMAGE_NOT_FOUND: &str = "ImageNotFound";
+/// No tag the registry lists satisfies the policy.
+pub const NO_MATCHING_TAG: &str = "NoMatchingTag";
+/// The registry could not be asked (unreachable, an answer that breaks the API, a repository
+/// it does not know).
+pub const REGISTRY_UNAVAILABLE: &str = "RegistryUnavailable";
+/// The registry refused the credentials (401 or 403 after they were read again).
+pub const REGISTRY_UNAUTHORIZED: &str = "RegistryUnauthorized";
+/// The Git server refused the push (a protected branch, a pre-receive hook).
+pub const PUSH_REJECTED: &str = "PushRejected";
+/// The manifests could not be written: the clone, the push, or other writers kept moving the
+/// branch through every attempt.
+pub const WRITE_FAILED: &str = "WriteFailed";
+/// `dryRun`: what would change was computed, nothing was pushed.
+pub const DRY_RUN: &str = "DryRun";

@@ -40,6 +40,7 @@ pub struct Caches {
     pub runs: Store<herald_api::Run>,
     /// Herald's Jobs, without their spec: what a Run's pass folds in.
     pub jobs: Store<Job>,
+    pub image_updates: Store<herald_api::ImageUpdate>,
     pub secrets: SecretCache,
     /// One per watch of Herald's kinds.
     pub listed: Vec<Listed>,

@@ -42,6 +42,9 @@ pub struct OperatorConfig {
     /// How many ref listings may run at once, and how long each may take.
     pub git_concurrency: usize,
     pub git_timeout: Duration,
+    /// Where image automation keeps its clones of manifests repositories (one per repository
+    /// and push branch, reused across updates; an emptyDir in the chart).
+    pub clone_cache: std::path::PathBuf,
 }
 
 impl Default for OperatorConfig {
@@ -61,6 +64,7 @@ impl Default for OperatorConfig {
             flux_wait_interval: Duration::from_secs(5),
             git_concurrency: 4,
             git_timeout: Duration::from_secs(30),
+            clone_cache: std::env::temp_dir().join("herald-clones"),
         }
     }
 }

@@ -10,6 +10,8 @@ mod error;
 mod fire;
 mod history;
 mod hooks;
+mod image_update_controller;
+mod image_updates_api;
 mod job;
 mod labels;
 mod lease;
@@ -30,6 +32,8 @@ pub use context::{Context, Leadership, OperatorConfig};
 pub use error::Error;
 pub use history::beyond_limits;
 pub use hooks::ClusterHooks;
+pub use image_update_controller::{ClusterEnv, ImageContext};
+pub use image_updates_api::ClusterImageUpdates;
 pub use job::{CREDENTIALS_DIR, JobInputs, WORKSPACE, build_job};
 pub use labels::{
     FIELD_MANAGER, RUN as RUN_LABEL, SOURCE as SOURCE_LABEL, TRIGGER as TRIGGER_LABEL,

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use herald_api::{
-    Action as HeraldAction, ClusterAction, ClusterGitRepo, GitRepo, Run, ScheduleTrigger,
-    WebhookTrigger,
+    Action as HeraldAction, ClusterAction, ClusterGitRepo, GitRepo, ImageUpdate, Run,
+    ScheduleTrigger, WebhookTrigger,
 };
-use herald_server::{ErrorLabels, Reconcile, ServerConfig};
+use herald_server::{ErrorLabels, ImageUpdates, Reconcile, ServerConfig};
 use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -20,6 +20,8 @@ use crate::caches::{self, Caches, SecretCache};
 use crate::context::{Context, Leadership, OperatorConfig};
 use crate::error::Error;
 use crate::hooks::ClusterHooks;
+use crate::image_update_controller::{self, ClusterEnv, ImageContext};
+use crate::image_updates_api::ClusterImageUpdates;
 use crate::reconcile::ClusterReconciler;
 use crate::{
     lease, resource_controller, run_controller, source_controller, tekton, trigger_controller,
@@ -41,21 +43,25 @@ pub async fn run(
         server.metrics.clone(),
         caches,
     );
+    let image = image_context(&ctx)?;
     // Reconcile requests are passed on as annotations, by whichever replica gets them.
     if let Some(api) = server.api.as_mut() {
         let reconciler: Arc<dyn Reconcile> = Arc::new(ClusterReconciler { ctx: ctx.clone() });
         api.reconciler.get_or_insert(reconciler);
+        let updates: Arc<dyn ImageUpdates> = Arc::new(ClusterImageUpdates {
+            image: image.clone(),
+        });
+        api.image_updates.get_or_insert(updates);
     }
     let health = server.health.clone();
     let election = tokio::spawn(health.clone().guard(
         "leader election",
         lease::elect(client.clone(), config, leadership),
     ));
-    let controllers = tokio::spawn(
-        health
-            .clone()
-            .guard("controllers", controllers(client, ctx.clone(), streams)),
-    );
+    let controllers = tokio::spawn(health.clone().guard(
+        "controllers",
+        controllers(client, ctx.clone(), image, streams),
+    ));
     // Hooks are answered from the caches: not before they hold what exists.
     let ready = ctx.caches.clone();
     let readiness = health.clone();
@@ -67,6 +73,27 @@ pub async fn run(
     election.abort();
     controllers.abort();
     served
+}
+
+/// Image automation's engine over the caches, shared by the controller and the endpoints.
+pub fn image_context(ctx: &Arc<Context>) -> std::io::Result<Arc<ImageContext>> {
+    let env = ClusterEnv { ctx: ctx.clone() };
+    let registry = herald_registry::RegistryClient::new().map_err(std::io::Error::other)?;
+    let notifier = herald_automation::notify::Notifier::new()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let writers =
+        herald_automation::writer::Writers::new(ctx.config.clone_cache.clone(), Default::default());
+    let updater = herald_automation::Updater::new(
+        Arc::new(env),
+        registry,
+        writers,
+        notifier,
+        ctx.config.git_timeout,
+    );
+    Ok(Arc::new(ImageContext {
+        ctx: ctx.clone(),
+        updater,
+    }))
 }
 
 /// The watches behind the caches, handed to the controllers that react to them.
@@ -82,6 +109,7 @@ pub struct Streams {
     run_wakes: futures::stream::BoxStream<'static, ObjectRef<Run>>,
     /// Changes of Herald's Jobs, which wake their Runs.
     jobs: BoxedStream<Job>,
+    image_updates: BoxedStream<ImageUpdate>,
 }
 
 impl std::fmt::Debug for Streams {
@@ -113,6 +141,8 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
     let (runs_cache, listed_runs, runs, run_wakes) =
         caches::watched_waking(api.of::<Run>(), run_controller::woken_by);
     let (jobs_cache, listed_jobs, jobs) = caches::watched_jobs(api.of::<Job>());
+    let (image_updates_cache, listed_image_updates, image_updates) =
+        caches::watched(api.of::<ImageUpdate>());
     let caches = Caches {
         schedule_triggers,
         webhook_triggers,
@@ -122,6 +152,7 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
         cluster_actions: cluster_actions_cache,
         runs: runs_cache,
         jobs: jobs_cache,
+        image_updates: image_updates_cache,
         secrets: SecretCache::new(client.clone()),
         listed: vec![
             listed_schedules,
@@ -132,6 +163,7 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
             listed_cluster_actions,
             listed_runs,
             listed_jobs,
+            listed_image_updates,
         ],
     };
     let streams = Streams {
@@ -144,6 +176,7 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
         runs: runs.boxed(),
         run_wakes: run_wakes.boxed(),
         jobs: jobs.boxed(),
+        image_updates: image_updates.boxed(),
     };
     (caches, streams)
 }
@@ -168,8 +201,18 @@ where
 }
 
 /// All controllers, side by side.
-pub async fn controllers(client: Client, ctx: Arc<Context>, streams: Streams) {
+pub async fn controllers(
+    client: Client,
+    ctx: Arc<Context>,
+    image: Arc<ImageContext>,
+    streams: Streams,
+) {
     let caches = ctx.caches.clone();
+    let image_updates = controller(streams.image_updates, caches.image_updates).run(
+        image_update_controller::reconcile,
+        image_update_controller::error_policy,
+        image,
+    );
     let runs = controller(streams.runs, caches.runs.clone())
         .owns_stream(streams.jobs)
         .reconcile_on(streams.run_wakes)
@@ -214,6 +257,7 @@ pub async fn controllers(client: Client, ctx: Arc<Context>, streams: Streams) {
         drain("ClusterGitRepo", cluster_repos),
         drain("Action", actions),
         drain("ClusterAction", cluster_actions),
+        drain("ImageUpdate", image_updates),
         flux_waits,
     );
 }

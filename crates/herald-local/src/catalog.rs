@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use herald_api::{
-    Action, ActionKind, ClusterAction, ClusterGitRepo, GitRepo, ScheduleTrigger, SourceKind,
-    TriggerKind, WebhookTrigger,
+    Action, ActionKind, ClusterAction, ClusterGitRepo, GitRepo, ImageUpdate, ScheduleTrigger,
+    SourceKind, TriggerKind, WebhookTrigger,
 };
 use herald_engine::SourceError;
 use herald_server::{HookAuth, NotReady};
@@ -23,6 +23,7 @@ pub struct Catalog {
     pub actions: BTreeMap<Key, Action>,
     pub cluster_actions: BTreeMap<String, ClusterAction>,
     pub secrets: BTreeMap<Key, Secret>,
+    pub image_updates: BTreeMap<Key, ImageUpdate>,
 }
 
 /// The parts of a trigger that firing needs, whatever its kind.

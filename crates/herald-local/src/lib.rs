@@ -7,6 +7,7 @@ mod engine;
 mod executor;
 mod graph_run;
 mod hooks;
+mod image_updates;
 mod manifests;
 mod reconcile;
 mod report;
@@ -23,6 +24,7 @@ pub use catalog::{Catalog, Key};
 pub use engine::{Engine, EngineConfig, FireError, FireRequest, RerunError, SourceOutcome};
 pub use executor::{OUTPUT_LIMIT, STOP_GRACE};
 pub use herald_core::Firing;
+pub use image_updates::{LocalEnv, LocalImageUpdates};
 pub use manifests::{DEFAULT_NAMESPACE, LoadError, Loaded, load_dir};
 pub use watcher::load_and_report;
 
@@ -93,6 +95,10 @@ pub enum LocalError {
     },
     #[error("cannot open the store: {0}")]
     Store(#[from] herald_store::StoreError),
+    #[error("cannot build the registry client: {0}")]
+    Http(reqwest::Error),
+    #[error("cannot build the notification client: {0}")]
+    Notifier(String),
     #[error("cannot serve hooks on {listen}: {source}")]
     Serve {
         listen: SocketAddr,
@@ -118,11 +124,13 @@ pub async fn run(
     let engine_config = engine_config(&config);
     let metrics = engine_config.metrics.clone();
     let engine = Engine::new(store.clone(), receiver.clone(), engine_config);
+    let image_updates = image_updates(&config, &store, receiver.clone())?;
     let api = ApiConfig {
         store: store.clone(),
         flux_secret: config.flux_secret.clone(),
         reconciler: Some(Arc::new(engine.clone())),
         reconcile_access: config.reconcile_access.clone(),
+        image_updates: Some(Arc::new(image_updates.clone())),
     };
     let resumed = engine.recover().await?;
     if resumed > 0 {
@@ -133,6 +141,7 @@ pub async fn run(
     let watcher = tokio::spawn(health.clone().guard("manifest watcher", watch));
     let schedule = scheduler::run_schedules(engine.clone(), receiver);
     let schedules = tokio::spawn(health.clone().guard("scheduler", schedule));
+    let updates = tokio::spawn(health.clone().guard("image updates", image_updates.run()));
     let prune = herald_server::prune_events_forever(store, config.retention);
     let retention = tokio::spawn(health.clone().guard("event retention", prune));
     health.set_ready();
@@ -148,10 +157,37 @@ pub async fn run(
     watcher.abort();
     schedules.abort();
     retention.abort();
+    updates.abort();
     served.map_err(|source| LocalError::Serve {
         listen: config.listen,
         source,
     })
+}
+
+/// Image automation over the folder's catalog: write-back clones are kept in `clones` beside
+/// the work folder, so a restart reuses them.
+fn image_updates(
+    config: &LocalConfig,
+    store: &Store,
+    catalog: watch::Receiver<Arc<Catalog>>,
+) -> Result<LocalImageUpdates, LocalError> {
+    let env = LocalEnv {
+        catalog: catalog.clone(),
+        store: store.clone(),
+    };
+    let registry = herald_registry::RegistryClient::new().map_err(LocalError::Http)?;
+    let notifier = herald_automation::notify::Notifier::new()
+        .map_err(|e| LocalError::Notifier(e.to_string()))?;
+    let clones = config.work_root.join("clones");
+    let writers = herald_automation::writer::Writers::new(clones, Default::default());
+    let updater = herald_automation::Updater::new(
+        Arc::new(env),
+        registry,
+        writers,
+        notifier,
+        config.git_timeout,
+    );
+    Ok(LocalImageUpdates::new(updater, catalog))
 }
 
 /// The engine settings `herald local` and `herald trigger` share.

@@ -201,6 +201,9 @@ fn add_document(value: Value, catalog: &mut Catalog) -> Result<(), DocError> {
             add_namespaced(value, &mut catalog.webhook_triggers).map_err(fail)
         }
         (API_VERSION, "Action") => add_namespaced(value, &mut catalog.actions).map_err(fail),
+        (API_VERSION, "ImageUpdate") => {
+            add_namespaced(value, &mut catalog.image_updates).map_err(fail)
+        }
         (API_VERSION, "ClusterGitRepo") => {
             add_cluster(value, &mut catalog.cluster_git_repos).map_err(fail)
         }
@@ -210,7 +213,7 @@ fn add_document(value: Value, catalog: &mut Catalog) -> Result<(), DocError> {
         (API_VERSION, "Run") => Err(fail("Run objects are created by Herald, not loaded".into())),
         (API_VERSION, other) => Err(fail(format!(
             "unknown kind {other:?}; expected GitRepo, ClusterGitRepo, ScheduleTrigger, \
-             WebhookTrigger, Action, ClusterAction or v1 Secret"
+             WebhookTrigger, Action, ClusterAction, ImageUpdate or v1 Secret"
         ))),
         (other, _) => Err(fail(format!(
             "unsupported apiVersion {other:?} for kind {kind}; Herald reads {API_VERSION} and v1 Secret"

@@ -1,5 +1,5 @@
 //! Herald's HTTP surface: hook endpoints, health, metrics and the query API (`/api/v1`: events,
-//! revisions, Flux's notifications). The same router serves local and cluster mode; what a hook
+//! revisions, Flux's notifications, image updates). The same router serves local and cluster mode; what a hook
 //! fires is behind the [`Hooks`] trait.
 
 pub mod api;
@@ -7,6 +7,7 @@ mod delivery_log;
 mod health;
 mod hook_handler;
 mod hooks;
+mod image_updates;
 mod json_errors;
 mod limits;
 mod metrics;
@@ -19,6 +20,7 @@ pub use hooks::{
     Delivery, FireError, Fired, FiredRun, HookAuth, Hooks, LookupError, NotReady, SecretAt,
     SkippedSource,
 };
+pub use image_updates::{ImageUpdateFuture, ImageUpdateView, ImageUpdates};
 pub use limits::RateLimits;
 pub use metrics::{ErrorLabels, HookLabels, Metrics, RunLabels};
 pub use reconcile::{Reconcile, ReconcileError, ReconcileFuture, TriggerId};

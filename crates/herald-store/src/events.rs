@@ -29,15 +29,20 @@ pub enum EventKind {
     /// Flux's notification-controller reported an event (`flux.event`).
     #[serde(rename = "flux.event")]
     FluxEvent,
+    /// An image update was attempted (`image.update`): the tag chosen, the outcome (its
+    /// reason: `Updated`, `UpToDate`, `WaitingForImage`, `Failed`, `Rejected`) and the commit.
+    #[serde(rename = "image.update")]
+    ImageUpdate,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::HookDelivery,
         Self::RevisionDetected,
         Self::RunTransition,
         Self::FluxEvent,
+        Self::ImageUpdate,
     ];
 
     /// The kind as stored and shown: `hook.delivery`, `revision.detected`, ...
@@ -47,6 +52,7 @@ impl EventKind {
             Self::RevisionDetected => "revision.detected",
             Self::RunTransition => "run.transition",
             Self::FluxEvent => "flux.event",
+            Self::ImageUpdate => "image.update",
         }
     }
 

@@ -87,10 +87,15 @@ fn target(errors: &mut Errors, target: &UpdateTarget) {
     );
     if let Some(template) = &target.push_branch {
         let example = render_push_branch(template, "name", "namespace", "1.0.0");
+        // A full ref is pushed as written: Gitea's AGit `refs/for/<branch>`.
+        let valid = if example.starts_with("refs/") {
+            names::full_ref_name(&example)
+        } else {
+            names::short_ref_name(&example, RefKind::Branch)
+        };
         errors.check(
             "target.pushBranch",
-            names::short_ref_name(&example, RefKind::Branch)
-                .map_err(|m| format!("{m} (rendered from {template:?})")),
+            valid.map_err(|m| format!("{m} (rendered from {template:?})")),
         );
     }
     for (i, path) in target.paths.iter().enumerate() {
@@ -290,6 +295,15 @@ mod tests {
                 "notifications[0].key",
             ]
         );
+    }
+
+    #[test]
+    fn a_push_branch_may_be_a_full_ref() {
+        let mut agit = spec();
+        agit.target.push_branch = Some("refs/for/main".into());
+        assert_eq!(paths(agit.validate()), Vec::<String>::new());
+        agit.target.push_branch = Some("refs/for/ma..in".into());
+        assert_eq!(paths(agit.validate()), ["target.pushBranch"]);
     }
 
     #[test]

@@ -90,12 +90,11 @@ fn write_review(
         push_options: destination.push_options.clone(),
         force: true,
     };
-    let remote_ref = format!("refs/heads/{branch}");
     let pushed = herald_git::push(
         clone_dir,
         &destination.remote,
         "HEAD",
-        &remote_ref,
+        &review_ref(branch),
         &options,
     )
     .map_err(|e| WriteError::git(branch, e))?;
@@ -145,5 +144,15 @@ fn outcome_of(outcome: WriteBackOutcome) -> WriteOutcome {
         WriteBackOutcome::UpToDate => WriteOutcome::UpToDate,
         WriteBackOutcome::Rejected { reason } => WriteOutcome::Rejected { reason },
         WriteBackOutcome::GaveUp { attempts } => WriteOutcome::GaveUp { attempts },
+    }
+}
+
+/// The ref a review push goes to: a branch, or a full ref as written (Gitea's AGit
+/// `refs/for/<branch>`, which opens a pull request from the push itself).
+fn review_ref(branch: &str) -> String {
+    if branch.starts_with("refs/") {
+        branch.to_owned()
+    } else {
+        format!("refs/heads/{branch}")
     }
 }

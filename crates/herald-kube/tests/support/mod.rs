@@ -94,6 +94,7 @@ impl Operator {
             reconciler: None,
             // Loopback, so open, as `herald run --listen 127.0.0.1:…` without a token.
             reconcile_access: herald_server::ReconcileAccess::for_listener(None, listen),
+            image_updates: None,
         });
         let server = ServerConfig {
             listen,

@@ -4,6 +4,7 @@
 
 mod events;
 mod flux;
+mod image_updates;
 mod json;
 mod openapi;
 mod reconcile;
@@ -22,6 +23,7 @@ use herald_store::Store;
 pub use openapi::OPENAPI_YAML;
 pub use retention::{Retention, prune_events_forever};
 
+use crate::image_updates::ImageUpdates;
 use crate::reconcile::Reconcile;
 use crate::router::error;
 
@@ -38,6 +40,8 @@ pub struct ApiConfig {
     pub reconciler: Option<Arc<dyn Reconcile>>,
     /// Who may ask for a reconcile over HTTP.
     pub reconcile_access: ReconcileAccess,
+    /// What serves the image automation endpoints; without one they answer 503.
+    pub image_updates: Option<Arc<dyn ImageUpdates>>,
 }
 
 /// Who may `POST /api/v1/reconcile/...`: a request makes a trigger check now (and run, for a
@@ -102,23 +106,46 @@ pub enum Route {
     OpenApi,
     /// `POST /api/v1/reconcile/{kind}/{namespace}/{name}`
     Reconcile,
+    /// `GET /api/v1/imageupdates`
+    ImageUpdates,
+    /// `POST /api/v1/imageupdates/{namespace}/{name}/reconcile`
+    ImageUpdateReconcile,
+    /// `GET /debug`: the seed's alias of [`Route::ImageUpdates`].
+    SeedDebug,
+    /// `POST /reconcile`: the seed's "every update now".
+    SeedReconcile,
+    /// `GET /reconcile`: the same, as the seed's users call it (`curl .../reconcile`).
+    SeedReconcileGet,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 10] = [
         Self::Events,
         Self::Revision,
         Self::FluxEvents,
         Self::OpenApi,
         Self::Reconcile,
+        Self::ImageUpdates,
+        Self::ImageUpdateReconcile,
+        Self::SeedDebug,
+        Self::SeedReconcile,
+        Self::SeedReconcileGet,
     ];
 
     /// The HTTP method.
     pub fn method(self) -> Method {
         match self {
-            Self::FluxEvents | Self::Reconcile => Method::POST,
-            Self::Events | Self::Revision | Self::OpenApi => Method::GET,
+            Self::FluxEvents
+            | Self::Reconcile
+            | Self::ImageUpdateReconcile
+            | Self::SeedReconcile => Method::POST,
+            Self::Events
+            | Self::Revision
+            | Self::OpenApi
+            | Self::ImageUpdates
+            | Self::SeedDebug
+            | Self::SeedReconcileGet => Method::GET,
         }
     }
 
@@ -130,6 +157,10 @@ impl Route {
             Self::FluxEvents => "/api/v1/flux/events",
             Self::OpenApi => "/api/v1/openapi.json",
             Self::Reconcile => "/api/v1/reconcile/{kind}/{namespace}/{name}",
+            Self::ImageUpdates => "/api/v1/imageupdates",
+            Self::ImageUpdateReconcile => "/api/v1/imageupdates/{namespace}/{name}/reconcile",
+            Self::SeedDebug => "/debug",
+            Self::SeedReconcile | Self::SeedReconcileGet => "/reconcile",
         }
     }
 
@@ -149,6 +180,10 @@ impl Route {
             Self::FluxEvents => post(flux::ingest),
             Self::OpenApi => get(openapi::serve),
             Self::Reconcile => post(reconcile::request),
+            Self::ImageUpdates | Self::SeedDebug => get(image_updates::list),
+            Self::ImageUpdateReconcile => post(image_updates::reconcile_one),
+            Self::SeedReconcile => post(image_updates::reconcile_all),
+            Self::SeedReconcileGet => get(image_updates::reconcile_all),
         }
     }
 }
@@ -160,6 +195,7 @@ pub(crate) struct ApiState {
     pub(crate) flux_secret: Option<Secret>,
     pub(crate) reconciler: Option<Arc<dyn Reconcile>>,
     pub(crate) reconcile_access: ReconcileAccess,
+    pub(crate) image_updates: Option<Arc<dyn ImageUpdates>>,
     pub(crate) body_limit: usize,
 }
 
@@ -175,6 +211,7 @@ pub(crate) fn router(config: Option<&ApiConfig>, body_limit: usize) -> Router {
         flux_secret: config.flux_secret.clone(),
         reconciler: config.reconciler.clone(),
         reconcile_access: config.reconcile_access.clone(),
+        image_updates: config.image_updates.clone(),
         body_limit,
     };
     Route::ALL

@@ -62,7 +62,7 @@ pub(crate) async fn request(
 
 /// The answer to a request from someone who may not ask, `None` for one who may. Checked
 /// before anything else, so a caller without the token learns nothing of the triggers.
-fn refusal(access: &ReconcileAccess, headers: &HeaderMap) -> Option<Response> {
+pub(crate) fn refusal(access: &ReconcileAccess, headers: &HeaderMap) -> Option<Response> {
     match access {
         ReconcileAccess::Open => None,
         ReconcileAccess::Closed => {

@@ -110,6 +110,7 @@ impl Server {
             flux_secret: flux_secret.and_then(herald_server::Secret::new),
             reconciler: Some(reconciler.clone()),
             reconcile_access,
+            image_updates: None,
         };
         let mut server = Self::serve(ServerConfig {
             body_limit,

@@ -16,7 +16,7 @@ impl Document {
     pub fn api_operations(&self) -> Vec<(String, String)> {
         let mut found = Vec::new();
         for (path, item) in self.0["paths"].as_object().expect("paths") {
-            if !path.starts_with("/api") {
+            if !path.starts_with("/api") && path != "/debug" && path != "/reconcile" {
                 continue;
             }
             for method in item.as_object().expect("path item").keys() {

@@ -23,6 +23,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         // Set by the operator, which passes requests on to its controllers.
         reconciler: None,
         reconcile_access: super::reconcile_access(&args.api, args.listen)?,
+        image_updates: None,
     };
     let config = OperatorConfig {
         namespace: args.namespace,

@@ -1,0 +1,74 @@
+//! Cluster mode's side of the image automation endpoints: the ImageUpdates from the cache,
+//! and attempts made at once by whichever replica took the request (a write is race-safe from
+//! any replica; the leader's controller brings the status up to date on its next look).
+
+use std::sync::Arc;
+
+use herald_api::{ImageUpdate, UpdateReport};
+use herald_automation::Mode;
+use herald_server::{ImageUpdateFuture, ImageUpdateView, ImageUpdates, ReconcileError};
+use kube::ResourceExt;
+
+use crate::caches;
+use crate::image_update_controller::ImageContext;
+
+/// The endpoints, over the ImageUpdate cache.
+#[derive(Debug, Clone)]
+pub struct ClusterImageUpdates {
+    pub image: Arc<ImageContext>,
+}
+
+impl ClusterImageUpdates {
+    fn all(&self) -> Vec<Arc<ImageUpdate>> {
+        let mut all = self.image.ctx.caches.image_updates.state();
+        all.sort_by_key(|u| (u.namespace(), u.name_any()));
+        all
+    }
+}
+
+impl ImageUpdates for ClusterImageUpdates {
+    fn list(&self) -> ImageUpdateFuture<'_, Vec<ImageUpdateView>> {
+        Box::pin(async move {
+            self.all()
+                .into_iter()
+                .map(|update| ImageUpdateView {
+                    namespace: update.namespace().unwrap_or_default(),
+                    name: update.name_any(),
+                    spec: update.spec.clone(),
+                    status: update.status.clone().unwrap_or_default(),
+                    last: None,
+                })
+                .collect()
+        })
+    }
+
+    fn reconcile<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+        dry_run: bool,
+    ) -> ImageUpdateFuture<'a, Result<UpdateReport, ReconcileError>> {
+        Box::pin(async move {
+            let label = format!("ImageUpdate {namespace}/{name}");
+            let cache = &self.image.ctx.caches.image_updates;
+            let update = caches::namespaced(cache, namespace, name)
+                .ok_or(ReconcileError::NotFound(label.clone()))?;
+            if update.spec.suspend && !dry_run {
+                return Err(ReconcileError::Suspended(label));
+            }
+            let mode = if dry_run { Mode::DryRun } else { Mode::Push };
+            Ok(self.image.updater.attempt(&update, mode).await.report)
+        })
+    }
+
+    fn reconcile_all(&self) -> ImageUpdateFuture<'_, Vec<UpdateReport>> {
+        Box::pin(async move {
+            let due = self.all().into_iter().filter(|u| !u.spec.suspend);
+            let attempts = due.map(|update| async move {
+                self.image.updater.attempt(&update, Mode::Push).await.report
+            });
+            // Together, so updates to one branch land in one commit.
+            futures::future::join_all(attempts).await
+        })
+    }
+}
