@@ -116,6 +116,21 @@ impl<E: UpdateEnv> Updater<E> {
         }
     }
 
+    /// The same engine (registry client, writers, tag listings, waits) over another mode's
+    /// reads: the gitops-operator annotations resolve their repositories and Secrets their own
+    /// way, and their updates still batch with the ImageUpdates' on one branch.
+    pub fn with_env<F>(&self, env: Arc<F>) -> Updater<F> {
+        Updater {
+            env,
+            registry: self.registry.clone(),
+            writers: self.writers.clone(),
+            notifier: self.notifier.clone(),
+            tags: self.tags.clone(),
+            waits: self.waits.clone(),
+            git_timeout: self.git_timeout,
+        }
+    }
+
     /// How often `update` is checked.
     pub fn interval(spec: &ImageUpdateSpec) -> Duration {
         let text = spec
