@@ -190,3 +190,40 @@ async fn a_review_branch_is_the_checkout_tip_plus_the_batch_with_push_options() 
     );
     git(&repo.bare, &["fsck", "--no-progress"]);
 }
+
+/// Gitea's AGit flow: a push to `refs/for/<branch>` with a `topic` option opens a pull request
+/// from the push itself. The served repository's hook records the ref and the options the
+/// server received (http-backend keeps the ref where Gitea would turn it into a pull request).
+#[tokio::test]
+async fn a_review_push_to_a_full_ref_carries_its_options_for_agit() {
+    let repo = Manifests::with_apps(1);
+    let log = repo.dir.path().join("agit.log");
+    repo.hook(
+        "pre-receive",
+        &format!(
+            "#!/bin/sh\nwhile read old new ref; do echo \"ref $ref\" >> '{log}'; done\ni=0\nwhile [ \"$i\" -lt \"${{GIT_PUSH_OPTION_COUNT:-0}}\" ]; do\n  eval \"echo option \\$GIT_PUSH_OPTION_$i\" >> '{log}'\n  i=$((i + 1))\ndone\n",
+            log = log.display()
+        ),
+    );
+    let Some(server) = HttpBackend::start(&repo.root) else {
+        return;
+    };
+    let writers = Writers::new(repo.cache(), config());
+    let destination = Destination {
+        push_branch: "refs/for/main".into(),
+        push_options: vec!["topic=herald-images".into()],
+        ..direct(&server.url("manifests.git"), "main")
+    };
+    let main_tip = repo.rev("main");
+    let change = update("team/app0", vec![set_tag(0, "3.0.0")], &["."]);
+    let written = within(writers.write(destination, change)).await.unwrap();
+    let WriteOutcome::Pushed { commit, .. } = &written.outcome else {
+        panic!("expected a push, got {written:?}");
+    };
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "ref refs/for/main\noption topic=herald-images\n"
+    );
+    assert_eq!(&repo.rev("refs/for/main"), commit);
+    assert_eq!(repo.rev("main"), main_tip, "the branch itself is untouched");
+}
