@@ -127,5 +127,8 @@ pub const PUSH_REJECTED: &str = "PushRejected";
 /// The manifests could not be written: the clone, the push, or other writers kept moving the
 /// branch through every attempt.
 pub const WRITE_FAILED: &str = "WriteFailed";
+/// A notification endpoint answered other than 2xx, could not be reached, or its Secret could
+/// not be read. Recorded as an event; never a reason an update failed.
+pub const NOTIFICATION_FAILED: &str = "NotificationFailed";
 /// `dryRun`: what would change was computed, nothing was pushed.
 pub const DRY_RUN: &str = "DryRun";

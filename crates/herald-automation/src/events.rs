@@ -39,3 +39,19 @@ pub fn attempted(target: &Target<'_>, attempt: &Attempt) -> NewEvent {
         ..NewEvent::new(EventKind::ImageUpdate)
     }
 }
+
+/// A notification about `target`'s attempt did not reach `endpoint` (`secret/key`, never the
+/// URL): an event of its own, so the failure is visible without failing the update.
+pub fn notification_failed(target: &Target<'_>, endpoint: &str, error: &str) -> NewEvent {
+    NewEvent {
+        namespace: Some(target.namespace.to_owned()),
+        source: Some(target.repository.to_owned()),
+        involved_kind: Some("ImageUpdate".into()),
+        involved_namespace: Some(target.namespace.to_owned()),
+        involved_name: Some(target.name.to_owned()),
+        reason: Some(herald_api::reasons::NOTIFICATION_FAILED.into()),
+        severity: Some("error".into()),
+        message: Some(format!("notification {endpoint}: {error}")),
+        ..NewEvent::new(EventKind::ImageUpdate)
+    }
+}

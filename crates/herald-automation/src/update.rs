@@ -420,8 +420,8 @@ impl<E: UpdateEnv> Updater<E> {
     }
 
     /// Tell the notification endpoints about an update or a failure (not about "up to date"
-    /// or "waiting", which every interval would repeat). A failed notification is logged; it
-    /// never fails the update.
+    /// or "waiting", which every interval would repeat). A failed notification is logged and
+    /// recorded as a `NotificationFailed` event; it never fails the update.
     async fn announce(&self, named: &Named<'_>, attempt: &Attempt) {
         if matches!(
             attempt.report.action,
@@ -431,17 +431,21 @@ impl<E: UpdateEnv> Updater<E> {
         }
         let endpoints =
             crate::notify_targets::endpoints(&*self.env, named.namespace, named.spec).await;
-        for (label, result) in endpoints.labels.iter().zip(
-            self.notifier
-                .send_all(&endpoints.endpoints, &attempt.report)
-                .await,
-        ) {
-            if let Err(error) = result {
-                tracing::warn!(namespace = named.namespace, name = named.name, notification = %label, %error, "notification failed");
-            }
-        }
-        for (label, error) in endpoints.unusable {
-            tracing::warn!(namespace = named.namespace, name = named.name, notification = %label, %error, "notification skipped");
+        let results = self
+            .notifier
+            .send_all(&endpoints.endpoints, &attempt.report)
+            .await;
+        let failed = endpoints
+            .labels
+            .iter()
+            .zip(results)
+            .filter_map(|(label, result)| {
+                result.err().map(|error| (label.clone(), error.to_string()))
+            });
+        for (label, error) in failed.chain(endpoints.unusable) {
+            tracing::warn!(namespace = named.namespace, name = named.name, notification = %label, %error, "notification failed");
+            let event = crate::events::notification_failed(&named.report_target(), &label, &error);
+            self.env.record(event).await;
         }
     }
 }
