@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_api::GitCommitPolicy;
-use herald_engine::ListError;
+use herald_engine::{ListError, SourceError};
 use herald_git::{ListOptions, Remote, list_refs_with};
 use herald_image::{CommitTagTemplate, Policy, Repository};
 use herald_registry::{
@@ -27,6 +27,22 @@ pub struct SecretCredentials<E> {
     pub namespace: String,
     /// `None`: anonymous.
     pub secret: Option<String>,
+}
+
+impl<E: UpdateEnv> SecretCredentials<E> {
+    /// Whether the Secret, when one is named, exists, has the key and parses.
+    pub async fn check(&self) -> Result<(), SourceError> {
+        let Some(secret) = &self.secret else {
+            return Ok(());
+        };
+        let bytes = self
+            .env
+            .secret_value(&self.namespace, secret, DOCKER_CONFIG_KEY)
+            .await?;
+        DockerConfig::parse(&bytes).map(drop).map_err(|error| {
+            SourceError::credentials_invalid(format!("secret {}/{secret}: {error}", self.namespace))
+        })
+    }
 }
 
 impl<E: UpdateEnv> CredentialSource for SecretCredentials<E> {

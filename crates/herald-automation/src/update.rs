@@ -181,6 +181,9 @@ impl<E: UpdateEnv> Updater<E> {
         let repository = Repository::parse(&spec.image.repository)
             .map_err(|error| UpdateError::Invalid(error.to_string()))?;
         let credentials = self.credentials(named);
+        // Read once up front so a missing Secret or key is reported as such (`SecretMissing`),
+        // not as a registry failure; the registry calls read it again themselves.
+        credentials.check().await?;
         let tag = match choose::compile(&spec.policy)? {
             Policy::Tags(policy) => {
                 let registry = Registry {
