@@ -1,17 +1,16 @@
 //! herald-registry against a real registry: Debian's `docker-registry` (distribution 2.8), open
 //! and behind htpasswd, with images the tests push over its HTTP API.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::push::{DOCKER_MANIFEST, OCI_MANIFEST, push_image};
-use common::{PASSWORD, USER, htpasswd_registry, open_registry};
 use herald_image::Repository;
 use herald_registry::{
     Anonymous, CredentialError, Credentials, DockerConfig, RegistryClient, RegistryError,
+};
+use herald_testkit::registry::{
+    DOCKER_MANIFEST, OCI_MANIFEST, PASSWORD, USER, htpasswd_registry, open_registry, push_image,
 };
 
 fn client() -> RegistryClient {

@@ -1,15 +1,12 @@
 //! herald-registry against a real registry in token mode: Debian's `docker-registry` checks
-//! RS256 tokens from a token server the test serves (see `common/token_server.rs`).
-
-mod common;
+//! RS256 tokens from a token server the test serves (see `herald_testkit::registry`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::push::{OCI_MANIFEST, push_image};
-use common::{PASSWORD, USER, token_registry};
 use herald_image::Repository;
 use herald_registry::{Anonymous, CredentialError, Credentials, RegistryClient, RegistryError};
+use herald_testkit::registry::{OCI_MANIFEST, PASSWORD, USER, push_image, token_registry};
 
 fn basic(password: &str) -> Credentials {
     Credentials::Basic {

@@ -1,6 +1,7 @@
 //! Test harness for Herald's cluster tests: a real Kubernetes control plane (etcd,
 //! kube-apiserver and kube-controller-manager v1.20.2) started once per test binary, plus the
-//! helpers a test needs because no kubelet runs, and real Git repositories.
+//! helpers a test needs because no kubelet runs, and real Git repositories. Also the other real
+//! parts tests run against: an OCI registry ([`registry`]) and Git over SSH ([`SshGitServer`]).
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
@@ -22,7 +23,12 @@ mod manifests;
 mod namespace;
 mod pods;
 pub mod postgres;
+pub mod registry;
+mod ssh_git;
 mod wait;
+
+/// The HTTP server the fixtures serve with, for tests' own receivers (notifications, stubs).
+pub use axum;
 
 pub use cluster::{TestCluster, shared};
 pub use crds::apply_crds;
@@ -30,4 +36,5 @@ pub use git::TestRepo;
 pub use manifests::{FLUX_CRDS, TEKTON_CRDS, parse_crds, tekton_and_flux_crds};
 pub use namespace::TestNamespace;
 pub use pods::complete_pod;
+pub use ssh_git::SshGitServer;
 pub use wait::wait_for;

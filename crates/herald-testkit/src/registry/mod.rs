@@ -1,10 +1,23 @@
-//! The real registry the tests run against: Debian's `docker-registry` (distribution 2.8),
-//! started once per test binary and per auth mode, and images pushed to it over its HTTP API.
+//! A real OCI registry for tests: Debian's `docker-registry` (distribution 2.8) on a loopback
+//! port, started once per test binary and per auth mode (open, htpasswd, token), and images
+//! pushed to it over its HTTP API (no container engine needed).
+//!
+//! ```no_run
+//! # async fn example() {
+//! use herald_testkit::registry::{OCI_MANIFEST, htpasswd_registry, push_image};
+//! let Some(registry) = htpasswd_registry() else {
+//!     return; // skipped locally when docker-registry is missing (a panic under `CI`)
+//! };
+//! push_image(registry, "team/web", &["1.0.0".to_owned()], OCI_MANIFEST).await;
+//! let secret = herald_testkit::registry::docker_config_json(registry);
+//! # }
+//! ```
 
-#![allow(dead_code)]
+mod push;
+mod token_server;
 
-pub mod push;
-pub mod token_server;
+pub use push::{DOCKER_MANIFEST, OCI_MANIFEST, push_image};
+pub use token_server::TokenServer;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -13,19 +26,25 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use herald_image::Repository;
 
+/// The user of the htpasswd and token registries.
 pub const USER: &str = "herald";
+/// Its password.
 pub const PASSWORD: &str = "s3cret-pass";
 
 /// A running registry. The shell that owns it stops it and removes its directory when this
 /// test binary exits (its stdin closes).
 #[derive(Debug)]
 pub struct Registry {
+    /// `127.0.0.1:<port>`: what an image reference starts with.
     pub host: String,
+    /// `(USER, PASSWORD)` unless the registry is open.
     pub basic: Option<(String, String)>,
     /// The token server's, when the registry is in token mode.
-    pub token_server: Option<token_server::TokenServer>,
+    pub token_server: Option<TokenServer>,
     _owner: Mutex<(Child, ChildStdin)>,
 }
 
@@ -38,9 +57,23 @@ enum Mode {
 }
 
 impl Registry {
+    /// The repository `path` (`team/web`) on this registry.
     pub fn repository(&self, path: &str) -> Repository {
         Repository::parse(&format!("{}/{path}", self.host)).expect("repository")
     }
+}
+
+/// The content of a `kubernetes.io/dockerconfigjson` Secret's `.dockerconfigjson` key for
+/// `registry`: `{"auths": {"<host>": {"auth": base64(user:password)}}}` (no `auths` entry for
+/// an open registry).
+pub fn docker_config_json(registry: &Registry) -> String {
+    let auths = match &registry.basic {
+        Some((user, password)) => serde_json::json!({
+            registry.host.as_str(): {"auth": STANDARD.encode(format!("{user}:{password}"))}
+        }),
+        None => serde_json::json!({}),
+    };
+    serde_json::json!({ "auths": auths }).to_string()
 }
 
 /// A registry anyone may pull from and push to.
@@ -88,7 +121,7 @@ fn start(mode: Mode) -> Option<Registry> {
             )
         }
         Mode::Token => {
-            let server = token_server::TokenServer::start(&dir);
+            let server = TokenServer::start(&dir);
             let auth = server.registry_config();
             token_server = Some(server);
             auth
@@ -178,4 +211,37 @@ fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .expect("free port")
         .port()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_config_json_holds_base64_user_and_password_by_host() {
+        let registry = Registry {
+            host: "127.0.0.1:5000".into(),
+            basic: Some((USER.into(), PASSWORD.into())),
+            token_server: None,
+            _owner: Mutex::new(sleeper()),
+        };
+        let config: serde_json::Value =
+            serde_json::from_str(&docker_config_json(&registry)).expect("JSON");
+        let auth = config["auths"]["127.0.0.1:5000"]["auth"]
+            .as_str()
+            .expect("auth");
+        let decoded = STANDARD.decode(auth).expect("base64");
+        assert_eq!(decoded, format!("{USER}:{PASSWORD}").as_bytes());
+    }
+
+    /// A child that ends when its stdin closes, to own a `Registry` made by hand.
+    fn sleeper() -> (Child, ChildStdin) {
+        let mut child = Command::new("sh")
+            .args(["-c", "read _ignored"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn sh");
+        let stdin = child.stdin.take().expect("stdin");
+        (child, stdin)
+    }
 }

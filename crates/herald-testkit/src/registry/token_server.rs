@@ -23,8 +23,10 @@ use super::{PASSWORD, USER};
 const SERVICE: &str = "herald-test-registry";
 const ISSUER: &str = "herald-test-token-server";
 
+/// The token server of a registry in token mode.
 #[derive(Debug, Clone)]
 pub struct TokenServer {
+    /// Where clients ask for tokens (`http://127.0.0.1:<port>/token`).
     pub realm: String,
     dir: PathBuf,
     /// The scope of every token asked for (granted or not), in order.
@@ -41,7 +43,7 @@ struct Signer {
 impl TokenServer {
     /// Make the key and certificate in `dir`, and serve on a thread of its own: the registry is
     /// shared by tests whose runtimes end with them.
-    pub fn start(dir: &Path) -> Self {
+    pub(crate) fn start(dir: &Path) -> Self {
         openssl(
             &[
                 "req",
@@ -76,7 +78,7 @@ impl TokenServer {
     }
 
     /// The registry's `auth:` section.
-    pub fn registry_config(&self) -> String {
+    pub(crate) fn registry_config(&self) -> String {
         format!(
             "auth:\n  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
             self.realm,
