@@ -45,6 +45,11 @@ pub struct OperatorConfig {
     /// Where image automation keeps its clones of manifests repositories (one per repository
     /// and push branch, reused across updates; an emptyDir in the chart).
     pub clone_cache: std::path::PathBuf,
+    /// Also follow Deployments annotated the way gitops-operator reads them
+    /// (`gitops.operator.*`); off by default, and it needs the right to watch Deployments.
+    pub gitops_operator_annotations: bool,
+    /// How often the leader attempts those Deployments.
+    pub gitops_operator_interval: Duration,
 }
 
 impl Default for OperatorConfig {
@@ -65,6 +70,8 @@ impl Default for OperatorConfig {
             git_concurrency: 4,
             git_timeout: Duration::from_secs(30),
             clone_cache: std::env::temp_dir().join("herald-clones"),
+            gitops_operator_annotations: false,
+            gitops_operator_interval: Duration::from_secs(300),
         }
     }
 }

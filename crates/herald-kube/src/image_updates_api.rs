@@ -10,12 +10,16 @@ use herald_server::{ImageUpdateFuture, ImageUpdateView, ImageUpdates, ReconcileE
 use kube::ResourceExt;
 
 use crate::caches;
+use crate::gitops_compat::GitopsCompat;
 use crate::image_update_controller::ImageContext;
 
 /// The endpoints, over the ImageUpdate cache.
 #[derive(Debug, Clone)]
 pub struct ClusterImageUpdates {
     pub image: Arc<ImageContext>,
+    /// With `--gitops-operator-annotations`: the annotated Deployments, shown and attempted
+    /// beside the ImageUpdates.
+    pub compat: Option<Arc<GitopsCompat>>,
 }
 
 impl ClusterImageUpdates {
@@ -29,7 +33,8 @@ impl ClusterImageUpdates {
 impl ImageUpdates for ClusterImageUpdates {
     fn list(&self) -> ImageUpdateFuture<'_, Vec<ImageUpdateView>> {
         Box::pin(async move {
-            self.all()
+            let mut views: Vec<ImageUpdateView> = self
+                .all()
                 .into_iter()
                 .map(|update| ImageUpdateView {
                     namespace: update.namespace().unwrap_or_default(),
@@ -38,7 +43,11 @@ impl ImageUpdates for ClusterImageUpdates {
                     status: update.status.clone().unwrap_or_default(),
                     last: None,
                 })
-                .collect()
+                .collect();
+            if let Some(compat) = &self.compat {
+                views.extend(compat.views());
+            }
+            views
         })
     }
 
@@ -51,8 +60,15 @@ impl ImageUpdates for ClusterImageUpdates {
         Box::pin(async move {
             let label = format!("ImageUpdate {namespace}/{name}");
             let cache = &self.image.ctx.caches.image_updates;
-            let update = caches::namespaced(cache, namespace, name)
-                .ok_or(ReconcileError::NotFound(label.clone()))?;
+            let Some(update) = caches::namespaced(cache, namespace, name) else {
+                // An annotated Deployment of that name, when those are followed.
+                let compat = self.compat.as_ref();
+                let deployment = match compat {
+                    Some(compat) => compat.attempt_one(namespace, name, dry_run).await,
+                    None => None,
+                };
+                return deployment.ok_or(ReconcileError::NotFound(label));
+            };
             if update.spec.suspend && !dry_run {
                 return Err(ReconcileError::Suspended(label));
             }
@@ -68,7 +84,15 @@ impl ImageUpdates for ClusterImageUpdates {
                 self.image.updater.attempt(&update, Mode::Push).await.report
             });
             // Together, so updates to one branch land in one commit.
-            futures::future::join_all(attempts).await
+            let compat = async {
+                match &self.compat {
+                    Some(compat) => compat.attempt_all().await.0,
+                    None => Vec::new(),
+                }
+            };
+            let (mut reports, compat) = futures::join!(futures::future::join_all(attempts), compat);
+            reports.extend(compat);
+            reports
         })
     }
 }

@@ -19,6 +19,7 @@ use kube::{Api, Client, Resource};
 use crate::caches::{self, Caches, SecretCache};
 use crate::context::{Context, Leadership, OperatorConfig};
 use crate::error::Error;
+use crate::gitops_compat::GitopsCompat;
 use crate::hooks::ClusterHooks;
 use crate::image_update_controller::{self, ClusterEnv, ImageContext};
 use crate::image_updates_api::ClusterImageUpdates;
@@ -44,12 +45,14 @@ pub async fn run(
         caches,
     );
     let image = image_context(&ctx)?;
+    let (compat, compat_task) = gitops_compat(&image, &server.health).unzip();
     // Reconcile requests are passed on as annotations, by whichever replica gets them.
     if let Some(api) = server.api.as_mut() {
         let reconciler: Arc<dyn Reconcile> = Arc::new(ClusterReconciler { ctx: ctx.clone() });
         api.reconciler.get_or_insert(reconciler);
         let updates: Arc<dyn ImageUpdates> = Arc::new(ClusterImageUpdates {
             image: image.clone(),
+            compat: compat.clone(),
         });
         api.image_updates.get_or_insert(updates);
     }
@@ -72,7 +75,30 @@ pub async fn run(
     let served = herald_server::serve(Arc::new(ClusterHooks { ctx }), &server, shutdown).await;
     election.abort();
     controllers.abort();
+    if let Some(task) = compat_task {
+        task.abort();
+    }
     served
+}
+
+/// With `--gitops-operator-annotations`: the annotated Deployments' watch and the leader's
+/// loop, started (with their task); `None` without it, and then Deployments are never watched
+/// (which the chart's default RBAC would refuse).
+fn gitops_compat(
+    image: &Arc<ImageContext>,
+    health: &herald_server::Health,
+) -> Option<(Arc<GitopsCompat>, tokio::task::JoinHandle<()>)> {
+    let config = &image.ctx.config;
+    if !config.gitops_operator_annotations {
+        return None;
+    }
+    let (compat, watch) = GitopsCompat::new(image.clone(), config.gitops_operator_interval);
+    let looped = compat.clone().run();
+    let work = async move {
+        futures::join!(watch, looped);
+    };
+    let task = tokio::spawn(health.clone().guard("gitops-operator annotations", work));
+    Some((compat, task))
 }
 
 /// Image automation's engine over the caches, shared by the controller and the endpoints.

@@ -69,7 +69,12 @@ pub fn suspended(ctx: &Context, namespace: &str, kind: SourceKind, name: &str) -
     }
 }
 
-async fn read_credentials(ctx: &Context, plan: &CredentialPlan) -> Result<CredentialFiles, Error> {
+/// The values `plan` names, read from the Secret cache (also the gitops-operator annotations'
+/// repositories, whose plan is made from their annotations).
+pub(crate) async fn read_credentials(
+    ctx: &Context,
+    plan: &CredentialPlan,
+) -> Result<CredentialFiles, Error> {
     let mut files = CredentialFiles::new();
     for item in &plan.items {
         let secret = ctx

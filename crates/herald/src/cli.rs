@@ -163,6 +163,14 @@ pub struct RunArgs {
     /// How often the Lease is renewed or contended for.
     #[arg(long, default_value = "5s", value_parser = positive_duration)]
     pub lease_renew: Duration,
+    /// Also keep Deployments annotated the way gitops-operator reads them
+    /// (`gitops.operator.*`) in step with their application; needs the right to watch
+    /// Deployments (the chart's `gitopsOperatorAnnotations`).
+    #[arg(long)]
+    pub gitops_operator_annotations: bool,
+    /// How often the leader looks at those Deployments.
+    #[arg(long, default_value = "5m", value_parser = positive_duration)]
+    pub gitops_operator_interval: Duration,
 }
 
 #[derive(Debug, Args)]

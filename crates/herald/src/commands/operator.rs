@@ -37,6 +37,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         store: Some(store.clone()),
         git_concurrency: args.git.git_concurrency.into(),
         git_timeout: args.git.git_timeout,
+        gitops_operator_annotations: args.gitops_operator_annotations,
+        gitops_operator_interval: args.gitops_operator_interval,
         ..OperatorConfig::default()
     };
     tracing::info!(namespace = %config.namespace, identity = %config.identity, listen = %args.listen, "herald operator starting");
