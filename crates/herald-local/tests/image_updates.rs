@@ -863,3 +863,41 @@ async fn two_updates_to_one_branch_reconciled_together_land_in_one_commit() {
     assert!(show(&bare, "back.yaml").contains(&format!("{host}/pair/back:1.3.0")));
     herald.stop().await;
 }
+
+#[tokio::test]
+async fn a_host_key_not_in_known_hosts_fails_the_update_and_nothing_lands() {
+    let Some((registry, ssh)) = parts() else {
+        return;
+    };
+    let updates = image_update(
+        "web",
+        &format!("{}/stranger/web", registry.host),
+        &semver_policy(),
+        "",
+    );
+    let setup = semver_setup(registry, ssh, "stranger", "stranger/web", &updates);
+    // The same key listed for another port: the server's own entry is missing.
+    let right = ssh.known_hosts();
+    let wrong = right.replacen(
+        &format!("[127.0.0.1]:{}", ssh.port()),
+        &format!("[127.0.0.1]:{}", support::free_port()),
+        1,
+    );
+    let folder = setup.manifests.path().join("herald.yaml");
+    let text = std::fs::read_to_string(&folder).unwrap();
+    std::fs::write(&folder, text.replace(right.trim(), wrong.trim())).unwrap();
+    let before = main_of(&setup.bare);
+    let herald = LocalHerald::start(&setup.manifests).await;
+    first_attempt(&herald, "web").await;
+    push_image(registry, "stranger/web", &semver_tags(), OCI_MANIFEST).await;
+
+    let report = reconcile(&herald, "web", false).await;
+    assert_eq!(report["action"], "failed", "{report}");
+    assert_eq!(report["status"], "Failure", "{report}");
+    let message = report["message"].as_str().unwrap().to_lowercase();
+    assert!(message.contains("host key"), "names the host key: {report}");
+    assert!(report.get("commit").is_none_or(Value::is_null), "{report}");
+    assert_eq!(main_of(&setup.bare), before, "nothing landed");
+    assert_no_secret(&report.to_string(), ssh);
+    herald.stop().await;
+}
