@@ -45,6 +45,9 @@ pub struct Registry {
     pub basic: Option<(String, String)>,
     /// The token server's, when the registry is in token mode.
     pub token_server: Option<TokenServer>,
+    /// The registry's output, access log included: what a test reads to count the requests
+    /// the registry really served.
+    log_path: PathBuf,
     _owner: Mutex<(Child, ChildStdin)>,
 }
 
@@ -57,6 +60,12 @@ enum Mode {
 }
 
 impl Registry {
+    /// Everything the registry printed so far, one access log line per request served
+    /// (`"GET /v2/<name>/tags/list HTTP/1.1" 200 ...`).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
     /// The repository `path` (`team/web`) on this registry.
     pub fn repository(&self, path: &str) -> Repository {
         Repository::parse(&format!("{}/{path}", self.host)).expect("repository")
@@ -139,6 +148,7 @@ fn start(mode: Mode) -> Option<Registry> {
         host,
         basic: (mode != Mode::Open).then(|| (USER.to_owned(), PASSWORD.to_owned())),
         token_server,
+        log_path: dir.join("registry.log"),
         _owner: Mutex::new((child, stdin)),
     })
 }
@@ -223,6 +233,7 @@ mod tests {
             host: "127.0.0.1:5000".into(),
             basic: Some((USER.into(), PASSWORD.into())),
             token_server: None,
+            log_path: PathBuf::new(),
             _owner: Mutex::new(sleeper()),
         };
         let config: serde_json::Value =
