@@ -4,6 +4,7 @@
 //! repository served by a real sshd (key and `known_hosts` from the annotated Secret), the
 //! seed's `/reconcile` answering a report per Deployment and the skip reason of one missing an
 //! annotation. Without the flag, annotated Deployments are left alone.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
@@ -176,7 +177,7 @@ async fn annotated_deployments_are_updated_over_ssh_once_their_image_is_pushed()
     push_image(
         registry,
         &format!("compat/{}", ns.name),
-        &[head.clone()],
+        std::slice::from_ref(&head),
         OCI_MANIFEST,
     )
     .await;
