@@ -19,6 +19,10 @@ use crate::token::TokenCache;
 /// repository with a hundred thousand tags) must not keep a check busy for ever.
 pub const DEFAULT_MAX_TAG_PAGES: usize = 100;
 
+/// The largest tag list page read: about 150,000 tags of 50 bytes. A registry (or something
+/// posing as one) that answers more must not make Herald hold it all.
+pub const MAX_TAG_PAGE_BYTES: usize = 8 << 20;
+
 /// Every manifest type Herald accepts, so the registry answers for an OCI image too: without
 /// the OCI types in `Accept`, a registry answers 404 for a tag whose manifest is OCI.
 const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -109,7 +113,8 @@ impl RegistryClient {
             }
             let next = link::next(response.headers(), response.url())
                 .map_err(|what| protocol(repository, what))?;
-            let page: TagList = response.json().await.map_err(|error| {
+            let body = read_limited(repository, response, MAX_TAG_PAGE_BYTES).await?;
+            let page: TagList = serde_json::from_slice(&body).map_err(|error| {
                 protocol(repository, format!("a tag list that is not JSON: {error}"))
             })?;
             tags.extend(page.tags.unwrap_or_default());
@@ -234,6 +239,35 @@ fn is_manifest_reference(reference: &str) -> bool {
         && reference
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':' | '+' | '='))
+}
+
+/// The body of `response`, refused as a protocol error once it passes `limit` bytes (whether
+/// or not the answer said its length).
+async fn read_limited(
+    repository: &Repository,
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, RegistryError> {
+    let too_large = || protocol(repository, format!("a tag list page over {limit} bytes"));
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|error| {
+        protocol(
+            repository,
+            format!("reading a tag list: {}", error.without_url()),
+        )
+    })? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 pub(crate) fn protocol(repository: &Repository, what: String) -> RegistryError {

@@ -12,7 +12,7 @@ mod error;
 mod link;
 mod token;
 
-pub use client::{DEFAULT_MAX_TAG_PAGES, RegistryClient};
+pub use client::{DEFAULT_MAX_TAG_PAGES, MAX_TAG_PAGE_BYTES, RegistryClient};
 pub use credentials::{Anonymous, CredentialError, CredentialSource, Credentials};
 pub use docker_config::{DockerConfig, DockerConfigError};
 pub use error::RegistryError;

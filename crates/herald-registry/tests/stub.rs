@@ -43,6 +43,7 @@ async fn serve() -> (Arc<Stub>, String) {
         .route("/v2/paged/tags/list", get(paged))
         .route("/v2/looping/tags/list", get(looping))
         .route("/v2/elsewhere/tags/list", get(elsewhere))
+        .route("/v2/huge/tags/list", get(huge))
         .route(
             "/v2/nohead/manifests/{tag}",
             head(refuse_head).get(manifest),
@@ -106,6 +107,15 @@ async fn elsewhere() -> Response {
         axum::Json(json!({"name": "elsewhere", "tags": ["x"]})),
     )
         .into_response()
+}
+
+/// A page over the limit, streamed without a length.
+async fn huge() -> Response {
+    let chunk = axum::body::Bytes::from(vec![b' '; 1 << 20]);
+    let chunks = (0..=herald_registry::MAX_TAG_PAGE_BYTES >> 20)
+        .map(move |_| Ok::<_, std::io::Error>(chunk.clone()));
+    let body = axum::body::Body::from_stream(futures::stream::iter(chunks));
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn refuse_head() -> StatusCode {
@@ -226,6 +236,20 @@ async fn a_link_loop_stops_at_the_page_cap_with_a_clear_error() {
 
     assert!(matches!(error, RegistryError::Protocol { .. }), "{error}");
     assert!(error.to_string().contains("more than 5 pages"), "{error}");
+}
+
+#[tokio::test]
+async fn a_tag_list_page_over_the_limit_is_refused() {
+    let (_stub, host) = serve().await;
+    let client = RegistryClient::new().expect("client");
+    let error = client
+        .list_tags(&repository(&host, "huge"), &Anonymous)
+        .await
+        .expect_err("too large");
+    assert!(
+        matches!(&error, RegistryError::Protocol { what, .. } if what.contains("over 8388608 bytes")),
+        "{error}"
+    );
 }
 
 #[tokio::test]
