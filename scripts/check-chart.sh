@@ -335,6 +335,9 @@ def expected_cluster_rights():
         rights |= {("herald.dev", f"{r}/status", v) for v in ("patch", "update")}
         rights.add(("herald.dev", f"{r}/finalizers", "update"))
     rights |= {("herald.dev", "runs", v) for v in ("create", "delete")}
+    # ImageUpdates own nothing, so no finalizers.
+    rights |= {("herald.dev", "imageupdates", v) for v in ("get", "list", "watch", "patch", "update")}
+    rights |= {("herald.dev", "imageupdates/status", v) for v in ("patch", "update")}
     rights |= {("batch", "jobs", v) for v in ("get", "list", "watch", "create", "delete")}
     rights |= {("", "pods", v) for v in ("get", "list", "watch")}
     rights.add(("", "pods/log", "get"))
@@ -573,7 +576,7 @@ check(copy_bytes == crds_bytes, f"{chart_crds} is identical to {CRDS}"
 extra = sorted(set(os.listdir(os.path.join(CHART, "crds"))) - {"herald.dev.yaml"}) if os.path.isdir(os.path.join(CHART, "crds")) else []
 check(not extra, f"{CHART}/crds holds nothing else" + (f" (found {extra})" if extra else ""))
 want_crds = [d for d in yaml.safe_load_all(crds_bytes) if d]
-check(len(want_crds) == 7, f"{CRDS} holds the seven CRDs")
+check(len(want_crds) == 8, f"{CRDS} holds the eight CRDs")
 
 lint = helm_lint(CHART)
 problems = [m for m in lint.get("Messages") or [] if m.get("Severity", 0) >= 2]
