@@ -68,14 +68,16 @@ impl LocalImageUpdates {
     /// Keep one task per ImageUpdate in step with the catalog, until its sender is dropped.
     pub async fn run(self) {
         let mut catalog = self.catalog.clone();
-        let mut tasks: BTreeMap<Key, (ImageUpdateSpec, AbortOnDrop)> = BTreeMap::new();
+        let mut tasks: BTreeMap<Key, (Wanted, AbortOnDrop)> = BTreeMap::new();
         loop {
             let current = catalog.borrow_and_update().clone();
-            tasks.retain(|key, (spec, _)| {
+            // A changed spec or a new reconcile request restarts the task, which attempts at
+            // once.
+            tasks.retain(|key, (wanted, _)| {
                 current
                     .image_updates
                     .get(key)
-                    .is_some_and(|u| &u.spec == spec && !u.spec.suspend)
+                    .is_some_and(|u| &Wanted::of(u) == wanted && !u.spec.suspend)
             });
             self.forget_removed(&current);
             for (key, update) in &current.image_updates {
@@ -83,7 +85,7 @@ impl LocalImageUpdates {
                     continue;
                 }
                 let task = tokio::spawn(self.clone().check_forever(update.clone()));
-                tasks.insert(key.clone(), (update.spec.clone(), AbortOnDrop(task)));
+                tasks.insert(key.clone(), (Wanted::of(update), AbortOnDrop(task)));
             }
             if catalog.changed().await.is_err() {
                 return;
@@ -200,6 +202,32 @@ impl ImageUpdates for LocalImageUpdates {
             let attempts = futures::future::join_all(attempts).await;
             attempts.into_iter().map(|attempt| attempt.report).collect()
         })
+    }
+}
+
+/// What an ImageUpdate's task was started for: its spec and its reconcile request (the
+/// `reconcile.fluxcd.io/requestedAt` annotation, as for schedule triggers).
+#[derive(Debug, PartialEq)]
+struct Wanted {
+    spec: ImageUpdateSpec,
+    requested: Option<String>,
+}
+
+impl Wanted {
+    fn of(update: &ImageUpdate) -> Self {
+        let requested = update
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|annotations| {
+                annotations
+                    .get(herald_api::RECONCILE_REQUESTED_ANNOTATION)
+                    .cloned()
+            });
+        Self {
+            spec: update.spec.clone(),
+            requested,
+        }
     }
 }
 
