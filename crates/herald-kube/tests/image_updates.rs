@@ -6,6 +6,8 @@
 //! the registry are covered against a real sshd and docker-registry by herald-automation's
 //! and herald-local's tests. The `gitCommit` policy needs no registry without `requireImage`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::process::Command;
