@@ -167,8 +167,9 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
     let (runs_cache, listed_runs, runs, run_wakes) =
         caches::watched_waking(api.of::<Run>(), run_controller::woken_by);
     let (jobs_cache, listed_jobs, jobs) = caches::watched_jobs(api.of::<Job>());
-    let (image_updates_cache, listed_image_updates, image_updates) =
-        caches::watched(api.of::<ImageUpdate>());
+    // Not part of readiness: an operator upgraded without the ImageUpdate CRD keeps serving
+    // hooks and runs (the watch retries and logs until the CRD is applied).
+    let (image_updates_cache, _, image_updates) = caches::watched(api.of::<ImageUpdate>());
     let caches = Caches {
         schedule_triggers,
         webhook_triggers,
@@ -189,7 +190,6 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
             listed_cluster_actions,
             listed_runs,
             listed_jobs,
-            listed_image_updates,
         ],
     };
     let streams = Streams {
