@@ -13,6 +13,7 @@ use herald_api::{
 use herald_git::Author;
 use herald_image::{Intent, Policy, PolicyName, Reference, Repository, YamlPath};
 use herald_registry::RegistryClient;
+use herald_server::Metrics;
 
 use crate::choose::{self, Registry, SecretCredentials};
 use crate::env::UpdateEnv;
@@ -65,6 +66,7 @@ pub struct Updater<E> {
     tags: TagCache,
     waits: Waits,
     git_timeout: Duration,
+    metrics: Metrics,
 }
 
 impl<E> Clone for Updater<E> {
@@ -77,6 +79,7 @@ impl<E> Clone for Updater<E> {
             tags: self.tags.clone(),
             waits: self.waits.clone(),
             git_timeout: self.git_timeout,
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -104,6 +107,7 @@ impl<E: UpdateEnv> Updater<E> {
         writers: Writers,
         notifier: Notifier,
         git_timeout: Duration,
+        metrics: Metrics,
     ) -> Self {
         Self {
             env,
@@ -113,6 +117,7 @@ impl<E: UpdateEnv> Updater<E> {
             tags: TagCache::default(),
             waits: Arc::default(),
             git_timeout,
+            metrics,
         }
     }
 
@@ -128,6 +133,7 @@ impl<E: UpdateEnv> Updater<E> {
             tags: self.tags.clone(),
             waits: self.waits.clone(),
             git_timeout: self.git_timeout,
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -155,6 +161,7 @@ impl<E: UpdateEnv> Updater<E> {
             Err(error) => failed(&named, latest_tag.clone(), &error),
         };
         if mode == Mode::Push {
+            Metrics::count(&self.metrics.image_updates, attempt.reason);
             self.env
                 .record(crate::events::attempted(&named.report_target(), &attempt))
                 .await;
@@ -443,6 +450,8 @@ impl<E: UpdateEnv> Updater<E> {
             .iter()
             .zip(results)
             .filter_map(|(label, result)| {
+                let word = if result.is_ok() { "sent" } else { "failed" };
+                Metrics::count(&self.metrics.notifications, word);
                 result.err().map(|error| (label.clone(), error.to_string()))
             });
         for (label, error) in failed.chain(endpoints.unusable) {

@@ -76,6 +76,7 @@ fn updater(env: TestEnv, cache: std::path::PathBuf) -> (Updater<TestEnv>, Arc<Te
         Writers::new(cache, config),
         Notifier::new().unwrap(),
         Duration::from_secs(30),
+        herald_server::Metrics::default(),
     );
     (updater, env)
 }

@@ -245,6 +245,18 @@ pub async fn fire_source<S: RunStore, R: SourceReader>(
     }
 }
 
+impl<R> Outcome<R> {
+    /// The word `herald_source_checks_total` counts this outcome under.
+    pub fn result(&self) -> &'static str {
+        match self {
+            Self::Created(_) => "created",
+            Self::Existing(_) => "existing",
+            Self::Skipped(_) => "skipped",
+            Self::Failed(_) => "failed",
+        }
+    }
+}
+
 /// Why a suspended source fired nothing: `GitRepo ns/x is suspended`.
 fn suspended_source(trigger: &TriggerDef<'_>, source: &str) -> String {
     let name = source_name(trigger.sources.kind, trigger.namespace, source);
@@ -266,12 +278,21 @@ pub async fn fire_sources<S: RunStore, R: SourceReader>(
     pushes: Option<&[Push]>,
 ) -> Result<Vec<(String, Outcome<S::Run>)>, SourceChoiceError> {
     let names = sources_to_fire(&trigger.sources.names, requested, all_allowed)?;
-    if matches!(firing, Firing::Tick(_)) {
+    if let Firing::Tick(due) = firing {
         metrics.schedule_checks.inc();
+        // A tick names its due time (or its reconcile request's time): how late it started.
+        if let Ok(due) = due.parse::<jiff::Timestamp>() {
+            let late = jiff::Timestamp::now().duration_since(due).as_secs_f64();
+            metrics.schedule_lag.observe(late.max(0.0));
+        }
     }
     let mut outcomes = Vec::with_capacity(names.len());
     for name in names {
+        let started = std::time::Instant::now();
         let outcome = fire_source(store, reader, metrics, trigger, &name, firing, pushes).await;
+        let seconds = started.elapsed().as_secs_f64();
+        metrics.source_check_duration.observe(seconds);
+        Metrics::count(&metrics.source_checks, outcome.result());
         outcomes.push((name, outcome));
     }
     Ok(outcomes)

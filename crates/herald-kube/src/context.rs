@@ -76,17 +76,29 @@ impl Default for OperatorConfig {
     }
 }
 
-/// Whether this replica currently holds the Lease.
+/// Whether this replica currently holds the Lease, also shown as `herald_leader`.
 #[derive(Debug, Clone, Default)]
-pub struct Leadership(Arc<AtomicBool>);
+pub struct Leadership {
+    held: Arc<AtomicBool>,
+    gauge: prometheus_client::metrics::gauge::Gauge,
+}
 
 impl Leadership {
+    /// Leadership reported in `metrics`' `herald_leader`.
+    pub fn reported_in(metrics: &Metrics) -> Self {
+        Self {
+            held: Arc::default(),
+            gauge: metrics.leader.clone(),
+        }
+    }
+
     pub fn is_leader(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.held.load(Ordering::Acquire)
     }
 
     pub(crate) fn set(&self, leader: bool) {
-        self.0.store(leader, Ordering::Release);
+        self.held.store(leader, Ordering::Release);
+        self.gauge.set(i64::from(leader));
     }
 }
 

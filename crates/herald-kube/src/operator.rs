@@ -35,7 +35,7 @@ pub async fn run(
     mut server: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let leadership = Leadership::default();
+    let leadership = Leadership::reported_in(&server.metrics);
     let (caches, streams) = watches(&client, config.watch_namespace.clone());
     let ctx = Context::new(
         client.clone(),
@@ -115,6 +115,7 @@ pub fn image_context(ctx: &Arc<Context>) -> std::io::Result<Arc<ImageContext>> {
         writers,
         notifier,
         ctx.config.git_timeout,
+        ctx.metrics.clone(),
     );
     Ok(Arc::new(ImageContext {
         ctx: ctx.clone(),
@@ -235,41 +236,59 @@ pub async fn controllers(
 ) {
     let caches = ctx.caches.clone();
     let image_updates = controller(streams.image_updates, caches.image_updates).run(
-        image_update_controller::reconcile,
+        |update, image: Arc<ImageContext>| async move {
+            let metrics = image.ctx.metrics.clone();
+            timed(
+                &metrics,
+                "ImageUpdate",
+                image_update_controller::reconcile(update, image),
+            )
+            .await
+        },
         image_update_controller::error_policy,
         image,
     );
     let runs = controller(streams.runs, caches.runs.clone())
         .owns_stream(streams.jobs)
         .reconcile_on(streams.run_wakes)
-        .run(run_controller::reconcile, error_policy, ctx.clone());
+        .run(
+            timed_reconcile!("Run", run_controller::reconcile),
+            error_policy,
+            ctx.clone(),
+        );
     let schedules = controller(streams.schedules, caches.schedule_triggers).run(
-        trigger_controller::reconcile_schedule,
+        timed_reconcile!("ScheduleTrigger", trigger_controller::reconcile_schedule),
         error_policy,
         ctx.clone(),
     );
     let webhooks = controller(streams.webhooks, caches.webhook_triggers).run(
-        trigger_controller::reconcile_webhook,
+        timed_reconcile!("WebhookTrigger", trigger_controller::reconcile_webhook),
         error_policy,
         ctx.clone(),
     );
     let repos = controller(streams.repos, caches.git_repos).run(
-        source_controller::reconcile_git_repo,
+        timed_reconcile!("GitRepo", source_controller::reconcile_git_repo),
         error_policy,
         ctx.clone(),
     );
     let cluster_repos = controller(streams.cluster_repos, caches.cluster_git_repos).run(
-        source_controller::reconcile_cluster_git_repo,
+        timed_reconcile!(
+            "ClusterGitRepo",
+            source_controller::reconcile_cluster_git_repo
+        ),
         error_policy,
         ctx.clone(),
     );
     let actions = controller(streams.actions, caches.actions).run(
-        resource_controller::reconcile_action,
+        timed_reconcile!("Action", resource_controller::reconcile_action),
         error_policy,
         ctx.clone(),
     );
     let cluster_actions = controller(streams.cluster_actions, caches.cluster_actions).run(
-        resource_controller::reconcile_cluster_action,
+        timed_reconcile!(
+            "ClusterAction",
+            resource_controller::reconcile_cluster_action
+        ),
         error_policy,
         ctx.clone(),
     );
@@ -286,6 +305,31 @@ pub async fn controllers(
         drain("ImageUpdate", image_updates),
         flux_waits,
     );
+}
+
+/// A reconcile function timed into `herald_reconcile_duration_seconds{kind}`.
+macro_rules! timed_reconcile {
+    ($kind:literal, $reconcile:path) => {
+        |object, ctx: Arc<Context>| async move {
+            let metrics = ctx.metrics.clone();
+            timed(&metrics, $kind, $reconcile(object, ctx)).await
+        }
+    };
+}
+use timed_reconcile;
+
+/// Await `work`, observing how long it took as a reconcile of `kind`.
+async fn timed<T>(
+    metrics: &herald_server::Metrics,
+    kind: &str,
+    work: impl Future<Output = T>,
+) -> T {
+    let started = std::time::Instant::now();
+    let done = work.await;
+    let labels = herald_server::KindLabels { kind: kind.into() };
+    let histogram = metrics.reconcile_duration.get_or_create(&labels);
+    histogram.observe(started.elapsed().as_secs_f64());
+    done
 }
 
 /// Builds APIs for namespaced kinds in the watched namespace, or in all.

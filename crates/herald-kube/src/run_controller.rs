@@ -118,6 +118,7 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
         patch_status(&run, &ctx, next).await?;
         publish_moves(&run, &ctx, &pass.added).await;
         if next.phase.is_some_and(RunPhase::is_terminal) {
+            observe_end(&ctx, &run, next.phase);
             crate::history::prune(&ctx, &run).await?;
         }
     }
@@ -127,6 +128,24 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
     Ok(Action::requeue(
         pass.wake_after.map_or(safety, |w| w.min(safety)),
     ))
+}
+
+/// `herald_run_duration_seconds{phase}` when this pass ended the Run: from its creation.
+fn observe_end(ctx: &Context, run: &Run, phase: Option<RunPhase>) {
+    let (Some(phase), Some(created)) = (phase, run.metadata.creation_timestamp.as_ref()) else {
+        return;
+    };
+    if phase_of(run).is_some_and(RunPhase::is_terminal) {
+        return;
+    }
+    let seconds = jiff::Timestamp::now()
+        .duration_since(created.0)
+        .as_secs_f64();
+    let labels = herald_server::PhaseLabels {
+        phase: phase.to_string(),
+    };
+    let histogram = ctx.metrics.run_duration.get_or_create(&labels);
+    histogram.observe(seconds.max(0.0));
 }
 
 /// `concurrency` for a Run not started yet, from the Run cache: `None` to go on, else what

@@ -277,7 +277,21 @@ impl Engine {
         // Recorded as finished before its place is given up, so the next run starts after.
         let finished = store.finish_run(run.id, &outcome).await;
         drop(ticket);
+        if let Ok(done) = &finished {
+            self.observe_end(done);
+        }
         finished
+    }
+
+    /// `herald_run_duration_seconds{phase}`: from the run's creation to its end.
+    fn observe_end(&self, run: &RunRecord) {
+        let end = run.finished_at.unwrap_or_else(jiff::Timestamp::now);
+        let seconds = end.duration_since(run.created_at).as_secs_f64().max(0.0);
+        let labels = herald_server::PhaseLabels {
+            phase: run.phase.to_string(),
+        };
+        let metrics = &self.inner.config.metrics;
+        metrics.run_duration.get_or_create(&labels).observe(seconds);
     }
 
     /// A new run of `original` (finished) that keeps the recorded result and outputs of the

@@ -124,7 +124,9 @@ pub async fn run(
     let engine_config = engine_config(&config);
     let metrics = engine_config.metrics.clone();
     let engine = Engine::new(store.clone(), receiver.clone(), engine_config);
-    let image_updates = image_updates(&config, &store, receiver.clone())?;
+    let image_updates = image_updates(&config, &store, receiver.clone(), metrics.clone())?;
+    // Local mode does its own scheduling: always the leader.
+    metrics.leader.set(1);
     let api = ApiConfig {
         store: store.clone(),
         flux_secret: config.flux_secret.clone(),
@@ -170,6 +172,7 @@ fn image_updates(
     config: &LocalConfig,
     store: &Store,
     catalog: watch::Receiver<Arc<Catalog>>,
+    metrics: herald_server::Metrics,
 ) -> Result<LocalImageUpdates, LocalError> {
     let env = LocalEnv {
         catalog: catalog.clone(),
@@ -186,6 +189,7 @@ fn image_updates(
         writers,
         notifier,
         config.git_timeout,
+        metrics,
     );
     Ok(LocalImageUpdates::new(updater, catalog))
 }

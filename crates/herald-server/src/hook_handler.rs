@@ -102,21 +102,35 @@ async fn handle<H: Hooks>(
     let Some(_in_flight) = state.limiters.admit() else {
         return overloaded();
     };
-    accept(state, target, &HeaderView(headers), body)
+    let mut provider = None;
+    let mut response = accept(state, target, &HeaderView(headers), body, &mut provider)
         .await
-        .unwrap_or_else(|refused| refused)
+        .unwrap_or_else(|refused| refused);
+    if let Some(provider) = provider {
+        response
+            .extensions_mut()
+            .insert(HookProvider(provider.to_string()));
+    }
+    response
 }
+
+/// The provider of the trigger a hook answer is for, once known: the label of
+/// `herald_hook_request_duration_seconds`, read by the router's timing middleware.
+#[derive(Debug, Clone)]
+pub(crate) struct HookProvider(pub(crate) String);
 
 async fn accept<H: Hooks>(
     state: &HookState<H>,
     target: &Target<'_>,
     view: &HeaderView<'_>,
     body: &[u8],
+    provider: &mut Option<Provider>,
 ) -> Step<Response> {
     let (namespace, trigger) = (target.namespace, target.trigger);
     state.limiters.check_global().map_err(too_many)?;
     let hooks = &*state.hooks;
     let auth = verified(hooks, target, view, body).await?;
+    *provider = Some(auth.provider);
     // Only now: a caller that cannot prove itself learns nothing about the trigger's state.
     if auth.suspended {
         return Ok(suspended(namespace, trigger));

@@ -22,6 +22,9 @@ pub use hooks::{
 };
 pub use image_updates::{ImageUpdateFuture, ImageUpdateView, ImageUpdates};
 pub use limits::RateLimits;
-pub use metrics::{ErrorLabels, HookLabels, Metrics, RunLabels};
+pub use metrics::{
+    ErrorLabels, HookLabels, HookTimingLabels, KindLabels, Metrics, PhaseLabels, ResultLabels,
+    RunLabels,
+};
 pub use reconcile::{Reconcile, ReconcileError, ReconcileFuture, TriggerId};
 pub use router::{ServerConfig, router, serve};

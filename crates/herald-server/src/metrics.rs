@@ -1,4 +1,6 @@
 //! Prometheus metrics, owned by whoever builds the server and handed to the loops that count.
+//! The same names in both modes; labels are bounded sets (a kind, a result word, a provider,
+//! a status code), never a revision, a delivery id or an object's name.
 
 use std::sync::Arc;
 
@@ -9,10 +11,19 @@ use axum::routing::get;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HookLabels {
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HookTimingLabels {
+    /// The trigger's provider (`github`, `gitlab`, ...), `unknown` before it is known.
+    pub provider: String,
     pub status: u16,
 }
 
@@ -28,54 +39,173 @@ pub struct ErrorLabels {
     pub category: String,
 }
 
-/// Herald's counters. Cheap to clone; all clones count into one registry.
+/// A bounded outcome word: `created`, `existing`, `skipped`, `failed`; `sent`, `failed`; a
+/// reason constant of `herald_api::reasons`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    /// The run's terminal phase (`Succeeded`, `Failed`, ...).
+    pub phase: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Buckets from 1 ms to about 65 s: checks, hooks, reconciles and store writes.
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+/// Buckets from 1 s to about 4.5 hours: runs.
+fn long() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 15))
+}
+
+/// Herald's metrics. Cheap to clone; all clones count into one registry.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Arc<Registry>,
     /// `herald_hook_requests_total{status}`: hook requests by response status.
     pub hook_requests: Family<HookLabels, Counter>,
+    /// `herald_hook_request_duration_seconds{provider, status}`.
+    pub hook_duration: Histograms<HookTimingLabels>,
     /// `herald_runs_created_total{trigger_kind, cause}`.
     pub runs_created: Family<RunLabels, Counter>,
+    /// `herald_run_duration_seconds{phase}`: from a run's creation to its end.
+    pub run_duration: Histograms<PhaseLabels>,
     /// `herald_reconcile_errors_total{kind, category}`.
     pub reconcile_errors: Family<ErrorLabels, Counter>,
+    /// `herald_reconcile_duration_seconds{kind}` (cluster mode's controllers).
+    pub reconcile_duration: Histograms<KindLabels>,
     /// `herald_schedule_checks_total`: scheduled checks of a trigger's sources, in both modes.
     pub schedule_checks: Counter,
+    /// `herald_schedule_lag_seconds`: how late a scheduled check started against its due time.
+    pub schedule_lag: Histogram,
+    /// `herald_source_checks_total{result}`: one source of one trigger looked at
+    /// (`created`, `existing`, `skipped`, `failed`).
+    pub source_checks: Family<ResultLabels, Counter>,
+    /// `herald_source_check_duration_seconds`: listing, deciding and storing, per source.
+    pub source_check_duration: Histogram,
+    /// `herald_image_updates_total{result}`: image update attempts by reason (`Updated`,
+    /// `UpToDate`, `WaitingForImage`, ...).
+    pub image_updates: Family<ResultLabels, Counter>,
+    /// `herald_notifications_total{result}`: notifications `sent` or `failed`.
+    pub notifications: Family<ResultLabels, Counter>,
+    /// `herald_leader`: 1 while this process does the scheduling (always in local mode).
+    pub leader: Gauge,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("herald");
-        let hook_requests = Family::<HookLabels, Counter>::default();
-        let runs_created = Family::<RunLabels, Counter>::default();
-        let reconcile_errors = Family::<ErrorLabels, Counter>::default();
-        let schedule_checks = Counter::default();
-        registry.register(
-            "hook_requests",
-            "Hook requests by response status",
-            hook_requests.clone(),
-        );
-        registry.register("runs_created", "Runs created", runs_created.clone());
-        registry.register(
-            "schedule_checks",
-            "Scheduled checks of a trigger's sources",
-            schedule_checks.clone(),
-        );
-        registry.register(
-            "reconcile_errors",
-            "Failed reconciles by kind and category",
-            reconcile_errors.clone(),
-        );
+        let metrics = Self {
+            registry: Arc::default(),
+            hook_requests: Family::default(),
+            hook_duration: Family::new_with_constructor(latency),
+            runs_created: Family::default(),
+            run_duration: Family::new_with_constructor(long),
+            reconcile_errors: Family::default(),
+            reconcile_duration: Family::new_with_constructor(latency),
+            schedule_checks: Counter::default(),
+            schedule_lag: latency(),
+            source_checks: Family::default(),
+            source_check_duration: latency(),
+            image_updates: Family::default(),
+            notifications: Family::default(),
+            leader: Gauge::default(),
+        };
+        metrics.register(&mut registry);
         Self {
             registry: Arc::new(registry),
-            hook_requests,
-            runs_created,
-            reconcile_errors,
-            schedule_checks,
+            ..metrics
         }
     }
 }
 
 impl Metrics {
+    /// Every family with its help text: the list the README documents and a test holds.
+    fn register(&self, registry: &mut Registry) {
+        let r = registry;
+        r.register(
+            "hook_requests",
+            "Hook requests by response status",
+            self.hook_requests.clone(),
+        );
+        r.register(
+            "hook_request_duration_seconds",
+            "Time to answer a hook request, by provider and status",
+            self.hook_duration.clone(),
+        );
+        r.register("runs_created", "Runs created", self.runs_created.clone());
+        r.register(
+            "run_duration_seconds",
+            "Runs from creation to their end, by terminal phase",
+            self.run_duration.clone(),
+        );
+        r.register(
+            "reconcile_errors",
+            "Failed reconciles by kind and category",
+            self.reconcile_errors.clone(),
+        );
+        r.register(
+            "reconcile_duration_seconds",
+            "Time a controller took to reconcile one object, by kind",
+            self.reconcile_duration.clone(),
+        );
+        r.register(
+            "schedule_checks",
+            "Scheduled checks of a trigger's sources",
+            self.schedule_checks.clone(),
+        );
+        r.register(
+            "schedule_lag_seconds",
+            "How late a scheduled check started against its due time",
+            self.schedule_lag.clone(),
+        );
+        r.register(
+            "source_checks",
+            "Sources of a trigger looked at, by result",
+            self.source_checks.clone(),
+        );
+        r.register(
+            "source_check_duration_seconds",
+            "Time to look at one source of a trigger: list, decide, store",
+            self.source_check_duration.clone(),
+        );
+        r.register(
+            "image_updates",
+            "Image update attempts by reason",
+            self.image_updates.clone(),
+        );
+        r.register(
+            "notifications",
+            "Notifications by result",
+            self.notifications.clone(),
+        );
+        r.register(
+            "leader",
+            "1 while this process does the scheduling",
+            self.leader.clone(),
+        );
+    }
+
+    /// Count one outcome word in `family`.
+    pub fn count(family: &Family<ResultLabels, Counter>, result: &str) {
+        family
+            .get_or_create(&ResultLabels {
+                result: result.to_owned(),
+            })
+            .inc();
+    }
+
     /// The metrics in Prometheus' text format.
     pub fn render(&self) -> String {
         let mut out = String::new();

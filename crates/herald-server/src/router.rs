@@ -14,9 +14,10 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, ApiConfig};
 use crate::health::Health;
+use crate::hook_handler::HookProvider;
 use crate::hooks::Hooks;
 use crate::limits::{Limiters, RateLimits};
-use crate::metrics::{HookLabels, Metrics};
+use crate::metrics::{HookLabels, HookTimingLabels, Metrics};
 use crate::{hook_handler, json_errors};
 
 /// Settings of the HTTP server.
@@ -117,6 +118,7 @@ async fn finish(
     next: axum::middleware::Next,
 ) -> Response {
     let is_hook = request.uri().path().starts_with("/hooks/");
+    let started = std::time::Instant::now();
     let response = json_errors::as_json(next.run(request).await).await;
     if is_hook {
         let status = response.status().as_u16();
@@ -124,6 +126,14 @@ async fn finish(
             .hook_requests
             .get_or_create(&HookLabels { status })
             .inc();
+        let provider = response
+            .extensions()
+            .get::<HookProvider>()
+            .map_or_else(|| "unknown".to_owned(), |p| p.0.clone());
+        metrics
+            .hook_duration
+            .get_or_create(&HookTimingLabels { provider, status })
+            .observe(started.elapsed().as_secs_f64());
     }
     response
 }

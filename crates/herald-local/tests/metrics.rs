@@ -1,0 +1,85 @@
+//! `/metrics` as Prometheus reads it: after a run, the scrape is parsed by the Prometheus
+//! project's own OpenMetrics parser (`scripts/check-metrics.py`, Debian's
+//! python3-prometheus-client) and must serve exactly the families the README documents.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use herald_api::RunPhase;
+use support::{LocalHerald, Manifests, TestRepo, schedule_setup};
+
+/// The value of the sample `name` (with its labels as written), if served.
+fn sample(scrape: &str, name: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.split(' ').next()?.parse().ok())
+}
+
+/// Runs the checker over `scrape`; `None` when python3 or its Prometheus parser is missing
+/// outside CI (in CI that fails the test).
+fn check_against_readme(scrape: &str) -> Option<String> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let parser = Command::new("python3")
+        .args(["-c", "import prometheus_client.openmetrics.parser"])
+        .status();
+    if !parser.is_ok_and(|s| s.success()) {
+        let why = "python3 with prometheus_client (Debian: python3-prometheus-client) is missing";
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        eprintln!("SKIPPED: {why}");
+        return None;
+    }
+    let mut child = Command::new("python3")
+        .arg(format!("{root}/scripts/check-metrics.py"))
+        .arg(format!("{root}/README.md"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(scrape.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{report}\n{scrape}");
+    Some(report)
+}
+
+#[tokio::test]
+async fn the_scrape_parses_and_serves_every_documented_family() {
+    let repo = TestRepo::new();
+    let manifests = Manifests::new();
+    manifests.write("all.yaml", &schedule_setup(&repo.url(), "true", true, "1s"));
+    let herald = LocalHerald::start(&manifests).await;
+    herald
+        .wait_for_runs("a finished run", |runs| {
+            runs.iter().any(|r| r.phase == RunPhase::Succeeded)
+        })
+        .await;
+    // A hook to a trigger that does not exist: answered, timed, counted.
+    let (status, _) = herald.post("/hooks/default/nope", &[], b"{}").await;
+    assert_eq!(status, 404);
+    let url = format!("http://{}/metrics", herald.listen);
+    let scrape = reqwest::get(url).await.unwrap().text().await.unwrap();
+
+    let created = r#"herald_source_checks_total{result="created"}"#;
+    assert!(sample(&scrape, created).unwrap() >= 1.0, "{scrape}");
+    let succeeded = r#"herald_run_duration_seconds_count{phase="Succeeded"}"#;
+    assert!(sample(&scrape, succeeded).unwrap() >= 1.0, "{scrape}");
+    assert!(sample(&scrape, "herald_schedule_lag_seconds_count").unwrap() >= 1.0);
+    assert!(sample(&scrape, "herald_source_check_duration_seconds_count").unwrap() >= 1.0);
+    let hook = r#"herald_hook_request_duration_seconds_count{provider="unknown",status="404"}"#;
+    assert_eq!(sample(&scrape, hook), Some(1.0), "{scrape}");
+    assert_eq!(sample(&scrape, "herald_leader"), Some(1.0));
+    if let Some(report) = check_against_readme(&scrape) {
+        assert!(report.contains("families served"), "{report}");
+    }
+    herald.stop().await;
+}
