@@ -13,7 +13,7 @@ use herald_api::{
 use herald_git::Author;
 use herald_image::{Intent, Policy, PolicyName, Reference, Repository, YamlPath};
 use herald_registry::RegistryClient;
-use herald_server::Metrics;
+use herald_server::{Metrics, ReconcileError};
 
 use crate::choose::{self, Registry, SecretCredentials};
 use crate::env::UpdateEnv;
@@ -35,6 +35,25 @@ pub const IMAGE_WAIT_RECHECK: Duration = Duration::from_secs(10);
 pub enum Mode {
     Push,
     DryRun,
+}
+
+impl Mode {
+    /// The mode of an HTTP request to attempt `update` now: a suspended update is refused (as
+    /// Flux refuses to reconcile a suspended object), except for a dry run, which pushes
+    /// nothing.
+    pub fn requested(update: &ImageUpdate, dry_run: bool) -> Result<Self, ReconcileError> {
+        match (dry_run, update.spec.suspend) {
+            (true, _) => Ok(Self::DryRun),
+            (false, false) => Ok(Self::Push),
+            (false, true) => {
+                let namespace = update.metadata.namespace.as_deref().unwrap_or("default");
+                let name = update.metadata.name.as_deref().unwrap_or_default();
+                Err(ReconcileError::Suspended(format!(
+                    "ImageUpdate {namespace}/{name}"
+                )))
+            }
+        }
+    }
 }
 
 /// What an attempt came to, for the status, the API and the event.
@@ -69,10 +88,20 @@ pub struct Updater<E> {
     metrics: Metrics,
 }
 
+// Not derived: `E` itself need not be `Clone`, the `Arc` is.
 impl<E> Clone for Updater<E> {
     fn clone(&self) -> Self {
-        Self {
-            env: self.env.clone(),
+        self.with_env(self.env.clone())
+    }
+}
+
+impl<E> Updater<E> {
+    /// The same engine (registry client, writers, tag listings, waits) over another mode's
+    /// reads: the gitops-operator annotations resolve their repositories and Secrets their own
+    /// way, and their updates still batch with the ImageUpdates' on one branch.
+    pub fn with_env<F>(&self, env: Arc<F>) -> Updater<F> {
+        Updater {
+            env,
             registry: self.registry.clone(),
             writers: self.writers.clone(),
             notifier: self.notifier.clone(),
@@ -118,22 +147,6 @@ impl<E: UpdateEnv> Updater<E> {
             waits: Arc::default(),
             git_timeout,
             metrics,
-        }
-    }
-
-    /// The same engine (registry client, writers, tag listings, waits) over another mode's
-    /// reads: the gitops-operator annotations resolve their repositories and Secrets their own
-    /// way, and their updates still batch with the ImageUpdates' on one branch.
-    pub fn with_env<F>(&self, env: Arc<F>) -> Updater<F> {
-        Updater {
-            env,
-            registry: self.registry.clone(),
-            writers: self.writers.clone(),
-            notifier: self.notifier.clone(),
-            tags: self.tags.clone(),
-            waits: self.waits.clone(),
-            git_timeout: self.git_timeout,
-            metrics: self.metrics.clone(),
         }
     }
 

@@ -69,10 +69,7 @@ impl ImageUpdates for ClusterImageUpdates {
                 };
                 return deployment.ok_or(ReconcileError::NotFound(label));
             };
-            if update.spec.suspend && !dry_run {
-                return Err(ReconcileError::Suspended(label));
-            }
-            let mode = if dry_run { Mode::DryRun } else { Mode::Push };
+            let mode = Mode::requested(&update, dry_run)?;
             Ok(self.image.updater.attempt(&update, mode).await.report)
         })
     }

@@ -184,11 +184,8 @@ impl ImageUpdates for LocalImageUpdates {
             let key = (namespace.to_owned(), name.to_owned());
             let update = self.catalog.borrow().image_updates.get(&key).cloned();
             let label = format!("ImageUpdate {namespace}/{name}");
-            let update = update.ok_or(ReconcileError::NotFound(label.clone()))?;
-            if update.spec.suspend && !dry_run {
-                return Err(ReconcileError::Suspended(label));
-            }
-            let mode = if dry_run { Mode::DryRun } else { Mode::Push };
+            let update = update.ok_or(ReconcileError::NotFound(label))?;
+            let mode = Mode::requested(&update, dry_run)?;
             Ok(self.attempt(&update, mode).await.report)
         })
     }
