@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use herald_automation::writer::{WriteOutcome, WriterConfig, Writers};
 use herald_image::{Repository, Watched};
-use support::http_backend::HttpBackend;
+use herald_testkit::git_http::HttpBackend;
 use support::{Manifests, app_files, app_image, direct, set_tag, update};
 use tokio::task::JoinSet;
 
@@ -69,7 +69,7 @@ fn repository_files() -> Vec<(String, String)> {
 }
 
 fn serve(repo: &Manifests) -> (String, &'static str, Option<HttpBackend>) {
-    match HttpBackend::start(&repo.root) {
+    match HttpBackend::start(&repo.root, true) {
         Some(server) => (
             server.url("manifests.git"),
             "git http-backend (HTTP)",

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use herald_automation::writer::{Destination, WriteOutcome, WriterConfig, Writers};
 use herald_git::RetryPolicy;
-use support::http_backend::HttpBackend;
+use herald_testkit::git_http::HttpBackend;
 use support::{Manifests, app_image, commit_to, deployment, direct, git, set_tag, update};
 use tokio::task::JoinSet;
 
@@ -77,7 +77,7 @@ async fn a_push_refused_by_a_hook_is_rejected_for_every_requester() {
         "pre-receive",
         "#!/bin/sh\necho 'protected branch: open a merge request' >&2\nexit 1\n",
     );
-    let Some(server) = HttpBackend::start(&repo.root) else {
+    let Some(server) = HttpBackend::start(&repo.root, true) else {
         return;
     };
     let writers = Writers::new(repo.cache(), config());
@@ -128,7 +128,7 @@ async fn a_review_branch_is_the_checkout_tip_plus_the_batch_with_push_options() 
             log.display()
         ),
     );
-    let Some(server) = HttpBackend::start(&repo.root) else {
+    let Some(server) = HttpBackend::start(&repo.root, true) else {
         return;
     };
     let writers = Writers::new(repo.cache(), config());
@@ -205,7 +205,7 @@ async fn a_review_push_to_a_full_ref_carries_its_options_for_agit() {
             log = log.display()
         ),
     );
-    let Some(server) = HttpBackend::start(&repo.root) else {
+    let Some(server) = HttpBackend::start(&repo.root, true) else {
         return;
     };
     let writers = Writers::new(repo.cache(), config());

@@ -23,8 +23,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use herald_git::{Auth, Remote, RemoteRef, Tls, list_refs, list_refs_matching};
+use herald_testkit::git_http::HttpBackend;
 use support::counting_proxy::CountingProxy;
-use support::http_backend::HttpBackend;
 use support::pki::Pki;
 use support::{ChildGuard, free_port, git};
 
@@ -48,7 +48,8 @@ fn main() {
 
     let http = HttpBackend::start(&root, true).expect("git http-backend is installed");
     let pki = Pki::generate(&dir.path().join("pki"), "IP:127.0.0.1");
-    let https = HttpBackend::start_tls(&root, true, &pki).expect("git http-backend is installed");
+    let https = HttpBackend::start_tls(&root, true, &pki.cert, &pki.key)
+        .expect("git http-backend is installed");
     let daemon = start_daemon(&root, dir.path());
     let servers = [
         ("HTTP", CountingProxy::start(http.port), "http"),

@@ -16,7 +16,7 @@ use herald_git::{
     Auth, GitError, Remote, SecretString, Tls, WireProtocol, checkout, list_refs,
     list_refs_matching,
 };
-use support::http_backend::HttpBackend;
+use herald_testkit::git_http::HttpBackend;
 use support::pki::Pki;
 use support::{
     ChildGuard, Fixture, SilentServer, assert_checked_out, assert_matching_listings,
@@ -400,7 +400,7 @@ fn keep_alive_https_serves_a_listing_on_one_connection() {
         return;
     }
     let pki = Pki::generate(&fixture.dir.path().join("keep-alive-pki"), "IP:127.0.0.1");
-    let Some(server) = HttpBackend::start_tls(&fixture.root, true, &pki) else {
+    let Some(server) = HttpBackend::start_tls(&fixture.root, true, &pki.cert, &pki.key) else {
         return;
     };
     let remote = Remote {

@@ -16,7 +16,7 @@ use herald_git::{
     Author, GitError, PushOptions, PushOutcome, Remote, RetryPolicy, WriteBackOutcome, commit_all,
     push, push_with_retry,
 };
-use support::http_backend::HttpBackend;
+use herald_testkit::git_http::HttpBackend;
 use support::{Fixture, git};
 
 const MAIN: &str = "refs/heads/main";

@@ -1,7 +1,8 @@
 //! Test harness for Herald's cluster tests: a real Kubernetes control plane (etcd,
 //! kube-apiserver and kube-controller-manager v1.20.2) started once per test binary, plus the
 //! helpers a test needs because no kubelet runs, and real Git repositories. Also the other real
-//! parts tests run against: an OCI registry ([`registry`]) and Git over SSH ([`SshGitServer`]).
+//! parts tests run against: an OCI registry ([`registry`]), Git over SSH ([`SshGitServer`]) and
+//! Git over HTTP(S) through the real `git http-backend` ([`git_http`]).
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
@@ -19,6 +20,7 @@
 mod cluster;
 mod crds;
 mod git;
+pub mod git_http;
 mod manifests;
 mod namespace;
 mod pods;

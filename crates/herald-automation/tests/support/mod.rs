@@ -1,9 +1,8 @@
 //! Shared fixtures for the writer's tests and benchmark: a real bare manifests repository
-//! built with the `git` CLI, served by path or by the real `git http-backend`.
+//! built with the `git` CLI, served by path or by the real `git http-backend` (through
+//! herald-testkit's `git_http`).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each user takes a subset
-
-pub mod http_backend;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,27 +12,6 @@ use herald_automation::writer::{DEFAULT_MESSAGE_TEMPLATE, Destination, Update};
 use herald_git::{Author, Remote};
 use herald_image::{Intent, Repository};
 use tempfile::TempDir;
-
-/// Whether a required external tool is present. When it is missing the test is skipped
-/// locally (returns false after printing a notice) but fails under CI.
-pub fn require_tool(tool: &str, available: bool) -> bool {
-    if available {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("required test tool `{tool}` is missing; install it in the CI image");
-    }
-    eprintln!("SKIPPED: `{tool}` is not installed; skipping this test");
-    false
-}
-
-/// The path of git's helper program `git-<name>` (e.g. http-backend).
-pub fn git_helper(name: &str) -> Option<PathBuf> {
-    let output = Command::new("git").arg("--exec-path").output().ok()?;
-    let exec_path = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    let helper = Path::new(&exec_path).join(format!("git-{name}"));
-    helper.is_file().then_some(helper)
-}
 
 /// Run `git` with a fixed identity in `dir`; panics with stderr on failure.
 pub fn git(dir: &Path, args: &[&str]) -> String {

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 pub mod counting_proxy;
-pub mod http_backend;
 pub mod pki;
 
 /// How long a test server may take to start accepting connections.

@@ -1,17 +1,31 @@
-//! A tiny HTTP/1.1 server in the test process that runs the real `git http-backend`
-//! (CGI) for every request, with keep-alive. `forward_git_protocol: false` drops the
-//! `Git-Protocol` header instead of handing it to the backend as `GIT_PROTOCOL`, which
-//! makes the real backend answer in protocol v0: a server that does not offer v2.
-//! [`HttpBackend::start_tls`] serves HTTPS with a certificate from [`super::pki::Pki`].
+//! A tiny HTTP/1.1 server in the test process that runs the real `git http-backend` (CGI)
+//! for every request, with keep-alive. Unlike `file://`, a push through it runs the
+//! repository's hooks and receives push options. `forward_git_protocol: false` drops the
+//! `Git-Protocol` header instead of handing it to the backend as `GIT_PROTOCOL`, which makes
+//! the real backend answer in protocol v0: a server that does not offer v2.
+//! [`HttpBackend::start_tls`] serves HTTPS with a PEM certificate and key;
+//! [`HttpBackend::start_with`] runs a hook just before the first push is answered.
+//!
+//! ```no_run
+//! # fn example(root: &std::path::Path) {
+//! let Some(server) = herald_testkit::git_http::HttpBackend::start(root, true) else {
+//!     return; // `git http-backend` is missing (a failure under CI)
+//! };
+//! let url = server.url("project.git");
+//! # }
+//! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
-
-use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
+
+/// Run once, just before the first receive-pack advertisement is answered.
+pub type BeforePush = Box<dyn FnOnce() + Send>;
 
 /// The running server; its threads end with the test process.
 #[derive(Debug)]
@@ -26,40 +40,65 @@ impl HttpBackend {
     /// Serve the repositories under `project_root` on a fresh loopback port, or `None`
     /// (skipped locally, a failure under CI) when `git http-backend` is missing.
     pub fn start(project_root: &Path, forward_git_protocol: bool) -> Option<Self> {
-        Self::serve(project_root, forward_git_protocol, None)
+        Self::serve(project_root, forward_git_protocol, None, None)
     }
 
-    /// The same over HTTPS with `pki`'s server certificate.
+    /// The same over HTTPS with the server certificate (chain) at `cert_pem_path` and its
+    /// private key at `key_pem_path`, both PEM.
     pub fn start_tls(
         project_root: &Path,
         forward_git_protocol: bool,
-        pki: &super::pki::Pki,
+        cert_pem_path: &Path,
+        key_pem_path: &Path,
     ) -> Option<Self> {
-        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+        let mut acceptor =
+            SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).expect("a TLS acceptor");
         acceptor
-            .set_private_key_file(&pki.key, SslFiletype::PEM)
-            .unwrap();
-        acceptor.set_certificate_chain_file(&pki.cert).unwrap();
-        Self::serve(project_root, forward_git_protocol, Some(acceptor.build()))
+            .set_private_key_file(key_pem_path, SslFiletype::PEM)
+            .expect("the server's private key");
+        acceptor
+            .set_certificate_chain_file(cert_pem_path)
+            .expect("the server's certificate");
+        Self::serve(
+            project_root,
+            forward_git_protocol,
+            Some(acceptor.build()),
+            None,
+        )
+    }
+
+    /// Serve over HTTP (forwarding `Git-Protocol`), running `before_push` when the first push
+    /// asks for the refs: what another writer landing a commit between this writer's fetch
+    /// and its push looks like.
+    pub fn start_with(project_root: &Path, before_push: Option<BeforePush>) -> Option<Self> {
+        Self::serve(project_root, true, None, before_push)
     }
 
     fn serve(
         project_root: &Path,
         forward_git_protocol: bool,
         acceptor: Option<SslAcceptor>,
+        before_push: Option<BeforePush>,
     ) -> Option<Self> {
-        let Some(backend) = super::git_helper("http-backend") else {
-            super::require_tool("git http-backend", false);
+        let Some(backend) = git_helper("http-backend") else {
+            let tool = "git http-backend";
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "required test tool `{tool}` is missing; install it in the CI image"
+            );
+            eprintln!("SKIPPED: `{tool}` is not installed; skipping this test");
             return None;
         };
-        let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let listener =
+            TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).expect("a loopback port");
+        let port = listener.local_addr().expect("the bound address").port();
         let requests = Arc::new(AtomicU64::new(0));
         let config = Arc::new(Config {
             backend,
             project_root: project_root.to_owned(),
             forward_git_protocol,
             requests: Arc::clone(&requests),
+            before_push: Mutex::new(before_push),
         });
         let tls = acceptor.is_some();
         let acceptor = acceptor.map(Arc::new);
@@ -84,18 +123,27 @@ impl HttpBackend {
         })
     }
 
+    /// The URL of `repository` (a path under the project root, e.g. `project.git`).
     pub fn url(&self, repository: &str) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://127.0.0.1:{}/{repository}", self.port)
     }
 }
 
-#[derive(Debug)]
+/// The path of git's helper program `git-<name>`.
+fn git_helper(name: &str) -> Option<PathBuf> {
+    let output = Command::new("git").arg("--exec-path").output().ok()?;
+    let exec_path = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let helper = Path::new(&exec_path).join(format!("git-{name}"));
+    helper.is_file().then_some(helper)
+}
+
 struct Config {
     backend: PathBuf,
     project_root: PathBuf,
     forward_git_protocol: bool,
     requests: Arc<AtomicU64>,
+    before_push: Mutex<Option<BeforePush>>,
 }
 
 struct Incoming {
@@ -215,14 +263,24 @@ fn run_backend(request: &Incoming, config: &Config) -> Vec<u8> {
     if let (true, Some(version)) = (config.forward_git_protocol, request.header("git-protocol")) {
         command.env("GIT_PROTOCOL", version);
     }
-    let mut child = command.spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    if query.contains("service=git-receive-pack") {
+        let hook = config
+            .before_push
+            .lock()
+            .expect("the hook's lock is not poisoned")
+            .take();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+    let mut child = command.spawn().expect("git http-backend starts");
+    let mut stdin = child.stdin.take().expect("piped stdin");
     let body = request.body.clone();
     let feeder = std::thread::spawn(move || {
         let _ = stdin.write_all(&body);
     });
-    let output = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
+    let output = child.wait_with_output().expect("git http-backend's output");
+    feeder.join().expect("the body was written");
     frame_cgi_output(&output.stdout)
 }
 
