@@ -10,7 +10,26 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use herald_api::RunPhase;
-use support::{LocalHerald, Manifests, TestRepo, schedule_setup};
+use support::{DEADLINE, LocalHerald, Manifests, TestRepo, schedule_setup, wait_for};
+
+/// Port 9 (discard) on loopback: nothing listens, so connections are refused at once.
+const IMAGE_UPDATE: &str = r#"
+apiVersion: v1
+kind: Secret
+metadata: {name: hook}
+stringData: {webhook-url: "http://127.0.0.1:9/hook"}
+---
+apiVersion: herald.dev/v1alpha1
+kind: ImageUpdate
+metadata: {name: web}
+spec:
+  image: {repository: "127.0.0.1:9/team/web"}
+  policy: {semver: {range: ">=1.0.0"}}
+  interval: 1h
+  target: {gitRepo: {kind: GitRepo, name: repo}, branch: main}
+  notifications:
+    - {format: json, secretRef: {name: hook}}
+"#;
 
 /// The value of the sample `name` (with its labels as written), if served.
 fn sample(scrape: &str, name: &str) -> Option<f64> {
@@ -24,18 +43,16 @@ fn sample(scrape: &str, name: &str) -> Option<f64> {
 /// outside CI (in CI that fails the test).
 fn check_against_readme(scrape: &str) -> Option<String> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let parser = Command::new("python3")
-        .args(["-c", "import prometheus_client.openmetrics.parser"])
-        .status();
-    if !parser.is_ok_and(|s| s.success()) {
+    let Some(python) = python_with_parser() else {
         let why = "python3 with prometheus_client (Debian: python3-prometheus-client) is missing";
         assert!(std::env::var_os("CI").is_none(), "{why}");
         eprintln!("SKIPPED: {why}");
         return None;
-    }
-    let mut child = Command::new("python3")
+    };
+    let mut child = Command::new(python)
         .arg(format!("{root}/scripts/check-metrics.py"))
         .arg(format!("{root}/README.md"))
+        .arg("--local")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -52,11 +69,26 @@ fn check_against_readme(scrape: &str) -> Option<String> {
     Some(report)
 }
 
+/// Debian's interpreter first (where the package installs the parser): a `python3` earlier on
+/// the PATH (pyenv, a virtualenv) may not see it.
+fn python_with_parser() -> Option<&'static str> {
+    ["/usr/bin/python3", "python3"].into_iter().find(|python| {
+        Command::new(python)
+            .args(["-c", "import prometheus_client.openmetrics.parser"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    })
+}
+
 #[tokio::test]
 async fn the_scrape_parses_and_serves_every_documented_family() {
     let repo = TestRepo::new();
     let manifests = Manifests::new();
     manifests.write("all.yaml", &schedule_setup(&repo.url(), "true", true, "1s"));
+    // An image update whose registry and notification endpoint refuse connections: it fails
+    // at once, and its failure notification fails too, so both families have samples.
+    manifests.write("image.yaml", IMAGE_UPDATE);
     let herald = LocalHerald::start(&manifests).await;
     herald
         .wait_for_runs("a finished run", |runs| {
@@ -67,7 +99,14 @@ async fn the_scrape_parses_and_serves_every_documented_family() {
     let (status, _) = herald.post("/hooks/default/nope", &[], b"{}").await;
     assert_eq!(status, 404);
     let url = format!("http://{}/metrics", herald.listen);
-    let scrape = reqwest::get(url).await.unwrap().text().await.unwrap();
+    let failed = r#"herald_notifications_total{result="failed"}"#;
+    let scrape = wait_for("the failed notification counted", DEADLINE, || async {
+        let scrape = reqwest::get(&url).await.ok()?.text().await.ok()?;
+        sample(&scrape, failed).map(|_| scrape)
+    })
+    .await;
+    let unavailable = r#"herald_image_updates_total{result="RegistryUnavailable"}"#;
+    assert_eq!(sample(&scrape, unavailable), Some(1.0), "{scrape}");
 
     let created = r#"herald_source_checks_total{result="created"}"#;
     assert!(sample(&scrape, created).unwrap() >= 1.0, "{scrape}");
