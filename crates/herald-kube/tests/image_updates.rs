@@ -168,6 +168,24 @@ async fn an_image_update_pushes_its_commit_records_it_and_settles() {
         .expect("the update's event");
     assert_eq!(pushed.revision.as_deref(), Some(commit.as_str()));
     assert_eq!(pushed.involved_name.as_deref(), Some("web"));
+
+    // The same families as local mode, from the cluster's side.
+    let url = format!("http://{}/metrics", operator.listen);
+    let scrape = reqwest::get(url).await.unwrap().text().await.unwrap();
+    let value = |name: &str| {
+        scrape
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.split(' ').next()?.parse::<f64>().ok())
+    };
+    assert_eq!(
+        value(r#"herald_image_updates_total{result="Updated"}"#),
+        Some(1.0)
+    );
+    assert!(value(r#"herald_image_updates_total{result="UpToDate"}"#).unwrap() >= 2.0);
+    let reconciles = r#"herald_reconcile_duration_seconds_count{kind="ImageUpdate"}"#;
+    assert!(value(reconciles).unwrap() >= 3.0, "{scrape}");
+    assert_eq!(value("herald_leader"), Some(1.0), "{scrape}");
     operator.stop().await;
 }
 
