@@ -97,6 +97,7 @@ pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error
     if !pass.create.is_empty() {
         let launched = launch(&run, &ctx, &definition, &graph, status, &pass.create).await;
         match launched {
+            Ok(()) if phase.is_none() => observe_start(&ctx, &run),
             Ok(()) => {}
             Err(e @ (Error::Missing { .. } | Error::Invalid(_))) => {
                 return fail_before_launch(&run, &ctx, &e).await;
@@ -397,6 +398,15 @@ async fn launch(
         create_or_keep(&jobs, &job, "creating a step's Job").await?;
     }
     Ok(())
+}
+
+/// `herald_run_start_latency_seconds`: the Run's first Jobs exist; how long from the Run.
+fn observe_start(ctx: &Context, run: &Run) {
+    if let Some(created) = run.metadata.creation_timestamp.as_ref() {
+        let waited = jiff::Timestamp::now().duration_since(created.0);
+        let seconds = waited.as_secs_f64().max(0.0);
+        ctx.metrics.run_start_latency.observe(seconds);
+    }
 }
 
 /// The Pod of a finished attempt whose log tail is still to be read.

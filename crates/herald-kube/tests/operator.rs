@@ -146,6 +146,24 @@ async fn a_schedule_runs_a_job_to_success_with_history() {
     let trigger: ScheduleTrigger = ns.api().get("every").await.unwrap();
     let checked = &trigger.status.unwrap().checked_sources["repo"];
     assert_eq!(checked.revision, head, "the trigger records what it ran");
+
+    // The Run's way from creation to its Job and to its end, in the same families as local mode.
+    let url = format!("http://{}/metrics", operator.listen);
+    let scrape = reqwest::get(url).await.unwrap().text().await.unwrap();
+    let count = |name: &str| {
+        scrape
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    assert!(
+        count("herald_run_start_latency_seconds_count").unwrap() >= 1.0,
+        "{scrape}"
+    );
+    let ended = r#"herald_run_duration_seconds_count{phase="Succeeded"}"#;
+    assert!(count(ended).unwrap() >= 1.0, "{scrape}");
+    let created = r#"herald_source_checks_total{result="created"}"#;
+    assert!(count(created).unwrap() >= 1.0, "{scrape}");
     operator.stop().await;
 }
 

@@ -267,9 +267,15 @@ impl Engine {
         let run = if run.phase == RunPhase::Running {
             run
         } else {
-            store
+            let started = store
                 .transition(run.id, RunPhase::Running, reasons::RUN_STARTED, None)
-                .await?
+                .await?;
+            let waited = jiff::Timestamp::now().duration_since(started.created_at);
+            let metrics = &self.inner.config.metrics;
+            metrics
+                .run_start_latency
+                .observe(waited.as_secs_f64().max(0.0));
+            started
         };
         let outcome = self
             .run_to_end(&run, &recorded, ticket.halt.clone())

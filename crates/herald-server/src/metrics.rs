@@ -81,6 +81,9 @@ pub struct Metrics {
     pub runs_created: Family<RunLabels, Counter>,
     /// `herald_run_duration_seconds{phase}`: from a run's creation to its end.
     pub run_duration: Histograms<PhaseLabels>,
+    /// `herald_run_start_latency_seconds`: from a run's creation to its start (its first Job
+    /// created, or its first process started), queueing for `concurrency` included.
+    pub run_start_latency: Histogram,
     /// `herald_reconcile_errors_total{kind, category}`.
     pub reconcile_errors: Family<ErrorLabels, Counter>,
     /// `herald_reconcile_duration_seconds{kind}` (cluster mode's controllers).
@@ -112,6 +115,7 @@ impl Default for Metrics {
             hook_duration: Family::new_with_constructor(latency),
             runs_created: Family::default(),
             run_duration: Family::new_with_constructor(long),
+            run_start_latency: latency(),
             reconcile_errors: Family::default(),
             reconcile_duration: Family::new_with_constructor(latency),
             schedule_checks: Counter::default(),
@@ -149,6 +153,11 @@ impl Metrics {
             "run_duration_seconds",
             "Runs from creation to their end, by terminal phase",
             self.run_duration.clone(),
+        );
+        r.register(
+            "run_start_latency_seconds",
+            "Runs from creation to start: the first Job created, or the first process started",
+            self.run_start_latency.clone(),
         );
         r.register(
             "reconcile_errors",
