@@ -36,6 +36,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let leadership = Leadership::reported_in(&server.metrics);
+    if let Some(store) = &config.store {
+        store.observe_writes(Arc::new(server.metrics.clone()));
+    }
     let (caches, streams) = watches(&client, config.watch_namespace.clone());
     let ctx = Context::new(
         client.clone(),

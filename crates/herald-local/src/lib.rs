@@ -127,6 +127,7 @@ pub async fn run(
     let image_updates = image_updates(&config, &store, receiver.clone(), metrics.clone())?;
     // Local mode does its own scheduling: always the leader.
     metrics.leader.set(1);
+    store.observe_writes(Arc::new(metrics.clone()));
     let api = ApiConfig {
         store: store.clone(),
         flux_secret: config.flux_secret.clone(),

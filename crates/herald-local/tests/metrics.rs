@@ -114,6 +114,7 @@ async fn the_scrape_parses_and_serves_every_documented_family() {
     assert!(sample(&scrape, succeeded).unwrap() >= 1.0, "{scrape}");
     assert!(sample(&scrape, "herald_schedule_lag_seconds_count").unwrap() >= 1.0);
     assert!(sample(&scrape, "herald_run_start_latency_seconds_count").unwrap() >= 1.0);
+    assert!(sample(&scrape, "herald_store_write_batch_events_count").unwrap() >= 1.0);
     assert!(sample(&scrape, "herald_source_check_duration_seconds_count").unwrap() >= 1.0);
     let hook = r#"herald_hook_request_duration_seconds_count{provider="unknown",status="404"}"#;
     assert_eq!(sample(&scrape, hook), Some(1.0), "{scrape}");

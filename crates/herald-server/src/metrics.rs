@@ -104,6 +104,10 @@ pub struct Metrics {
     pub notifications: Family<ResultLabels, Counter>,
     /// `herald_leader`: 1 while this process does the scheduling (always in local mode).
     pub leader: Gauge,
+    /// `herald_store_write_duration_seconds`: one transaction of events (group commit).
+    pub store_write_duration: Histogram,
+    /// `herald_store_write_batch_events`: the events one transaction took.
+    pub store_write_batch: Histogram,
 }
 
 impl Default for Metrics {
@@ -125,12 +129,22 @@ impl Default for Metrics {
             image_updates: Family::default(),
             notifications: Family::default(),
             leader: Gauge::default(),
+            store_write_duration: latency(),
+            store_write_batch: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
         };
         metrics.register(&mut registry);
         Self {
             registry: Arc::new(registry),
             ..metrics
         }
+    }
+}
+
+/// The store reports every transaction of events it commits.
+impl herald_store::WriteObserver for Metrics {
+    fn batch_written(&self, events: usize, seconds: f64) {
+        self.store_write_duration.observe(seconds);
+        self.store_write_batch.observe(events as f64);
     }
 }
 
@@ -198,6 +212,16 @@ impl Metrics {
             "notifications",
             "Notifications by result",
             self.notifications.clone(),
+        );
+        r.register(
+            "store_write_duration_seconds",
+            "Time to commit one transaction of events",
+            self.store_write_duration.clone(),
+        );
+        r.register(
+            "store_write_batch_events",
+            "Events one transaction took (group commit)",
+            self.store_write_batch.clone(),
         );
         r.register(
             "leader",

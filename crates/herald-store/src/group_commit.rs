@@ -12,7 +12,8 @@
 //! statement to a driver thread and back, and without waiting behind the runtime's other tasks.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Instant;
 
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
@@ -59,11 +60,30 @@ pub(crate) enum Target {
     Postgres(AnyPool),
 }
 
+/// Told about every transaction of events a store commits, for metrics (the store cannot
+/// see Herald's metrics: they live in the server, which depends on the store).
+pub trait WriteObserver: Send + Sync + std::fmt::Debug {
+    /// A transaction of `events` events ended (committed or failed) after `seconds`.
+    fn batch_written(&self, events: usize, seconds: f64);
+}
+
+/// Where a store's writers find its observer, set once by whoever builds the metrics.
+pub(crate) type Observer = Arc<OnceLock<Arc<dyn WriteObserver>>>;
+
+/// Tell `observer`, if there is one, about a transaction of `events` events started at
+/// `started`.
+pub(crate) fn observe(observer: &Observer, events: usize, started: Instant) {
+    if let Some(observer) = observer.get() {
+        observer.batch_written(events, started.elapsed().as_secs_f64());
+    }
+}
+
 /// The writer of one store: its queue and its writer (task or thread), started on first use.
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     target: Target,
     state: Mutex<State>,
+    pub(crate) observer: Observer,
 }
 
 #[derive(Debug)]
@@ -105,6 +125,7 @@ impl GroupCommit {
         Self {
             target,
             state: Mutex::new(State::Idle),
+            observer: Observer::default(),
         }
     }
 
@@ -159,10 +180,14 @@ impl GroupCommit {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let writer = match &self.target {
             Target::Sqlite { path, gate } => {
-                let writer = SqliteWriter::new(path.clone(), Arc::clone(gate));
+                let observer = Arc::clone(&self.observer);
+                let writer = SqliteWriter::new(path.clone(), Arc::clone(gate), observer);
                 Writer::Thread(sqlite_writer::start(writer, jobs)?)
             }
-            Target::Postgres(pool) => Writer::Task(tokio::spawn(write_queued(pool.clone(), jobs))),
+            Target::Postgres(pool) => {
+                let observer = Arc::clone(&self.observer);
+                Writer::Task(tokio::spawn(write_queued(pool.clone(), jobs, observer)))
+            }
         };
         *state = State::Running {
             queue: queue.clone(),
@@ -257,18 +282,21 @@ pub(crate) fn batch_rows(batch: &[Job]) -> Vec<&EventRow> {
 
 /// The PostgreSQL writer: takes what is queued, commits it, answers, repeats; after
 /// [`Msg::Close`], only until the queue is empty.
-async fn write_queued(pool: AnyPool, mut queue: mpsc::Receiver<Msg>) {
+async fn write_queued(pool: AnyPool, mut queue: mpsc::Receiver<Msg>, observer: Observer) {
     while let Some(first) = queue.recv().await {
         let batch = gather(first, &mut queue);
         if !batch.is_empty() {
-            commit(&pool, batch).await;
+            commit(&pool, batch, &observer).await;
         }
     }
 }
 
 /// Writes `batch` in one transaction and answers each caller (see [`settle`]).
-async fn commit(pool: &AnyPool, batch: Vec<Job>) {
-    let written = write(pool, &batch_rows(&batch)).await;
+async fn commit(pool: &AnyPool, batch: Vec<Job>, observer: &Observer) {
+    let rows = batch_rows(&batch);
+    let started = Instant::now();
+    let written = write(pool, &rows).await;
+    observe(observer, rows.len(), started);
     for job in settle(batch, written) {
         let answer = write(pool, &job.rows()).await;
         job.answer(answer);

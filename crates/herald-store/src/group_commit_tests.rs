@@ -41,14 +41,14 @@ fn hook(delivery: Option<&str>, reason: &str) -> EventRow {
 async fn commit_on(store: &Store, jobs: Vec<Job>) {
     match &store.writer.target {
         Target::Sqlite { path, gate } => commit_sqlite(path.clone(), gate, jobs).await,
-        Target::Postgres(pool) => commit(pool, jobs).await,
+        Target::Postgres(pool) => commit(pool, jobs, &Observer::default()).await,
     }
 }
 
 /// Writes `jobs` as one batch with a SQLite writer of the file at `path` (off the runtime, as
 /// the writer blocks).
 async fn commit_sqlite(path: PathBuf, gate: &WriteGate, jobs: Vec<Job>) {
-    let mut writer = SqliteWriter::new(path, Arc::clone(gate));
+    let mut writer = SqliteWriter::new(path, Arc::clone(gate), Observer::default());
     tokio::task::spawn_blocking(move || writer.commit(jobs))
         .await
         .expect("writer");
@@ -191,7 +191,7 @@ async fn a_failed_connection_fails_every_caller() {
             }
             Target::Postgres(pool) => {
                 pool.close().await;
-                commit(pool, jobs).await;
+                commit(pool, jobs, &Observer::default()).await;
             }
         }
         for answer in answers(rx).await {
@@ -226,7 +226,7 @@ async fn a_delivery_stored_meanwhile_elsewhere_is_a_duplicate() {
         vec![hook(None, "other")],
     ]);
     let pool = store.pool.clone();
-    let writer = tokio::spawn(async move { commit(&pool, jobs).await });
+    let writer = tokio::spawn(async move { commit(&pool, jobs, &Observer::default()).await });
     // The batch's insert waits on the uncommitted row's unique key.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
@@ -351,4 +351,38 @@ async fn a_delivery_deleted_after_refusing_the_insert_is_inserted_again() {
         }
     );
     assert_eq!(count(&store).await, 1);
+}
+
+/// What an observer saw: (events, seconds) per transaction.
+#[derive(Debug, Default)]
+struct Seen(std::sync::Mutex<Vec<(usize, f64)>>);
+
+impl WriteObserver for Seen {
+    fn batch_written(&self, events: usize, seconds: f64) {
+        self.0.lock().expect("lock").push((events, seconds));
+    }
+}
+
+#[tokio::test]
+async fn an_observer_is_told_each_transaction_and_its_events() {
+    let (_dir, stores) = stores().await;
+    for store in stores {
+        let seen = Arc::new(Seen::default());
+        store.observe_writes(seen.clone());
+        let events: Vec<NewEvent> = (0..3)
+            .map(|i| NewEvent {
+                reason: Some(format!("r{i}")),
+                ..NewEvent::new(EventKind::RevisionDetected)
+            })
+            .collect();
+        store.record_events(&events).await.expect("recorded");
+        store.record_event(&events[0]).await.expect("recorded");
+        let seen = seen.0.lock().expect("lock").clone();
+        let total: usize = seen.iter().map(|(events, _)| events).sum();
+        assert_eq!(total, 4, "{:?}: {seen:?}", store.backend());
+        assert!(
+            seen.iter()
+                .all(|(events, seconds)| *events > 0 && *seconds >= 0.0)
+        );
+    }
 }

@@ -49,6 +49,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 pub use dialect::Backend;
 pub use error::StoreError;
 pub use events::{EventKind, EventPage, EventQuery, EventRecord, EventRecorded, NewEvent};
+pub use group_commit::WriteObserver;
 pub use revision::normalize_revision;
 pub use revisions::RevisionSummary;
 pub use runs::CREATED_REASON;
@@ -204,6 +205,12 @@ impl Store {
             Some(gate) => Some(gate.lock().await),
             None => None,
         }
+    }
+
+    /// Tell `observer` about every transaction of events this store (and its clones) commits;
+    /// the first observer set stays.
+    pub fn observe_writes(&self, observer: Arc<dyn WriteObserver>) {
+        let _ = self.writer.observer.set(observer);
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {

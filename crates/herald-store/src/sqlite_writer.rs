@@ -16,7 +16,7 @@ use crate::WriteGate;
 use crate::error::StoreError;
 use crate::event_rows::{self, EventRow};
 use crate::events::EventRecorded;
-use crate::group_commit::{Job, Msg, OP, batch_rows, gather, settle};
+use crate::group_commit::{Job, Msg, OP, Observer, batch_rows, gather, observe, settle};
 
 /// Runs `writer` on a thread of its own, taking batches from `queue`. The receiver returned
 /// is answered when the thread ends.
@@ -61,21 +61,26 @@ pub(crate) struct SqliteWriter {
     gate: WriteGate,
     connection: Option<Connection>,
     insert: String,
+    observer: Observer,
 }
 
 impl SqliteWriter {
-    pub(crate) fn new(path: PathBuf, gate: WriteGate) -> Self {
+    pub(crate) fn new(path: PathBuf, gate: WriteGate, observer: Observer) -> Self {
         Self {
             path,
             gate,
             connection: None,
             insert: event_rows::insert_one_sql(),
+            observer,
         }
     }
 
     /// Writes `batch` in one transaction and answers each caller (see [`settle`]).
     pub(crate) fn commit(&mut self, batch: Vec<Job>) {
-        let written = self.write(&batch_rows(&batch));
+        let rows = batch_rows(&batch);
+        let started = std::time::Instant::now();
+        let written = self.write(&rows);
+        observe(&self.observer, rows.len(), started);
         for job in settle(batch, written) {
             let answer = self.write(&job.rows());
             job.answer(answer);
