@@ -54,6 +54,7 @@ pub use plan::{CredentialFiles, remote_from_plan};
 pub use push::{Author, PushOptions, PushOutcome, commit_all, push};
 pub use remote::{Auth, Remote, RemoteRef, Tls, is_full_commit_id};
 pub use secret::SecretString;
+pub use url::is_ssh_url;
 pub use worktree::add_worktree;
 pub use writeback::{
     RetryPolicy, WriteBackOutcome, discard_changes, push_with_retry, push_with_retry_options,

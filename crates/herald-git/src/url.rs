@@ -213,9 +213,35 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
+/// Whether `url` is reached over SSH (`ssh://` and its aliases, or scp-like
+/// `user@host:path`), as every other call here reads it; `false` for a URL that does not
+/// parse (the call that uses it reports why).
+pub fn is_ssh_url(url: &str) -> bool {
+    RemoteUrl::parse(url).is_ok_and(|parsed| parsed.transport == Transport::Ssh)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ssh_urls_are_told_from_the_rest() {
+        for url in [
+            "git@github.com:kainlite/gitops-operator.git",
+            "ssh://git@example.com:2222/team/manifests.git",
+            "git+ssh://example.com/team/manifests.git",
+        ] {
+            assert!(is_ssh_url(url), "{url}");
+        }
+        for url in [
+            "file:///srv/git/app.git",
+            "/srv/git/app.git",
+            "https://example.com/team/app.git",
+            "./relative/path:with-colon",
+        ] {
+            assert!(!is_ssh_url(url), "{url}");
+        }
+    }
 
     fn parse(url: &str) -> RemoteUrl {
         RemoteUrl::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))

@@ -8,7 +8,7 @@ use herald_api::{AuthType, GitAuth, GitRepoSpec, SecretRef, SourceRef};
 use herald_automation::{DOCKER_CONFIG_KEY, UpdateEnv};
 use herald_core::credential_plan;
 use herald_engine::SourceError;
-use herald_git::{Remote, remote_from_plan};
+use herald_git::{Remote, is_ssh_url, remote_from_plan};
 use herald_store::NewEvent;
 
 use super::annotations::CompatConfig;
@@ -85,7 +85,7 @@ async fn repository(
     url: &str,
     config: &CompatConfig,
 ) -> Result<Remote, SourceError> {
-    let auth = uses_ssh(url).then(|| GitAuth {
+    let auth = is_ssh_url(url).then(|| GitAuth {
         auth_type: AuthType::Ssh,
         secret_ref: SecretRef {
             name: config.ssh_key_name.clone(),
@@ -105,44 +105,4 @@ async fn repository(
     let plan = credential_plan(&spec, |_| config.ssh_key_namespace.clone());
     let files = sources::read_credentials(&cluster.ctx, &plan).await?;
     remote_from_plan(&plan, &files).map_err(SourceError::credentials_invalid)
-}
-
-/// Whether `url` is reached over SSH: `ssh://` (and its aliases) or scp-like `user@host:path`
-/// (a colon before any slash), as herald-git classifies it.
-fn uses_ssh(url: &str) -> bool {
-    if let Some((scheme, _)) = url.split_once("://") {
-        return matches!(
-            scheme.to_ascii_lowercase().as_str(),
-            "ssh" | "git+ssh" | "ssh+git"
-        );
-    }
-    match (url.find(':'), url.find('/')) {
-        (Some(colon), Some(slash)) => colon < slash,
-        (Some(_), None) => true,
-        (None, _) => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::uses_ssh;
-
-    #[test]
-    fn ssh_urls_are_told_from_the_rest() {
-        for url in [
-            "git@github.com:kainlite/gitops-operator.git",
-            "ssh://git@example.com:2222/team/manifests.git",
-            "git+ssh://example.com/team/manifests.git",
-        ] {
-            assert!(uses_ssh(url), "{url}");
-        }
-        for url in [
-            "file:///srv/git/app.git",
-            "/srv/git/app.git",
-            "https://example.com/team/app.git",
-            "./relative/path:with-colon",
-        ] {
-            assert!(!uses_ssh(url), "{url}");
-        }
-    }
 }
