@@ -53,3 +53,13 @@ pub const API_VERSION: &str = "herald.dev/v1alpha1";
 /// reconcile now; a trigger records the value it handled in `status.lastHandledReconcileAt`.
 /// Read in both modes (in a local manifest too).
 pub const RECONCILE_REQUESTED_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
+
+/// An object's reconcile request: the value of its [`RECONCILE_REQUESTED_ANNOTATION`].
+pub fn reconcile_requested_at(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Option<&str> {
+    let annotations = meta.annotations.as_ref()?;
+    annotations
+        .get(RECONCILE_REQUESTED_ANNOTATION)
+        .map(String::as_str)
+}

@@ -12,10 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
-use herald_api::{
-    Action, ClusterAction, ClusterGitRepo, GitRepo, RECONCILE_REQUESTED_ANNOTATION,
-    ScheduleTrigger, WebhookTrigger,
-};
+use herald_api::{Action, ClusterAction, ClusterGitRepo, GitRepo, ScheduleTrigger, WebhookTrigger};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -252,10 +249,7 @@ pub fn cancel_requested<K: Resource>(object: &K) -> Option<&str> {
 
 /// An object's reconcile request: the value of its `reconcile.fluxcd.io/requestedAt`.
 pub fn requested_at<K: Resource>(object: &K) -> Option<&str> {
-    let annotations = object.meta().annotations.as_ref()?;
-    annotations
-        .get(RECONCILE_REQUESTED_ANNOTATION)
-        .map(String::as_str)
+    herald_api::reconcile_requested_at(object.meta())
 }
 
 /// One object of a namespaced kind from a cache.

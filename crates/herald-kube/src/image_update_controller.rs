@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_api::validate::{Validate, join_errors};
-use herald_api::{
-    ImageUpdate, ImageUpdateStatus, RECONCILE_REQUESTED_ANNOTATION, SourceRef, reasons,
-};
+use herald_api::{ImageUpdate, ImageUpdateStatus, SourceRef, reasons};
 use herald_automation::{Attempt, Mode, UpdateEnv, Updater};
 use herald_engine::SourceError;
 use herald_git::Remote;
@@ -21,7 +19,7 @@ use serde_json::json;
 use crate::conditions::{conditions, now};
 use crate::context::Context;
 use crate::error::{Error, KubeContext};
-use crate::{labels, sources, store_events};
+use crate::{caches, labels, sources, store_events};
 
 /// What the engine reads in cluster mode: the caches (GitRepos and the Secrets they name) and
 /// the store.
@@ -122,10 +120,8 @@ fn status(
             generation,
         ),
         observed_generation: generation,
-        last_handled_reconcile_at: update
-            .annotations()
-            .get(RECONCILE_REQUESTED_ANNOTATION)
-            .cloned()
+        last_handled_reconcile_at: caches::requested_at(update)
+            .map(str::to_owned)
             .or_else(|| previous.last_handled_reconcile_at.clone()),
         ..previous.clone()
     }

@@ -212,18 +212,9 @@ struct Wanted {
 
 impl Wanted {
     fn of(update: &ImageUpdate) -> Self {
-        let requested = update
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|annotations| {
-                annotations
-                    .get(herald_api::RECONCILE_REQUESTED_ANNOTATION)
-                    .cloned()
-            });
         Self {
             spec: update.spec.clone(),
-            requested,
+            requested: herald_api::reconcile_requested_at(&update.metadata).map(str::to_owned),
         }
     }
 }

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_api::{
-    RECONCILE_REQUESTED_ANNOTATION, ScheduleTrigger, ScheduleTriggerSpec, TriggerKind,
-};
+use herald_api::{ScheduleTrigger, ScheduleTriggerSpec, TriggerKind};
 use herald_core::Ticker;
 use jiff::Timestamp;
 use tokio::sync::watch;
@@ -97,8 +95,7 @@ fn reschedule(
 
 /// The trigger's reconcile request, if its manifest carries one.
 fn requested_at(trigger: &ScheduleTrigger) -> Option<String> {
-    let annotations = trigger.metadata.annotations.as_ref()?;
-    annotations.get(RECONCILE_REQUESTED_ANNOTATION).cloned()
+    herald_api::reconcile_requested_at(&trigger.metadata).map(str::to_owned)
 }
 
 /// Stops the trigger's task when its entry is replaced or removed.
