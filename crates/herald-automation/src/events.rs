@@ -26,17 +26,12 @@ pub fn attempted(target: &Target<'_>, attempt: &Attempt) -> NewEvent {
         fields.remove("diff");
     }
     NewEvent {
-        namespace: Some(target.namespace.to_owned()),
-        source: Some(target.repository.to_owned()),
         revision: attempt.report.commit.clone(),
-        involved_kind: Some("ImageUpdate".into()),
-        involved_namespace: Some(target.namespace.to_owned()),
-        involved_name: Some(target.name.to_owned()),
         reason: Some(attempt.reason.to_owned()),
         severity: Some(severity.into()),
         message: Some(attempt.report.message.clone()),
         payload,
-        ..NewEvent::new(EventKind::ImageUpdate)
+        ..about(target)
     }
 }
 
@@ -44,14 +39,22 @@ pub fn attempted(target: &Target<'_>, attempt: &Attempt) -> NewEvent {
 /// URL): an event of its own, so the failure is visible without failing the update.
 pub fn notification_failed(target: &Target<'_>, endpoint: &str, error: &str) -> NewEvent {
     NewEvent {
+        reason: Some(herald_api::reasons::NOTIFICATION_FAILED.into()),
+        severity: Some("error".into()),
+        message: Some(format!("notification {endpoint}: {error}")),
+        ..about(target)
+    }
+}
+
+/// What every `image.update` event about `target` says: where, and which object and
+/// repository.
+fn about(target: &Target<'_>) -> NewEvent {
+    NewEvent {
         namespace: Some(target.namespace.to_owned()),
         source: Some(target.repository.to_owned()),
         involved_kind: Some("ImageUpdate".into()),
         involved_namespace: Some(target.namespace.to_owned()),
         involved_name: Some(target.name.to_owned()),
-        reason: Some(herald_api::reasons::NOTIFICATION_FAILED.into()),
-        severity: Some("error".into()),
-        message: Some(format!("notification {endpoint}: {error}")),
         ..NewEvent::new(EventKind::ImageUpdate)
     }
 }
