@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use herald_api::ImageUpdate;
 use herald_store::{EventKind, EventQuery, Store};
-use herald_testkit::{TestRepo, wait_for};
+use herald_testkit::{TestRepo, metric_sample, wait_for};
 use serde_json::json;
 use support::{Operator, TIMEOUT, apply, namespace};
 
@@ -172,12 +172,7 @@ async fn an_image_update_pushes_its_commit_records_it_and_settles() {
     // The same families as local mode, from the cluster's side.
     let url = format!("http://{}/metrics", operator.listen);
     let scrape = reqwest::get(url).await.unwrap().text().await.unwrap();
-    let value = |name: &str| {
-        scrape
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-            .and_then(|v| v.split(' ').next()?.parse::<f64>().ok())
-    };
+    let value = |name: &str| metric_sample(&scrape, name);
     assert_eq!(
         value(r#"herald_image_updates_total{result="Updated"}"#),
         Some(1.0)

@@ -150,12 +150,7 @@ async fn a_schedule_runs_a_job_to_success_with_history() {
     // The Run's way from creation to its Job and to its end, in the same families as local mode.
     let url = format!("http://{}/metrics", operator.listen);
     let scrape = reqwest::get(url).await.unwrap().text().await.unwrap();
-    let count = |name: &str| {
-        scrape
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-            .and_then(|v| v.parse::<f64>().ok())
-    };
+    let count = |name: &str| herald_testkit::metric_sample(&scrape, name);
     assert!(
         count("herald_run_start_latency_seconds_count").unwrap() >= 1.0,
         "{scrape}"

@@ -10,6 +10,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use herald_api::RunPhase;
+use herald_testkit::metric_sample;
 use support::{DEADLINE, LocalHerald, Manifests, TestRepo, schedule_setup, wait_for};
 
 /// Port 9 (discard) on loopback: nothing listens, so connections are refused at once.
@@ -30,14 +31,6 @@ spec:
   notifications:
     - {format: json, secretRef: {name: hook}}
 "#;
-
-/// The value of the sample `name` (with its labels as written), if served.
-fn sample(scrape: &str, name: &str) -> Option<f64> {
-    scrape
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|value| value.split(' ').next()?.parse().ok())
-}
 
 /// Runs the checker over `scrape`; `None` when python3 or its Prometheus parser is missing
 /// outside CI (in CI that fails the test).
@@ -102,23 +95,26 @@ async fn the_scrape_parses_and_serves_every_documented_family() {
     let failed = r#"herald_notifications_total{result="failed"}"#;
     let scrape = wait_for("the failed notification counted", DEADLINE, || async {
         let scrape = reqwest::get(&url).await.ok()?.text().await.ok()?;
-        sample(&scrape, failed).map(|_| scrape)
+        metric_sample(&scrape, failed).map(|_| scrape)
     })
     .await;
     let unavailable = r#"herald_image_updates_total{result="RegistryUnavailable"}"#;
-    assert_eq!(sample(&scrape, unavailable), Some(1.0), "{scrape}");
+    assert_eq!(metric_sample(&scrape, unavailable), Some(1.0), "{scrape}");
 
     let created = r#"herald_source_checks_total{result="created"}"#;
-    assert!(sample(&scrape, created).unwrap() >= 1.0, "{scrape}");
+    assert!(metric_sample(&scrape, created).unwrap() >= 1.0, "{scrape}");
     let succeeded = r#"herald_run_duration_seconds_count{phase="Succeeded"}"#;
-    assert!(sample(&scrape, succeeded).unwrap() >= 1.0, "{scrape}");
-    assert!(sample(&scrape, "herald_schedule_lag_seconds_count").unwrap() >= 1.0);
-    assert!(sample(&scrape, "herald_run_start_latency_seconds_count").unwrap() >= 1.0);
-    assert!(sample(&scrape, "herald_store_write_batch_events_count").unwrap() >= 1.0);
-    assert!(sample(&scrape, "herald_source_check_duration_seconds_count").unwrap() >= 1.0);
+    assert!(
+        metric_sample(&scrape, succeeded).unwrap() >= 1.0,
+        "{scrape}"
+    );
+    assert!(metric_sample(&scrape, "herald_schedule_lag_seconds_count").unwrap() >= 1.0);
+    assert!(metric_sample(&scrape, "herald_run_start_latency_seconds_count").unwrap() >= 1.0);
+    assert!(metric_sample(&scrape, "herald_store_write_batch_events_count").unwrap() >= 1.0);
+    assert!(metric_sample(&scrape, "herald_source_check_duration_seconds_count").unwrap() >= 1.0);
     let hook = r#"herald_hook_request_duration_seconds_count{provider="unknown",status="404"}"#;
-    assert_eq!(sample(&scrape, hook), Some(1.0), "{scrape}");
-    assert_eq!(sample(&scrape, "herald_leader"), Some(1.0));
+    assert_eq!(metric_sample(&scrape, hook), Some(1.0), "{scrape}");
+    assert_eq!(metric_sample(&scrape, "herald_leader"), Some(1.0));
     if let Some(report) = check_against_readme(&scrape) {
         assert!(report.contains("families served"), "{report}");
     }
