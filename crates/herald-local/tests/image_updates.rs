@@ -13,11 +13,11 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use herald_testkit::SshGitServer;
 use herald_testkit::axum;
 use herald_testkit::registry::{
     OCI_MANIFEST, PASSWORD, Registry, docker_config_json, htpasswd_registry, push_image,
 };
+use herald_testkit::{SshGitServer, git};
 use serde_json::Value;
 use support::{DEADLINE, LocalHerald, Manifests, TestRepo, wait_for};
 
@@ -136,31 +136,6 @@ spec:
           image: '{host}/{image}-worker:{tag}'
 "#
     )
-}
-
-/// Run `git` in `dir` (a bare repository or a work tree); its trimmed stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = std::process::Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=Herald Test",
-            "-c",
-            "user.email=herald-test@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
 /// `file` as committed on `main` of the bare repository, byte for byte.

@@ -3,6 +3,35 @@
 use std::path::Path;
 use std::process::Command;
 
+/// Run `git` in `dir` (a work tree or a bare repository) with a fixed identity, `main` as the
+/// default branch and none of the developer's configuration; panics with its stderr on
+/// failure; the trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let result = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=Herald Test",
+            "-c",
+            "user.email=herald-test@example.invalid",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap_or_else(|e| panic!("running git {args:?}: {e}"));
+    assert!(
+        result.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    String::from_utf8_lossy(&result.stdout).trim().to_owned()
+}
+
 /// A repository on branch `main` with one commit (`README.md`), removed when dropped.
 #[derive(Debug)]
 pub struct TestRepo {

@@ -35,7 +35,7 @@ pub use axum;
 
 pub use cluster::{TestCluster, shared};
 pub use crds::apply_crds;
-pub use git::TestRepo;
+pub use git::{TestRepo, git};
 pub use manifests::{FLUX_CRDS, TEKTON_CRDS, parse_crds, tekton_and_flux_crds};
 pub use metrics::metric_sample;
 pub use namespace::TestNamespace;

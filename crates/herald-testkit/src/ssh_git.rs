@@ -24,6 +24,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::git;
+
 /// How long sshd may take to start answering.
 const STARTUP_DEADLINE: Duration = Duration::from_secs(20);
 
@@ -266,32 +268,6 @@ fn keygen(dir: &Path, name: &str) -> String {
         .take(2)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Run `git` in `dir` with a fixed identity and none of the developer's configuration;
-/// panics with its stderr on failure; the trimmed stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let result = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=Herald Test",
-            "-c",
-            "user.email=herald-test@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("run git");
-    assert!(
-        result.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&result.stderr)
-    );
-    String::from_utf8_lossy(&result.stdout).trim().to_owned()
 }
 
 fn output(program: &str, args: &[&str]) -> String {

@@ -6,45 +6,14 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use herald_automation::writer::{DEFAULT_MESSAGE_TEMPLATE, Destination, Update};
 use herald_git::{Author, Remote};
 use herald_image::{Intent, Repository};
 use tempfile::TempDir;
 
-/// Run `git` with a fixed identity in `dir`; panics with stderr on failure.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=Herald Test",
-            "-c",
-            "user.email=herald-test@example.invalid",
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        // Keep the developer's own configuration out of the fixtures.
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    check(args, &output);
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
-fn check(args: &[&str], output: &Output) {
-    assert!(
-        output.status.success(),
-        "git {args:?} failed: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
+pub use herald_testkit::git;
 
 /// A Deployment with one container running `image`.
 pub fn deployment(name: &str, image: &str) -> String {
