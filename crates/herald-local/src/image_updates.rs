@@ -14,10 +14,10 @@ use herald_git::Remote;
 use herald_server::{ImageUpdateFuture, ImageUpdateView, ImageUpdates, ReconcileError};
 use herald_store::{NewEvent, Store};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::catalog::{Catalog, Key};
 use crate::resolve;
+use crate::scheduler::AbortOnDrop;
 
 /// What the engine reads in local mode: the folder's catalog (as it is now) and the store.
 #[derive(Debug)]
@@ -216,15 +216,5 @@ impl Wanted {
             spec: update.spec.clone(),
             requested: herald_api::reconcile_requested_at(&update.metadata).map(str::to_owned),
         }
-    }
-}
-
-/// Stops an ImageUpdate's task when its entry is replaced or removed.
-#[derive(Debug)]
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -98,8 +98,10 @@ fn requested_at(trigger: &ScheduleTrigger) -> Option<String> {
     herald_api::reconcile_requested_at(&trigger.metadata).map(str::to_owned)
 }
 
-/// Stops the trigger's task when its entry is replaced or removed.
-struct AbortOnDrop(JoinHandle<()>);
+/// Stops a task when its entry is replaced or removed (a schedule trigger's here, an
+/// ImageUpdate's in `image_updates`).
+#[derive(Debug)]
+pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
