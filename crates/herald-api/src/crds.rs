@@ -6,7 +6,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::CustomResourceExt;
 
 use crate::{
-    Action, ClusterAction, ClusterGitRepo, GitRepo, ImageUpdate, Run, ScheduleTrigger,
+    Action, ClusterAction, ClusterGitRepo, GitRepo, ImageUpdate, Notifier, Run, ScheduleTrigger,
     WebhookTrigger,
 };
 
@@ -21,6 +21,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         ClusterAction::crd(),
         Run::crd(),
         ImageUpdate::crd(),
+        Notifier::crd(),
     ];
     for crd in &mut crds {
         for version in &mut crd.spec.versions {

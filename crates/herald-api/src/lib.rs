@@ -5,6 +5,7 @@ mod action;
 mod common;
 mod crds;
 mod image_update;
+mod notifier;
 pub mod reasons;
 mod run;
 mod secret;
@@ -29,6 +30,10 @@ pub use image_update::{
     ImageSource, ImageUpdate, ImageUpdateSpec, ImageUpdateStatus, Notification, NotificationFormat,
     OrderPolicy, RequireImage, SemverPolicy, SortOrder, TagFilter, UpdateTarget, ValueKind,
     ValuesTarget,
+};
+pub use notifier::{
+    DEFAULT_FOLD_WINDOW, EVENT_SOURCE_KINDS, EventSource, NOTIFIER_ADDRESS_KEY, NOTIFIER_TOKEN_KEY,
+    Notifier, NotifierSpec, NotifierStatus, NotifierType, NotifyOn, Severity,
 };
 pub use run::{RerunOf, Run, RunCause, RunPhase, RunSpec, RunStatus, RunStep, RunTransition};
 pub use secret::secret_key;

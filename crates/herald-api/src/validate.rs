@@ -10,13 +10,14 @@
 use std::fmt;
 
 use crate::{
-    Action, ClusterAction, ClusterGitRepo, GitRepo, ImageUpdate, Run, ScheduleTrigger,
+    Action, ClusterAction, ClusterGitRepo, GitRepo, ImageUpdate, Notifier, Run, ScheduleTrigger,
     WebhookTrigger,
 };
 
 mod action;
 mod image_update;
 mod names;
+mod notifier;
 mod run;
 mod schedule;
 mod source;
@@ -229,6 +230,7 @@ validate_kind!(
     ClusterAction: false,
     Run: true,
     ImageUpdate: true,
+    Notifier: true,
 );
 
 #[cfg(test)]

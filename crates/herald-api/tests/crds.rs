@@ -98,6 +98,7 @@ fn every_kind_is_served_with_a_status_subresource() {
             ("ClusterAction", "Cluster"),
             ("Run", "Namespaced"),
             ("ImageUpdate", "Namespaced"),
+            ("Notifier", "Namespaced"),
         ]
         .map(|(k, s)| (k.to_owned(), s.to_owned()))
     );
