@@ -88,6 +88,13 @@ pub enum StoreError {
     /// may not have been recorded.
     #[error("the store's event writer stopped before the event was committed")]
     WriterStopped,
+    /// Another process moved the notification cursor meanwhile (a brief second leader): its
+    /// rows stand, this process's are rolled back.
+    #[error("the notification cursor moved from {expected} while this process held it")]
+    CursorMoved {
+        /// Where this process found it.
+        expected: i64,
+    },
     /// A stored value could not be read back.
     #[error("corrupt data in the store: {what}")]
     Corrupt {
@@ -108,6 +115,7 @@ impl StoreError {
             Self::NotTerminal { .. } => "not_terminal",
             Self::NotFound(_) => "not_found",
             Self::Corrupt { .. } => "corrupt",
+            Self::CursorMoved { .. } => "cursor_moved",
             Self::BatchFailed { .. } => "query",
             Self::Closed => "closed",
             Self::WriterStopped => "writer_stopped",

@@ -242,7 +242,7 @@ pub struct EventPage {
     pub next_cursor: Option<i64>,
 }
 
-const EVENT_COLUMNS: &str = "id, at, kind, namespace, trigger_name, source_name, revision, \
+pub(crate) const EVENT_COLUMNS: &str = "id, at, kind, namespace, trigger_name, source_name, revision, \
      involved_kind, involved_namespace, involved_name, reason, severity, message, delivery_id, \
      payload";
 
@@ -391,7 +391,7 @@ pub(crate) async fn insert(
     event_rows::insert(conn, &EventRow::new(event), op).await
 }
 
-fn event_record(row: &AnyRow) -> Result<EventRecord, StoreError> {
+pub(crate) fn event_record(row: &AnyRow) -> Result<EventRecord, StoreError> {
     let kind: String = get(row, "kind")?;
     let payload: Option<String> = get(row, "payload")?;
     Ok(EventRecord {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use herald_api::RunPhase;
 use herald_store::{
-    CREATED_REASON, EventKind, EventQuery, NewEvent, RunFilter, RunOutcome, Store, StoreError,
+    CREATED_REASON, Enqueue, EventKind, EventQuery, NewEvent, RunFilter, RunOutcome, Store,
+    StoreError,
 };
 use jiff::Timestamp;
 
@@ -56,6 +57,8 @@ on_both_backends!(
     retention,
     migrations_are_idempotent,
     steps_keep_every_attempt,
+    notification_outbox,
+    notification_cursor_is_taken_once,
 );
 
 fn event(kind: EventKind) -> NewEvent {
@@ -726,5 +729,155 @@ mod suite {
         assert_eq!(again.backend(), store.backend());
         let runs = again.list_runs(&RunFilter::default()).await.expect("list");
         assert_eq!(runs.len(), 1);
+    }
+
+    fn enqueue(fold_key: &str, window: Duration, event_id: i64) -> Enqueue {
+        Enqueue {
+            notifier: "team/chat".into(),
+            fold_key: fold_key.into(),
+            window,
+            event_id,
+            notice: serde_json::json!({"event": "run.failed", "id": event_id}),
+        }
+    }
+
+    pub async fn notification_outbox(store: Store, _url: &str) {
+        let first = store
+            .record_event(&event(EventKind::RunTransition))
+            .await
+            .expect("event");
+        // The cursor starts at the newest event: history is never announced.
+        let cursor = store.notification_cursor().await.expect("cursor");
+        assert_eq!(cursor, first.id);
+        assert_eq!(store.notification_cursor().await.expect("again"), cursor);
+
+        let t0 = Timestamp::from_second(1_700_000_000).expect("t0");
+        let ten_minutes = Duration::from_secs(600);
+        let at = |s: i64| {
+            t0.checked_add(jiff::SignedDuration::from_secs(s))
+                .expect("time")
+        };
+        // Five identical failures in a window: the first is due at once, the other four fold
+        // into one summary due when the window ends, counting all five.
+        let items: Vec<_> = (1..=5)
+            .map(|i| enqueue("run.failed/t/a", ten_minutes, i))
+            .collect();
+        store
+            .enqueue_notifications(cursor, cursor + 5, &items[..1], t0)
+            .await
+            .expect("first");
+        store
+            .enqueue_notifications(cursor + 5, cursor + 6, &items[1..], at(60))
+            .await
+            .expect("rest");
+        let due = store.due_notifications(at(61), 10).await.expect("due");
+        assert_eq!(due.len(), 1, "{due:?}");
+        assert!(!due[0].summary);
+        assert_eq!((due[0].occurrences, due[0].event_id), (1, 1));
+        store.notification_sent(due[0].id).await.expect("sent");
+        assert!(
+            store
+                .due_notifications(at(599), 10)
+                .await
+                .expect("none")
+                .is_empty()
+        );
+        assert_eq!(
+            store.next_notification_due().await.expect("next"),
+            Some(at(600))
+        );
+        let summary = store.due_notifications(at(600), 10).await.expect("summary");
+        assert_eq!(summary.len(), 1, "{summary:?}");
+        assert!(summary[0].summary);
+        assert_eq!((summary[0].occurrences, summary[0].event_id), (5, 5));
+        assert_eq!(summary[0].notice["id"], 5, "the latest notice is kept");
+
+        // A retry moves it; giving up ends it.
+        store
+            .notification_retry(summary[0].id, at(700), "503")
+            .await
+            .expect("retry");
+        assert!(
+            store
+                .due_notifications(at(699), 10)
+                .await
+                .expect("later")
+                .is_empty()
+        );
+        let retried = store.due_notifications(at(700), 10).await.expect("retried");
+        assert_eq!(retried[0].attempts, 1);
+        store
+            .notification_failed(retried[0].id, "503 again")
+            .await
+            .expect("failed");
+        assert_eq!(store.next_notification_due().await.expect("none"), None);
+
+        // After the window a new one is sent at once again; a notifier without a window
+        // sends every one (its fold keys are unique).
+        store
+            .enqueue_notifications(
+                cursor + 6,
+                cursor + 7,
+                &[
+                    enqueue("run.failed/t/a", ten_minutes, 6),
+                    enqueue("status/7", Duration::ZERO, 7),
+                    enqueue("status/8", Duration::ZERO, 8),
+                ],
+                at(601),
+            )
+            .await
+            .expect("later");
+        let due = store.due_notifications(at(601), 10).await.expect("due");
+        let ids: Vec<_> = due.iter().map(|d| (d.event_id, d.summary)).collect();
+        assert_eq!(ids, [(6, false), (7, false), (8, false)]);
+        for d in &due {
+            store.notification_sent(d.id).await.expect("sent");
+        }
+        // Pruning keeps rows whose window is open: they decide what folds.
+        let pruned = store
+            .prune_notifications(
+                Timestamp::now()
+                    .checked_add(jiff::SignedDuration::from_secs(1))
+                    .expect("soon"),
+            )
+            .await
+            .expect("prune");
+        assert_eq!(pruned, 5);
+    }
+
+    pub async fn notification_cursor_is_taken_once(store: Store, _url: &str) {
+        let cursor = store.notification_cursor().await.expect("cursor");
+        let item = enqueue("k", Duration::ZERO, 1);
+        store
+            .enqueue_notifications(
+                cursor,
+                cursor + 1,
+                std::slice::from_ref(&item),
+                Timestamp::now(),
+            )
+            .await
+            .expect("first");
+        // A second process that read the cursor before the move is refused, and stores nothing.
+        let error = store
+            .enqueue_notifications(
+                cursor,
+                cursor + 1,
+                &[enqueue("k2", Duration::ZERO, 2)],
+                Timestamp::now(),
+            )
+            .await
+            .expect_err("moved");
+        assert!(matches!(error, StoreError::CursorMoved { .. }), "{error:?}");
+        assert_eq!(
+            store.notification_cursor().await.expect("cursor"),
+            cursor + 1
+        );
+        let due = store
+            .due_notifications(Timestamp::now(), 10)
+            .await
+            .expect("due");
+        assert_eq!(due.len(), 1);
+        let events = store.events_after(0, 10).await.expect("events");
+        assert!(events.windows(2).all(|w| w[0].id < w[1].id));
     }
 }
