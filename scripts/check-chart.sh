@@ -23,7 +23,16 @@
 #      deploy/chart/crds/herald.dev.yaml is byte-for-byte deploy/crds/herald.dev.yaml (a copy:
 #      refresh it with `cp deploy/crds/herald.dev.yaml deploy/chart/crds/`) and is what Helm
 #      installed.
-#   4. Values Helm must refuse (the template's `fail`), with a message saying what to set: more
+#   4. Monitoring, off by default: no ServiceMonitor and no dashboard ConfigMap unless asked for;
+#      with serviceMonitor.enabled, one ServiceMonitor selecting the Service by its labels on a
+#      port the Service has, with the values' interval, labels, namespace and relabelings; with
+#      grafanaDashboard.enabled, a ConfigMap with the sidecar's label holding
+#      deploy/chart/dashboards/herald.json. That dashboard is held to README.md's metrics table
+#      (between <!-- metrics:begin --> and <!-- metrics:end -->): every metric its queries use is
+#      in the table (histogram series by their family name) and every counter and histogram of the
+#      table is in a panel; its queries use the data source, namespace and job variables, and
+#      every quantile is histogram_quantile over `sum by (le, ...)` of a bucket rate.
+#   5. Values Helm must refuse (the template's `fail`), with a message saying what to set: more
 #      than one replica on SQLite (each pod would keep its own event store), and a store.url that
 #      is neither PostgreSQL nor SQLite.
 #
@@ -227,6 +236,8 @@ DISCOVERY = {
         ("rolebindings", "RoleBinding", True),
     ],
     "apiextensions.k8s.io/v1": [("customresourcedefinitions", "CustomResourceDefinition", False)],
+    # The Prometheus Operator's, for serviceMonitor.enabled.
+    "monitoring.coreos.com/v1": [("servicemonitors", "ServiceMonitor", True)],
 }
 
 
@@ -363,7 +374,7 @@ def mebibytes(quantity):
 
 
 DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
-NAMESPACED = {"ServiceAccount", "Service", "Deployment", "Role", "RoleBinding"}
+NAMESPACED = {"ServiceAccount", "Service", "Deployment", "Role", "RoleBinding", "ServiceMonitor", "ConfigMap"}
 
 
 def canonical(obj):
@@ -562,7 +573,146 @@ def check_release(name, release, namespace, values, want_replicas, rendered, cre
         sel = dig(svc, "spec", "selector", default={})
         check(sel and all(pod_labels.get(k) == v for k, v in sel.items()), f"{p} the Service selects the controller's pods")
 
+    check_monitoring(p, values, merged, namespace, by_kind, services[0] if len(services) == 1 else None)
+
     check("/hooks/{namespace}/{trigger}[/{source}]" in notes, f"{p} NOTES tell where hooks are served")
+
+
+def check_monitoring(p, values, merged, namespace, by_kind, svc):
+    """The ServiceMonitor and the dashboard ConfigMap: absent unless `values` (the overrides, not the
+    defaults: both are off by default) enable them, else as the values say."""
+    sm_values = merged["serviceMonitor"]
+    monitors = by_kind.get("ServiceMonitor", [])
+    if not dig(values, "serviceMonitor", "enabled"):
+        check(not monitors, f"{p} no ServiceMonitor (off by default)"
+              + (f" (rendered {len(monitors)})" if monitors else ""))
+    elif check(len(monitors) == 1, f"{p} exactly one ServiceMonitor" + (f" (rendered {len(monitors)})" if len(monitors) != 1 else "")):
+        sm = monitors[0]
+        want_ns = sm_values["namespace"] or namespace
+        check(dig(sm, "apiVersion") == "monitoring.coreos.com/v1" and dig(sm, "metadata", "namespace") == want_ns,
+              f"{p} ServiceMonitor monitoring.coreos.com/v1 in namespace {want_ns}")
+        labels = dig(sm, "metadata", "labels", default={}) or {}
+        missing = {k: v for k, v in sm_values["labels"].items() if labels.get(k) != v}
+        check(not missing, f"{p} ServiceMonitor carries the labels of serviceMonitor.labels {sm_values['labels']}"
+              + (f" (missing: {missing})" if missing else ""))
+        match = dig(sm, "spec", "selector", "matchLabels", default={}) or {}
+        svc_labels = dig(svc, "metadata", "labels", default={}) or {}
+        check(bool(match) and not dig(sm, "spec", "selector", "matchExpressions")
+              and all(svc_labels.get(k) == v for k, v in match.items()),
+              f"{p} the ServiceMonitor's selector {match} matches the Service's labels")
+        check(dig(sm, "spec", "namespaceSelector", "matchNames") == [dig(svc, "metadata", "namespace")],
+              f"{p} the ServiceMonitor looks for the Service in {dig(svc, 'metadata', 'namespace')} only")
+        endpoints = dig(sm, "spec", "endpoints", default=[]) or []
+        if check(len(endpoints) == 1, f"{p} the ServiceMonitor has one endpoint"):
+            ep = endpoints[0]
+            svc_ports = {pt.get("name"): pt for pt in dig(svc, "spec", "ports", default=[])}
+            check(ep.get("port") in svc_ports and svc_ports[ep["port"]].get("targetPort") == "metrics",
+                  f"{p} the ServiceMonitor's endpoint port {ep.get('port')!r} is a Service port, the one onto the container's metrics port")
+            check(ep.get("path") == "/metrics", f"{p} the ServiceMonitor scrapes /metrics")
+            for key in ("interval", "scrapeTimeout"):
+                want = sm_values[key] or None
+                shown = want or "unset (Prometheus' own)"
+                check(ep.get(key) == want, f"{p} the ServiceMonitor's {key} is {shown}"
+                      + ("" if ep.get(key) == want else f" (rendered {ep.get(key)})"))
+            for key in ("relabelings", "metricRelabelings"):
+                want = sm_values[key] or None
+                check(ep.get(key) == want, f"{p} the ServiceMonitor's {key} are serviceMonitor.{key}"
+                      + ("" if ep.get(key) == want else f" (rendered {ep.get(key)})"))
+
+    gd_values = merged["grafanaDashboard"]
+    config_maps = by_kind.get("ConfigMap", [])
+    if not dig(values, "grafanaDashboard", "enabled"):
+        check(not config_maps, f"{p} no dashboard ConfigMap (off by default)"
+              + (f" (rendered {len(config_maps)})" if config_maps else ""))
+    elif check(len(config_maps) == 1, f"{p} exactly one ConfigMap, the dashboard's"):
+        cm = config_maps[0]
+        want_ns = gd_values["namespace"] or namespace
+        check(dig(cm, "metadata", "namespace") == want_ns, f"{p} the dashboard ConfigMap is in namespace {want_ns}")
+        labels = dig(cm, "metadata", "labels", default={}) or {}
+        key, value = gd_values["labelKey"], str(gd_values["labelValue"])
+        check(labels.get(key) == value, f"{p} the dashboard ConfigMap has the sidecar's label {key}: {value!r}"
+              + ("" if labels.get(key) == value else f" (labels: {labels})"))
+        missing = {k: v for k, v in {**gd_values["labels"], **gd_values["annotations"]}.items()
+                   if labels.get(k) != v and dig(cm, "metadata", "annotations", k) != v}
+        check(not missing, f"{p} the dashboard ConfigMap has the extra labels and annotations"
+              + (f" (missing: {missing})" if missing else ""))
+        data = cm.get("data") or {}
+        if check(list(data) == ["herald.json"], f"{p} the dashboard ConfigMap holds herald.json alone (got {list(data)})"):
+            try:
+                shipped = json.loads(data["herald.json"])
+            except ValueError as e:
+                check(False, f"{p} the dashboard ConfigMap's herald.json is JSON: {e}")
+            else:
+                check(shipped == DASHBOARD, f"{p} the dashboard ConfigMap's herald.json parses and is {DASHBOARD_FILE}")
+
+
+def metrics_table(path):
+    """README's metrics table, {name: type}, from between its metrics:begin and metrics:end markers."""
+    with open(path) as f:
+        text = f.read()
+    m = re.search(r"<!-- metrics:begin -->(.*?)<!-- metrics:end -->", text, re.S)
+    if not m:
+        return {}
+    return {name: kind for name, kind in re.findall(r"^\|\s*`(\w+)`\s*\|\s*(\w+)\s*\|", m.group(1), re.M)}
+
+
+def dashboard_panels(panels):
+    for panel in panels or []:
+        yield panel
+        yield from dashboard_panels(panel.get("panels"))
+
+
+def check_dashboard(dash, table):
+    """The dashboard against README's metrics table, and the shape of its queries."""
+    what = DASHBOARD_FILE
+    check(bool(table) and all(k in ("counter", "gauge", "histogram") for k in table.values()),
+          f"README.md's metrics table is read: {len(table)} metrics, each a counter, gauge or histogram")
+    check(isinstance(dash.get("schemaVersion"), int) and dash["schemaVersion"] >= 39 and dash.get("uid") and dash.get("title"),
+          f"{what}: a dashboard with uid, title and schemaVersion >= 39 (got {dash.get('schemaVersion')})")
+    variables = {v.get("name"): v for v in dig(dash, "templating", "list", default=[]) or []}
+    check(dig(variables, "datasource", "type") == "datasource" and dig(variables, "datasource", "query") == "prometheus",
+          f"{what}: a `datasource` variable of type datasource, prometheus")
+    check(all(dig(variables, n, "type") == "query" for n in ("namespace", "job")), f"{what}: `namespace` and `job` query variables")
+    panels = [pn for pn in dashboard_panels(dash.get("panels")) if pn.get("type") != "row"]
+    ids = [pn.get("id") for pn in dashboard_panels(dash.get("panels"))]
+    check(len(ids) == len(set(ids)) and None not in ids, f"{what}: every panel has its own id")
+    ds = {"type": "prometheus", "uid": "${datasource}"}
+    off = [pn.get("title") for pn in panels if pn.get("datasource") != ds
+           or any(t.get("datasource") != ds for t in pn.get("targets") or [])]
+    check(not off, f"{what}: every panel and query uses the ${{datasource}} variable" + (f" (not: {off})" if off else ""))
+    exprs = [t.get("expr", "") for pn in panels for t in pn.get("targets") or []]
+    check(len(exprs) >= len(table) and all(exprs), f"{what}: {len(exprs)} queries in {len(panels)} panels, none empty")
+    queries = [dig(v, "query", "query", default=v.get("query")) for n, v in variables.items() if n != "datasource"]
+
+    # Names: every one a metric of the table, or a histogram's series (_bucket, _sum, _count).
+    def family(name):
+        if name in table:
+            return name
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        return base if base != name and table.get(base) == "histogram" else None
+
+    used = {n for e in exprs for n in re.findall(r"\bherald_\w+", e)}
+    unknown = sorted(n for n in used | {n for q in queries for n in re.findall(r"\bherald_\w+", str(q))} if not family(n))
+    check(bool(used) and not unknown, f"{what}: every metric its queries use is in README.md's metrics table"
+          + (f" (not in it: {unknown})" if unknown else ""))
+    families = {family(n) for n in used}
+    uncovered = sorted(n for n, k in table.items() if k in ("counter", "histogram") and n not in families)
+    check(not uncovered, f"{what}: every counter and histogram of README.md's metrics table is in a panel"
+          + (f" (in none: {uncovered})" if uncovered else ""))
+    # Every series selected for the chosen namespace and job.
+    unscoped = sorted({e for e in exprs for sel in re.findall(r"\bherald_\w+(\{[^}]*\})?", e)
+                       if 'namespace=~"$namespace"' not in sel or 'job=~"$job"' not in sel})
+    check(not unscoped, f"{what}: every series is selected by namespace=~\"$namespace\" and job=~\"$job\""
+          + (f" (not in: {unscoped})" if unscoped else ""))
+    # Quantiles: histogram_quantile(q, sum by (le, ...) (rate(X_bucket{...}[$__rate_interval]))), and buckets
+    # nowhere else.
+    quantile = re.compile(r"histogram_quantile\((0(\.\d+)?|1), sum by \(le(, \w+)*\) \(rate\(herald_\w+_bucket\{[^}]*\}\[\$__rate_interval\]\)\)\)")
+    bad = [e for e in exprs if ("histogram_quantile" in e or "_bucket" in e)
+           and not (len(quantile.findall(e)) == e.count("histogram_quantile") == e.count("_bucket"))]
+    check(not bad, f"{what}: every quantile is histogram_quantile over sum by (le, ...) of a _bucket rate over $__rate_interval"
+          + (f" (not: {bad})" if bad else ""))
+    rates = re.findall(r"\b(?:rate|increase)\(\w+\{[^}]*\}\[([^\]]*)\]", " ".join(exprs))
+    check(rates and set(rates) == {"$__rate_interval"}, f"{what}: every rate is over $__rate_interval (got {sorted(set(rates))})")
 
 
 # ---------------------------------------------------------------- run
@@ -577,6 +727,17 @@ extra = sorted(set(os.listdir(os.path.join(CHART, "crds"))) - {"herald.dev.yaml"
 check(not extra, f"{CHART}/crds holds nothing else" + (f" (found {extra})" if extra else ""))
 want_crds = [d for d in yaml.safe_load_all(crds_bytes) if d]
 check(len(want_crds) == 8, f"{CRDS} holds the eight CRDs")
+
+DASHBOARD_FILE = os.path.join(CHART, "dashboards", "herald.json")
+try:
+    with open(DASHBOARD_FILE) as f:
+        DASHBOARD = json.load(f)
+except (OSError, ValueError) as e:
+    DASHBOARD = None
+    check(False, f"{DASHBOARD_FILE} is JSON: {e}")
+else:
+    check(True, f"{DASHBOARD_FILE} is JSON")
+    check_dashboard(DASHBOARD, metrics_table("README.md"))
 
 lint = helm_lint(CHART)
 problems = [m for m in lint.get("Messages") or [] if m.get("Severity", 0) >= 2]
@@ -613,6 +774,20 @@ SCENARIOS = [
     ("SQLite URL on a claim", "herald", "herald",
      {"store": {"url": "sqlite:///var/lib/herald/events.db", "sqlite": {"existingClaim": "herald-data"}}},
      "v1.30.0", 1),
+    ("ServiceMonitor and dashboard on", "herald", "herald",
+     {"serviceMonitor": {"enabled": True}, "grafanaDashboard": {"enabled": True}}, "v1.30.0", 1),
+    ("ServiceMonitor and dashboard with overrides", "ci", "platform", {
+        "service": {"metricsPort": 9100},
+        "serviceMonitor": {
+            "enabled": True, "namespace": "monitoring", "labels": {"release": "prometheus"},
+            "interval": "15s", "scrapeTimeout": "",
+            "relabelings": [{"action": "replace", "sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node"}],
+            "metricRelabelings": [{"action": "drop", "sourceLabels": ["__name__"], "regex": "herald_store_.*"}],
+        },
+        "grafanaDashboard": {"enabled": True, "namespace": "grafana", "labelKey": "grafana.io/dashboard",
+                             "labelValue": "herald", "labels": {"example.com/team": "platform"},
+                             "annotations": {"grafana_folder": "Herald"}},
+    }, "v1.30.0", 1),
 ]
 
 # (name, values, what Helm's error must say): values the chart must refuse to render.
