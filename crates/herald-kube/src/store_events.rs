@@ -52,15 +52,18 @@ pub fn moved(run: &Run, moved: &herald_api::RunTransition) -> NewEvent {
         "info"
     };
     let message = moved.message.as_deref().unwrap_or_default();
-    let payload = match &moved.step {
-        Some(step) => serde_json::json!({
-            "phase": moved.phase,
-            "step": step,
-            "attempt": moved.attempt,
-            "from": moved.from,
-        }),
-        None => serde_json::json!({ "phase": moved.phase }),
-    };
+    let mut payload = serde_json::json!({
+        "phase": moved.phase,
+        "triggerKind": run.spec.trigger.kind,
+        "sourceKind": run.spec.source.kind,
+        "actionKind": run.spec.action.kind,
+        "action": run.spec.action.name,
+    });
+    if let Some(step) = &moved.step {
+        payload["step"] = step.clone().into();
+        payload["attempt"] = moved.attempt.into();
+        payload["from"] = serde_json::json!(moved.from);
+    }
     NewEvent {
         reason: moved.reason.clone(),
         severity: Some(severity.into()),

@@ -33,16 +33,25 @@ pub enum EventKind {
     /// reason: `Updated`, `UpToDate`, `WaitingForImage`, `Failed`, `Rejected`) and the commit.
     #[serde(rename = "image.update")]
     ImageUpdate,
+    /// A source could not be read where it could before, or for another reason
+    /// (`source.failed`): unreachable, credentials refused, a host key that changed.
+    #[serde(rename = "source.failed")]
+    SourceFailed,
+    /// A notification was given up on after its retries (`notification.failed`).
+    #[serde(rename = "notification.failed")]
+    NotificationFailed,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 7] = [
         Self::HookDelivery,
         Self::RevisionDetected,
         Self::RunTransition,
         Self::FluxEvent,
         Self::ImageUpdate,
+        Self::SourceFailed,
+        Self::NotificationFailed,
     ];
 
     /// The kind as stored and shown: `hook.delivery`, `revision.detected`, ...
@@ -53,6 +62,8 @@ impl EventKind {
             Self::RunTransition => "run.transition",
             Self::FluxEvent => "flux.event",
             Self::ImageUpdate => "image.update",
+            Self::SourceFailed => "source.failed",
+            Self::NotificationFailed => "notification.failed",
         }
     }
 

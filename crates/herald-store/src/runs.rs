@@ -448,8 +448,15 @@ pub(crate) fn run_event(
     phase: RunPhase,
     reason: &str,
     message: Option<&str>,
-    payload: serde_json::Value,
+    mut payload: serde_json::Value,
 ) -> NewEvent {
+    // What a notifier selects on (by kind and name) and cluster mode's events say alike.
+    if let serde_json::Value::Object(fields) = &mut payload {
+        fields.insert("triggerKind".into(), enum_text(run.trigger_kind).into());
+        fields.insert("sourceKind".into(), enum_text(run.source_kind).into());
+        fields.insert("actionKind".into(), enum_text(run.action_kind).into());
+        fields.insert("action".into(), run.action.clone().into());
+    }
     let severity = if matches!(phase, RunPhase::Failed | RunPhase::TimedOut) {
         "error"
     } else {
