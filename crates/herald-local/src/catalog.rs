@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use herald_api::{
-    Action, ActionKind, ClusterAction, ClusterGitRepo, GitRepo, ImageUpdate, ScheduleTrigger,
-    SourceKind, TriggerKind, WebhookTrigger,
+    Action, ActionKind, ClusterAction, ClusterGitRepo, GitRepo, ImageUpdate, Notifier,
+    ScheduleTrigger, SourceKind, TriggerKind, WebhookTrigger,
 };
 use herald_engine::SourceError;
 use herald_server::{HookAuth, NotReady};
@@ -24,6 +24,7 @@ pub struct Catalog {
     pub cluster_actions: BTreeMap<String, ClusterAction>,
     pub secrets: BTreeMap<Key, Secret>,
     pub image_updates: BTreeMap<Key, ImageUpdate>,
+    pub notifiers: BTreeMap<Key, Notifier>,
 }
 
 /// The parts of a trigger that firing needs, whatever its kind.
@@ -148,6 +149,23 @@ impl Catalog {
         Some(HookAuth::resolve(&trigger.spec, namespace, secret))
     }
 
+    /// Whether Notifier `namespace/name` can send: `None` when there is no such Notifier.
+    pub fn notifier_readiness(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Result<(), herald_notify::NotReady>> {
+        let notifier = self
+            .notifiers
+            .get(&(namespace.to_owned(), name.to_owned()))?;
+        let secret = notifier
+            .spec
+            .secret_ref
+            .as_ref()
+            .and_then(|r| self.secrets.get(&(namespace.to_owned(), r.name.clone())));
+        Some(herald_notify::readiness(&notifier.spec, namespace, secret))
+    }
+
     /// Each webhook trigger that can verify its senders (`namespace/name`) with the paths its
     /// sender may be pointed at: what a trigger's status shows in cluster mode.
     pub fn hook_paths(&self) -> Vec<(String, Vec<String>)> {
@@ -163,13 +181,15 @@ impl Catalog {
     /// How many objects of each kind were loaded, for a start-up summary.
     pub fn summary(&self) -> String {
         format!(
-            "{} GitRepo, {} ClusterGitRepo, {} ScheduleTrigger, {} WebhookTrigger, {} Action, {} ClusterAction, {} Secret",
+            "{} GitRepo, {} ClusterGitRepo, {} ScheduleTrigger, {} WebhookTrigger, {} Action, {} ClusterAction, {} ImageUpdate, {} Notifier, {} Secret",
             self.git_repos.len(),
             self.cluster_git_repos.len(),
             self.schedule_triggers.len(),
             self.webhook_triggers.len(),
             self.actions.len(),
             self.cluster_actions.len(),
+            self.image_updates.len(),
+            self.notifiers.len(),
             self.secrets.len()
         )
     }

@@ -9,6 +9,7 @@ mod graph_run;
 mod hooks;
 mod image_updates;
 mod manifests;
+mod notifications;
 mod reconcile;
 mod report;
 mod resolve;
@@ -62,6 +63,8 @@ pub struct LocalConfig {
     /// How many ref listings may run at once, and how long each may take.
     pub git_concurrency: usize,
     pub git_timeout: Duration,
+    /// Where people reach this Herald: notifications link there (default: `http://<listen>`).
+    pub external_url: Option<String>,
 }
 
 impl Default for LocalConfig {
@@ -81,6 +84,7 @@ impl Default for LocalConfig {
             retention: Retention::default(),
             git_concurrency: 4,
             git_timeout: Duration::from_secs(30),
+            external_url: None,
         }
     }
 }
@@ -142,9 +146,12 @@ pub async fn run(
     let health = Health::default();
     let watch = watcher::watch_dir(config.dir.clone(), config.reload_every, sender);
     let watcher = tokio::spawn(health.clone().guard("manifest watcher", watch));
+    let receiver_for_notify = receiver.clone();
     let schedule = scheduler::run_schedules(engine.clone(), receiver);
     let schedules = tokio::spawn(health.clone().guard("scheduler", schedule));
     let updates = tokio::spawn(health.clone().guard("image updates", image_updates.run()));
+    let notify = notifications(&config, &store, receiver_for_notify, metrics.clone())?;
+    let notifications = tokio::spawn(health.clone().guard("notifications", notify.run()));
     let prune = herald_server::prune_events_forever(store, config.retention);
     let retention = tokio::spawn(health.clone().guard("event retention", prune));
     health.set_ready();
@@ -161,6 +168,7 @@ pub async fn run(
     schedules.abort();
     retention.abort();
     updates.abort();
+    notifications.abort();
     served.map_err(|source| LocalError::Serve {
         listen: config.listen,
         source,
@@ -193,6 +201,37 @@ fn image_updates(
         metrics,
     );
     Ok(LocalImageUpdates::new(updater, catalog))
+}
+
+/// The notifier over the folder's Notifiers, linking to this process's own address unless an
+/// external URL is set.
+fn notifications(
+    config: &LocalConfig,
+    store: &Store,
+    catalog: watch::Receiver<Arc<Catalog>>,
+    metrics: herald_server::Metrics,
+) -> Result<herald_notify::Dispatcher<LocalEnv>, LocalError> {
+    let env = LocalEnv {
+        catalog,
+        store: store.clone(),
+    };
+    let poster =
+        herald_notify::webhook::Poster::new().map_err(|e| LocalError::Notifier(e.to_string()))?;
+    let external_url = config
+        .external_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
+    let settings = herald_notify::Config {
+        external_url: Some(external_url),
+        ..herald_notify::Config::default()
+    };
+    Ok(herald_notify::Dispatcher::new(
+        Arc::new(env),
+        store.clone(),
+        poster,
+        metrics,
+        settings,
+    ))
 }
 
 /// The engine settings `herald local` and `herald trigger` share.

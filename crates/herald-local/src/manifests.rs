@@ -46,8 +46,9 @@ impl std::fmt::Display for LoadError {
 pub struct Loaded {
     pub catalog: Catalog,
     pub errors: Vec<LoadError>,
-    /// Where each webhook trigger was read (file, document), to report what it references.
-    webhook_origins: std::collections::BTreeMap<Key, (PathBuf, usize)>,
+    /// Where each webhook trigger and Notifier was read (file, document), by (kind, key), to
+    /// report what it references once every document is in.
+    origins: std::collections::BTreeMap<(String, Key), (PathBuf, usize)>,
 }
 
 /// Every manifest file below `dir`, sorted, skipping hidden files and folders (such as the
@@ -93,23 +94,39 @@ pub fn load_dir(dir: &Path) -> std::io::Result<Loaded> {
             }),
         }
     }
-    report_unready_hooks(&mut loaded);
+    report_unready(&mut loaded);
     Ok(loaded)
 }
 
-fn report_unready_hooks(loaded: &mut Loaded) {
-    for ((namespace, name), (file, document)) in &loaded.webhook_origins {
-        if let Some(Err(why)) = loaded.catalog.hook_auth(namespace, name) {
-            loaded.errors.push(LoadError {
-                file: file.clone(),
-                document: *document,
-                object: Some(format!("WebhookTrigger {namespace}/{name}")),
-                reason: format!(
+/// Kinds whose references (a Secret and its keys) are checked once the folder is read.
+const CHECKED_AFTER_LOAD: [&str; 2] = ["WebhookTrigger", "Notifier"];
+
+/// What a webhook trigger or a Notifier names but the folder lacks: reported now, though the
+/// object stays loaded (a Secret may be added by the next reload).
+fn report_unready(loaded: &mut Loaded) {
+    for ((kind, (namespace, name)), (file, document)) in &loaded.origins {
+        let why = match kind.as_str() {
+            "WebhookTrigger" => match loaded.catalog.hook_auth(namespace, name) {
+                Some(Err(why)) => format!(
                     "{}: {why}; its hooks are answered 503 until this is fixed",
                     why.reason()
                 ),
-            });
-        }
+                _ => continue,
+            },
+            _ => match loaded.catalog.notifier_readiness(namespace, name) {
+                Some(Err(why)) => format!(
+                    "{}: {why}; it sends nothing until this is fixed",
+                    why.reason
+                ),
+                _ => continue,
+            },
+        };
+        loaded.errors.push(LoadError {
+            file: file.clone(),
+            document: *document,
+            object: Some(format!("{kind} {namespace}/{name}")),
+            reason: why,
+        });
     }
 }
 
@@ -131,13 +148,14 @@ pub fn load_text(file: &Path, text: &str, loaded: &mut Loaded) {
                 break;
             }
         };
-        let webhook = (string_field(&value, "kind").as_deref() == Some("WebhookTrigger"))
-            .then(|| value_key(&value));
+        let checked = string_field(&value, "kind")
+            .filter(|kind| CHECKED_AFTER_LOAD.contains(&kind.as_str()))
+            .map(|kind| (kind, value_key(&value)));
         match add_document(value, &mut loaded.catalog) {
             Ok(()) => {
-                if let Some(key) = webhook {
+                if let Some(key) = checked {
                     let origin = (file.to_path_buf(), index + 1);
-                    loaded.webhook_origins.insert(key, origin);
+                    loaded.origins.insert(key, origin);
                 }
             }
             Err((object, reason)) => loaded.errors.push(at(object, reason)),
@@ -204,6 +222,7 @@ fn add_document(value: Value, catalog: &mut Catalog) -> Result<(), DocError> {
         (API_VERSION, "ImageUpdate") => {
             add_namespaced(value, &mut catalog.image_updates).map_err(fail)
         }
+        (API_VERSION, "Notifier") => add_namespaced(value, &mut catalog.notifiers).map_err(fail),
         (API_VERSION, "ClusterGitRepo") => {
             add_cluster(value, &mut catalog.cluster_git_repos).map_err(fail)
         }
@@ -213,7 +232,7 @@ fn add_document(value: Value, catalog: &mut Catalog) -> Result<(), DocError> {
         (API_VERSION, "Run") => Err(fail("Run objects are created by Herald, not loaded".into())),
         (API_VERSION, other) => Err(fail(format!(
             "unknown kind {other:?}; expected GitRepo, ClusterGitRepo, ScheduleTrigger, \
-             WebhookTrigger, Action, ClusterAction, ImageUpdate or v1 Secret"
+             WebhookTrigger, Action, ClusterAction, ImageUpdate, Notifier or v1 Secret"
         ))),
         (other, _) => Err(fail(format!(
             "unsupported apiVersion {other:?} for kind {kind}; Herald reads {API_VERSION} and v1 Secret"

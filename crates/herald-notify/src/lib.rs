@@ -16,6 +16,7 @@ mod dispatch;
 mod env;
 mod message;
 mod notice;
+mod readiness;
 mod select;
 mod status;
 pub mod webhook;
@@ -26,5 +27,6 @@ pub use message::{
     GENERIC_API_VERSION, GENERIC_KIND, Message, generic_body, signature, slack_body,
 };
 pub use notice::{Notice, Object};
+pub use readiness::{NotReady, readiness};
 pub use select::wants;
 pub use status::{Repository, StatusError, StatusRequest};

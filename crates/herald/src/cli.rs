@@ -358,6 +358,10 @@ pub struct ApiArgs {
     /// Only the newest this many events are kept (0 keeps any number).
     #[arg(long, env = "HERALD_EVENTS_MAX_COUNT", default_value_t = 1_000_000)]
     pub events_max_count: u64,
+    /// Where people reach this Herald (`https://herald.example.com`): notifications link
+    /// there. Default in local mode: the `--listen` address; in cluster mode: no links.
+    #[arg(long, env = "HERALD_EXTERNAL_URL", value_parser = server_url, value_name = "URL")]
+    pub external_url: Option<Url>,
 }
 
 /// Where a running Herald serves its API.

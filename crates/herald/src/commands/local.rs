@@ -20,6 +20,7 @@ fn local_config(args: &LocalArgs) -> anyhow::Result<LocalConfig> {
         rate_limits: args.rate_limits.limits(),
         git_concurrency: args.git.git_concurrency.into(),
         git_timeout: args.git.git_timeout,
+        external_url: args.api.external_url.as_ref().map(ToString::to_string),
         flux_secret: super::flux_secret(&args.api)?,
         reconcile_access: super::reconcile_access(&args.api, args.listen)?,
         retention: super::retention(&args.api),

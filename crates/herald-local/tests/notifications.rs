@@ -1,0 +1,126 @@
+//! Notifications in local mode, end to end: a folder with a failing action and a
+//! `generic-hmac` Notifier, `herald local` running it on a schedule, and a real HTTP receiver
+//! that gets the run's transitions signed, with a link that answers with the run's events.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use support::{DEADLINE, LocalHerald, Manifests, TestRepo, hmac_sha256_hex, schedule_setup};
+use tokio::sync::mpsc;
+
+const KEY: &str = "notify-hmac-key";
+
+fn notifier(address: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata: {{name: notify}}
+stringData: {{token: "{KEY}"}}
+---
+apiVersion: herald.dev/v1alpha1
+kind: Notifier
+metadata: {{name: audit}}
+spec:
+  type: generic-hmac
+  address: "{address}"
+  secretRef: {{name: notify}}
+  events: [run.started, run.failed]
+---
+apiVersion: herald.dev/v1alpha1
+kind: Notifier
+metadata: {{name: broken}}
+spec:
+  type: slack
+  secretRef: {{name: nowhere}}
+"#
+    )
+}
+
+/// A receiver on a loopback port passing each (headers, body) on.
+async fn receiver() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let app = Router::new()
+        .fallback(
+            |State(tx): State<mpsc::UnboundedSender<(HeaderMap, Bytes)>>,
+             headers: HeaderMap,
+             body: Bytes| async move {
+                tx.send((headers, body)).ok();
+                StatusCode::NO_CONTENT
+            },
+        )
+        .with_state(tx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn a_failed_run_is_announced_signed_with_a_working_link() {
+    let repo = TestRepo::new();
+    let manifests = Manifests::new();
+    manifests.write(
+        "all.yaml",
+        &schedule_setup(&repo.url(), "exit 3", true, "1s"),
+    );
+    let (address, mut received) = receiver().await;
+    manifests.write("notify.yaml", &notifier(&address));
+
+    // The Notifier whose Secret is missing is reported when the folder is loaded.
+    let loaded = herald_local::load_dir(&manifests.path()).unwrap();
+    let errors: Vec<_> = loaded.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("Notifier default/broken") && errors[0].contains("SecretMissing"),
+        "{errors:?}"
+    );
+
+    let herald = LocalHerald::start(&manifests).await;
+    let mut bodies = Vec::new();
+    while bodies.len() < 2 {
+        let (headers, body) = tokio::time::timeout(DEADLINE, received.recv())
+            .await
+            .expect("two notifications")
+            .unwrap();
+        let signature = headers["x-signature"].to_str().unwrap().to_owned();
+        assert_eq!(
+            signature,
+            format!("sha256={}", hmac_sha256_hex(KEY.as_bytes(), &body))
+        );
+        bodies.push(serde_json::from_slice::<serde_json::Value>(&body).unwrap());
+    }
+    let events: Vec<_> = bodies
+        .iter()
+        .map(|b| b["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["run.started", "run.failed"]);
+    let failed = &bodies[1];
+    assert_eq!(failed["apiVersion"], "herald.dev/v1");
+    assert_eq!(failed["trigger"]["name"], "every");
+    assert_eq!(failed["action"]["name"], "act");
+    assert_eq!(failed["notifier"], "default/audit");
+    let run = failed["object"]["name"].as_str().unwrap();
+    let link = failed["link"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("http://{}/api/v1/events?", herald.listen)),
+        "{link}"
+    );
+    let page: serde_json::Value = reqwest::get(link).await.unwrap().json().await.unwrap();
+    let about: Vec<_> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["involvedName"].as_str().unwrap())
+        .collect();
+    assert!(
+        !about.is_empty() && about.iter().all(|name| *name == run),
+        "{page}"
+    );
+
+    herald.stop().await;
+}
