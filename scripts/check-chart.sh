@@ -349,6 +349,9 @@ def expected_cluster_rights():
     # ImageUpdates own nothing, so no finalizers.
     rights |= {("herald.dev", "imageupdates", v) for v in ("get", "list", "watch", "patch", "update")}
     rights |= {("herald.dev", "imageupdates/status", v) for v in ("patch", "update")}
+    # Notifiers are read, and only their status written.
+    rights |= {("herald.dev", "notifiers", v) for v in ("get", "list", "watch")}
+    rights.add(("herald.dev", "notifiers/status", "patch"))
     rights |= {("batch", "jobs", v) for v in ("get", "list", "watch", "create", "delete")}
     rights |= {("", "pods", v) for v in ("get", "list", "watch")}
     rights.add(("", "pods/log", "get"))
@@ -726,7 +729,7 @@ check(copy_bytes == crds_bytes, f"{chart_crds} is identical to {CRDS}"
 extra = sorted(set(os.listdir(os.path.join(CHART, "crds"))) - {"herald.dev.yaml"}) if os.path.isdir(os.path.join(CHART, "crds")) else []
 check(not extra, f"{CHART}/crds holds nothing else" + (f" (found {extra})" if extra else ""))
 want_crds = [d for d in yaml.safe_load_all(crds_bytes) if d]
-check(len(want_crds) == 8, f"{CRDS} holds the eight CRDs")
+check(len(want_crds) == 9, f"{CRDS} holds the nine CRDs")
 
 DASHBOARD_FILE = os.path.join(CHART, "dashboards", "herald.json")
 try:

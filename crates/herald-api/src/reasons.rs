@@ -28,6 +28,8 @@ pub const ACTION_NOT_FOUND: &str = "ActionNotFound";
 pub const CREDENTIALS_INVALID: &str = "CredentialsInvalid";
 /// A webhook trigger can verify its senders.
 pub const ACCEPTING_HOOKS: &str = "AcceptingHooks";
+/// A Notifier can reach its receiver's configuration (Secret and keys present).
+pub const READY_TO_SEND: &str = "ReadyToSend";
 /// A source listed its refs.
 pub const REACHABLE: &str = "Reachable";
 /// A source could not be reached.

@@ -38,6 +38,7 @@ pub struct Caches {
     /// Herald's Jobs, without their spec: what a Run's pass folds in.
     pub jobs: Store<Job>,
     pub image_updates: Store<herald_api::ImageUpdate>,
+    pub notifiers: Store<herald_api::Notifier>,
     pub secrets: SecretCache,
     /// One per watch of Herald's kinds.
     pub listed: Vec<Listed>,
@@ -315,6 +316,20 @@ impl SecretCache {
             client,
             watches: Arc::default(),
         }
+    }
+
+    /// Key `key` of Secret `namespace/name`, with the reason of what is missing.
+    pub async fn value(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<Vec<u8>, herald_engine::SourceError> {
+        let secret = self.get(namespace, name).await?;
+        let secret =
+            secret.ok_or_else(|| herald_engine::SourceError::secret_missing(namespace, name))?;
+        herald_api::secret_key(&secret, key)
+            .ok_or_else(|| herald_engine::SourceError::secret_key_missing(namespace, name, key))
     }
 
     /// Secret `namespace/name`, `None` when it does not exist.

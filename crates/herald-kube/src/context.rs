@@ -50,6 +50,8 @@ pub struct OperatorConfig {
     pub gitops_operator_annotations: bool,
     /// How often the leader attempts those Deployments.
     pub gitops_operator_interval: Duration,
+    /// Where people reach Herald: notifications link there (none without it).
+    pub external_url: Option<String>,
 }
 
 impl Default for OperatorConfig {
@@ -72,6 +74,7 @@ impl Default for OperatorConfig {
             clone_cache: std::env::temp_dir().join("herald-clones"),
             gitops_operator_annotations: false,
             gitops_operator_interval: Duration::from_secs(300),
+            external_url: None,
         }
     }
 }

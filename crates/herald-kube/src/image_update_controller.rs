@@ -40,10 +40,7 @@ impl UpdateEnv for ClusterEnv {
         name: &str,
         key: &str,
     ) -> Result<Vec<u8>, SourceError> {
-        let secret = self.ctx.caches.secrets.get(namespace, name).await?;
-        let secret = secret.ok_or_else(|| SourceError::secret_missing(namespace, name))?;
-        herald_api::secret_key(&secret, key)
-            .ok_or_else(|| SourceError::secret_key_missing(namespace, name, key))
+        self.ctx.caches.secrets.value(namespace, name, key).await
     }
 
     async fn record(&self, event: NewEvent) {

@@ -16,6 +16,7 @@ mod image_updates_api;
 mod job;
 mod labels;
 mod lease;
+mod notifier_controller;
 mod operator;
 mod reconcile;
 mod resource_controller;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use herald_api::{
-    Action as HeraldAction, ClusterAction, ClusterGitRepo, GitRepo, ImageUpdate, Run,
+    Action as HeraldAction, ClusterAction, ClusterGitRepo, GitRepo, ImageUpdate, Notifier, Run,
     ScheduleTrigger, WebhookTrigger,
 };
 use herald_server::{ErrorLabels, ImageUpdates, Reconcile, ServerConfig};
@@ -25,7 +25,8 @@ use crate::image_update_controller::{self, ClusterEnv, ImageContext};
 use crate::image_updates_api::ClusterImageUpdates;
 use crate::reconcile::ClusterReconciler;
 use crate::{
-    lease, resource_controller, run_controller, source_controller, tekton, trigger_controller,
+    lease, notifier_controller, resource_controller, run_controller, source_controller, tekton,
+    trigger_controller,
 };
 
 /// Run the operator until `shutdown` resolves.
@@ -68,6 +69,10 @@ pub async fn run(
         "controllers",
         controllers(client, ctx.clone(), image, streams),
     ));
+    let notifications = ctx.config.store.clone().map(|store| {
+        let dispatch = notifier_controller::dispatch_on_leader(ctx.clone(), store);
+        tokio::spawn(health.clone().guard("notifications", dispatch))
+    });
     // Hooks are answered from the caches: not before they hold what exists.
     let ready = ctx.caches.clone();
     let readiness = health.clone();
@@ -78,6 +83,9 @@ pub async fn run(
     let served = herald_server::serve(Arc::new(ClusterHooks { ctx }), &server, shutdown).await;
     election.abort();
     controllers.abort();
+    if let Some(task) = notifications {
+        task.abort();
+    }
     if let Some(task) = compat_task {
         task.abort();
     }
@@ -140,6 +148,7 @@ pub struct Streams {
     /// Changes of Herald's Jobs, which wake their Runs.
     jobs: BoxedStream<Job>,
     image_updates: BoxedStream<ImageUpdate>,
+    notifiers: BoxedStream<Notifier>,
 }
 
 impl std::fmt::Debug for Streams {
@@ -174,6 +183,8 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
     // Not part of readiness: an operator upgraded without the ImageUpdate CRD keeps serving
     // hooks and runs (the watch retries and logs until the CRD is applied).
     let (image_updates_cache, _, image_updates) = caches::watched(api.of::<ImageUpdate>());
+    // Nor are Notifiers: runs and hooks never wait for a notification.
+    let (notifiers_cache, _, notifiers) = caches::watched(api.of::<Notifier>());
     let caches = Caches {
         schedule_triggers,
         webhook_triggers,
@@ -184,6 +195,7 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
         runs: runs_cache,
         jobs: jobs_cache,
         image_updates: image_updates_cache,
+        notifiers: notifiers_cache,
         secrets: SecretCache::new(client.clone()),
         listed: vec![
             listed_schedules,
@@ -207,6 +219,7 @@ pub fn watches(client: &Client, namespace: Option<String>) -> (Caches, Streams) 
         run_wakes: run_wakes.boxed(),
         jobs: jobs.boxed(),
         image_updates: image_updates.boxed(),
+        notifiers: notifiers.boxed(),
     };
     (caches, streams)
 }
@@ -295,6 +308,11 @@ pub async fn controllers(
         error_policy,
         ctx.clone(),
     );
+    let notifiers = controller(streams.notifiers, caches.notifiers).run(
+        timed_reconcile!("Notifier", notifier_controller::reconcile),
+        error_policy,
+        ctx.clone(),
+    );
     // Tekton's CustomRun and Run, for the FluxRevisionWait custom task (off without Tekton).
     let flux_waits = tekton::run(client, ctx);
     tokio::join!(
@@ -306,6 +324,7 @@ pub async fn controllers(
         drain("Action", actions),
         drain("ClusterAction", cluster_actions),
         drain("ImageUpdate", image_updates),
+        drain("Notifier", notifiers),
         flux_waits,
     );
 }

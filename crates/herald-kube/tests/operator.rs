@@ -1221,3 +1221,125 @@ async fn concurrency_queues_runs_and_replace_cancels_the_oldest() {
     .unwrap();
     operator.stop().await;
 }
+
+/// A receiver on a loopback port passing each request's (headers, body) on.
+async fn receiver() -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<(axum::http::HeaderMap, axum::body::Bytes)>,
+) {
+    use axum::http::{HeaderMap, StatusCode};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new()
+        .fallback(
+            |axum::extract::State(tx): axum::extract::State<
+                tokio::sync::mpsc::UnboundedSender<(HeaderMap, axum::body::Bytes)>,
+            >,
+             headers: HeaderMap,
+             body: axum::body::Bytes| async move {
+                tx.send((headers, body)).ok();
+                StatusCode::OK
+            },
+        )
+        .with_state(tx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn a_failed_run_is_announced_and_notifiers_say_whether_they_can_send() {
+    use hmac::Mac;
+    let ns = namespace("notify").await;
+    let state = tempfile::tempdir().unwrap();
+    let store = herald_store::Store::open(&state.path().join("herald.db"))
+        .await
+        .unwrap();
+    let log = store.clone();
+    let operator = Operator::start_with(&ns.client, &ns.name, "a", move |config| {
+        config.store = Some(log);
+        config.external_url = Some("https://herald.example".into());
+    })
+    .await;
+    let (address, mut received) = receiver().await;
+    apply(
+        &ns,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "notify"},
+               "stringData": {"token": "cluster-hmac-key"}}),
+    )
+    .await;
+    apply(
+        &ns,
+        json!({"apiVersion": "herald.dev/v1alpha1", "kind": "Notifier",
+               "metadata": {"name": "audit"},
+               "spec": {"type": "generic-hmac", "address": address,
+                        "secretRef": {"name": "notify"}, "events": ["run.failed"],
+                        "eventSources": [{"kind": "GitRepo", "matchLabels": {"team": "web"}}]}}),
+    )
+    .await;
+    apply(
+        &ns,
+        json!({"apiVersion": "herald.dev/v1alpha1", "kind": "Notifier",
+               "metadata": {"name": "broken"},
+               "spec": {"type": "slack", "secretRef": {"name": "nowhere"}}}),
+    )
+    .await;
+    apply(
+        &ns,
+        json!({"apiVersion": "herald.dev/v1alpha1", "kind": "Notifier",
+               "metadata": {"name": "invalid"},
+               "spec": {"type": "slack", "address": "https://hooks.example/x",
+                        "foldWindow": "soon"}}),
+    )
+    .await;
+    let notifiers: Api<herald_api::Notifier> = ns.api();
+    let ready = wait_for_condition(&notifiers, "audit", "Ready").await;
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("True", "ReadyToSend")
+    );
+    let broken = wait_for_condition(&notifiers, "broken", "Ready").await;
+    assert_eq!(
+        (broken.status.as_str(), broken.reason.as_str()),
+        ("False", "SecretMissing")
+    );
+    let invalid = wait_for_condition(&notifiers, "invalid", "Stalled").await;
+    assert_eq!(invalid.reason, "InvalidSpec");
+    assert!(
+        invalid.message.contains("spec.foldWindow"),
+        "{}",
+        invalid.message
+    );
+
+    let repo = TestRepo::new();
+    schedule_setup(&ns, &repo.url()).await;
+    // Selected by the labels of the run's GitRepo, read from the operator's cache.
+    apply(
+        &ns,
+        json!({"apiVersion": "herald.dev/v1alpha1", "kind": "GitRepo",
+               "metadata": {"name": "repo", "labels": {"team": "web"}},
+               "spec": {"repoUri": repo.url()}}),
+    )
+    .await;
+    let run = wait_for_run(&ns, &repo.git(&["rev-parse", "HEAD"])).await;
+    finish(&ns, &run, 3, "exploded").await;
+    let (headers, body) = tokio::time::timeout(TIMEOUT, received.recv())
+        .await
+        .expect("the failure announced")
+        .unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"cluster-hmac-key").unwrap();
+    mac.update(&body);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(headers["x-signature"].to_str().unwrap(), expected);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["event"], "run.failed");
+    assert_eq!(body["object"]["name"], run.metadata.name.clone().unwrap());
+    assert_eq!(body["action"]["name"], "act");
+    assert_eq!(body["notifier"], format!("{}/audit", ns.name));
+    let link = body["link"].as_str().unwrap();
+    assert!(
+        link.starts_with("https://herald.example/api/v1/events?involvedKind=Run&"),
+        "{link}"
+    );
+    operator.stop().await;
+}

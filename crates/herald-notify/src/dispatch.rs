@@ -134,10 +134,18 @@ impl<E: NotifyEnv> Dispatcher<E> {
     }
 
     /// Runs until the task is dropped. A store that fails is logged and tried again.
-    pub async fn run(mut self) {
+    pub async fn run(self) {
+        self.run_when(|| true).await;
+    }
+
+    /// As [`Dispatcher::run`], passing only while `active()` says so (cluster mode: while
+    /// this replica leads).
+    pub async fn run_when(mut self, active: impl Fn() -> bool) {
         loop {
-            if let Err(error) = self.pass().await {
-                tracing::warn!(error = %error, "notifications: the store failed; trying again");
+            if active() {
+                if let Err(error) = self.pass().await {
+                    tracing::warn!(error = %error, "notifications: the store failed; trying again");
+                }
             }
             tokio::time::sleep(self.config.poll).await;
         }

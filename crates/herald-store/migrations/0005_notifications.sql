@@ -8,7 +8,9 @@
 -- the notice as JSON; never a secret (the address and token are read when sending).
 --
 -- `notification_cursor` holds the id of the last event looked at: moved in the same
--- transaction as the rows that event made, so each event is looked at once.
+-- transaction as the rows that event made, so each event is looked at once. It starts at the
+-- newest event when the store gets this schema: what happened before is never announced, and
+-- everything after is, however late the first notifier (a new leader, say) looks.
 
 CREATE TABLE notifications (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -34,3 +36,5 @@ CREATE TABLE notification_cursor (
     name TEXT PRIMARY KEY,
     event_id BIGINT NOT NULL
 );
+
+INSERT INTO notification_cursor (name, event_id) SELECT 'notifier', COALESCE(MAX(id), 0) FROM events;

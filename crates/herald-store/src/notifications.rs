@@ -75,8 +75,9 @@ impl Store {
         rows.iter().map(event_record).collect()
     }
 
-    /// The last event the notifier looked at. The first time, the newest event: notifications
-    /// start with what happens from now on, never with the store's history.
+    /// The last event the notifier looked at. The schema starts it at the newest event when
+    /// it is created (notifications start with what happens from then on, never with the
+    /// store's history); should the row be gone, it starts again at the newest.
     pub async fn notification_cursor(&self) -> Result<i64, StoreError> {
         let op = "reading the notification cursor";
         let found = sqlx::query("SELECT event_id FROM notification_cursor WHERE name = $1")

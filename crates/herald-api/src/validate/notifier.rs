@@ -57,7 +57,9 @@ fn receiver(errors: &mut Errors, spec: &NotifierSpec) {
                  secretRef",
             );
         }
-        NotifierType::GenericHmac | NotifierType::Github | NotifierType::Gitlab
+        NotifierType::GenericHmac
+        | NotifierType::Github
+        | NotifierType::Gitlab
         | NotifierType::Gitea
             if !has_secret =>
         {

@@ -247,7 +247,8 @@ has_conditions!(
     herald_api::ClusterGitRepo,
     herald_api::ScheduleTrigger,
     herald_api::WebhookTrigger,
-    herald_api::Action
+    herald_api::Action,
+    herald_api::Notifier
 );
 
 /// Server-side apply a manifest given as JSON into `ns`.
