@@ -10,9 +10,9 @@ use herald_core::{
     why_not_selected,
 };
 use herald_server::{Metrics, RunLabels};
-use herald_store::{NewRun, TriggerKey};
+use herald_store::{NewEvent, NewRun, TriggerKey};
 
-use crate::RevisionError;
+use crate::{RevisionError, SourceHealth};
 
 /// A trigger as firing sees it, whatever its kind and wherever it was defined.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +55,13 @@ pub trait RunStore: Sync {
         &self,
         run: &NewRun,
     ) -> impl Future<Output = Result<Created<Self::Run>, Self::Error>> + Send;
+
+    /// Which sources this process saw failing (one per process, kept by the mode).
+    fn source_health(&self) -> &SourceHealth;
+
+    /// Keeps `event` in the event store; best effort (a failure is the mode's to log: the
+    /// run path never waits on it failing).
+    fn record_event(&self, event: NewEvent) -> impl Future<Output = ()> + Send;
 }
 
 /// Where a source's definition and credentials come from, and how its refs are listed: the
@@ -190,10 +197,22 @@ pub async fn fire_source<S: RunStore, R: SourceReader>(
                 return Outcome::Failed(Failure::Source(why));
             }
         },
-        None => match reader.current(trigger, source, &watch_on.reference).await {
-            Ok(selected) => selected,
-            Err(e) => return Outcome::Failed(Failure::Source(e)),
-        },
+        None => {
+            let current = reader.current(trigger, source, &watch_on.reference).await;
+            let news = store.source_health().observe(
+                trigger.namespace,
+                trigger.sources.kind,
+                source,
+                current.as_ref().map(drop),
+            );
+            if let Some(event) = news {
+                store.record_event(event).await;
+            }
+            match current {
+                Ok(selected) => selected,
+                Err(e) => return Outcome::Failed(Failure::Source(e)),
+            }
+        }
     };
     // The last seen revision matters only to onChangeOnly, and never to a hand firing.
     let seen = if watch_on.on_change_only && !matches!(firing, Firing::Manual(_)) {

@@ -12,6 +12,7 @@
 mod fanout;
 mod fire;
 mod listing;
+mod source_health;
 
 pub use fanout::{HookOutcomes, delivery_firing, occasion_id};
 pub use fire::{
@@ -19,3 +20,4 @@ pub use fire::{
     fire_sources,
 };
 pub use listing::{ListError, RefLister, RevisionError, current_revision};
+pub use source_health::SourceHealth;

@@ -13,11 +13,11 @@ use herald_api::{
 use herald_core::hooks::Push;
 use herald_core::{Firing, Selected, SourceChoiceError};
 use herald_engine::{
-    Created, Failure, HookOutcomes, Outcome, RunStore, SourceError, SourceReader, TriggerDef,
-    delivery_firing, fire_source, fire_sources,
+    Created, Failure, HookOutcomes, Outcome, RunStore, SourceError, SourceHealth, SourceReader,
+    TriggerDef, delivery_firing, fire_source, fire_sources,
 };
 use herald_server::{FireError, FiredRun, Metrics, RunLabels};
-use herald_store::NewRun;
+use herald_store::{NewEvent, NewRun};
 
 const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -28,6 +28,8 @@ struct MemoryRuns {
     runs: Mutex<BTreeMap<String, NewRun>>,
     seen: Mutex<BTreeMap<String, String>>,
     broken: bool,
+    health: SourceHealth,
+    events: Mutex<Vec<NewEvent>>,
 }
 
 impl MemoryRuns {
@@ -63,6 +65,14 @@ impl RunStore for MemoryRuns {
             seen.insert(run.source.clone(), run.revision.clone());
         }
         Ok(Created::New(run.clone()))
+    }
+
+    fn source_health(&self) -> &SourceHealth {
+        &self.health
+    }
+
+    async fn record_event(&self, event: NewEvent) {
+        self.events.lock().unwrap().push(event);
     }
 }
 
@@ -412,6 +422,33 @@ async fn a_failing_source_or_store_fails_only_its_own_outcome() {
             ("lib", "created")
         ]
     );
+    // The failing source is news once, however often it is checked while it fails.
+    for occasion in ["t2", "t3"] {
+        fire_sources(
+            &rig.runs,
+            &rig.sources,
+            &rig.metrics,
+            &t.def(),
+            None,
+            true,
+            &tick(occasion),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    let events = rig.runs.events.lock().unwrap().clone();
+    let news: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.kind.as_str(),
+                e.involved_name.as_deref(),
+                e.reason.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(news, [("source.failed", Some("gone"), Some("Unreachable"))]);
     let broken = Rig {
         runs: MemoryRuns {
             broken: true,

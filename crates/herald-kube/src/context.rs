@@ -124,6 +124,9 @@ pub struct Context {
     /// a cached trigger's `status.checkedSources` until the watch brings that write back. By
     /// `kind/namespace/trigger/source`.
     pub seen: Arc<Remembered<String>>,
+    /// Which sources this process saw failing: a source that starts failing is a
+    /// `source.failed` event once.
+    pub source_health: herald_engine::SourceHealth,
 }
 
 /// Values by key, in this process's memory only: what need not be written to the API server
@@ -176,6 +179,7 @@ impl Context {
             caches,
             checks: Arc::default(),
             seen: Arc::default(),
+            source_health: herald_engine::SourceHealth::default(),
             client,
             config,
             leadership,

@@ -74,6 +74,14 @@ impl RunStore for ClusterRuns<'_> {
             Err(e) => Err(e).step("creating a Run"),
         }
     }
+
+    fn source_health(&self) -> &herald_engine::SourceHealth {
+        &self.ctx.source_health
+    }
+
+    async fn record_event(&self, event: herald_store::NewEvent) {
+        store_events::record(self.ctx, event).await;
+    }
 }
 
 fn seen_key(

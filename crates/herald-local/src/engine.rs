@@ -104,6 +104,9 @@ struct Inner {
     catalog: watch::Receiver<Arc<Catalog>>,
     slots: Semaphore,
     lister: RefLister,
+    /// Which sources were seen failing: a source that starts failing is a `source.failed`
+    /// event once.
+    source_health: herald_engine::SourceHealth,
     config: EngineConfig,
 }
 
@@ -118,6 +121,7 @@ impl Engine {
                 catalog,
                 slots,
                 lister,
+                source_health: herald_engine::SourceHealth::default(),
                 config,
             }),
         }
@@ -180,7 +184,7 @@ impl Engine {
         // hand firings cover all when they name none.
         let all_allowed = !matches!(request.firing, Firing::Delivery(_)) || trigger.multi_source;
         fire_sources(
-            &LocalRuns(&self.inner.store),
+            &LocalRuns(&self.inner.store, &self.inner.source_health),
             &CatalogSources(&catalog, &self.inner.lister),
             &self.inner.config.metrics,
             &def,
@@ -471,7 +475,7 @@ impl Engine {
 
 /// Local mode's run state: rows of the store, which records a run and its trigger's last
 /// seen revision in one transaction.
-struct LocalRuns<'a>(&'a Store);
+struct LocalRuns<'a>(&'a Store, &'a herald_engine::SourceHealth);
 
 impl RunStore for LocalRuns<'_> {
     type Run = RunRecord;
@@ -495,6 +499,16 @@ impl RunStore for LocalRuns<'_> {
             herald_store::Created::New(run) => Created::New(run),
             herald_store::Created::Existing(run) => Created::Existing(run),
         })
+    }
+
+    fn source_health(&self) -> &herald_engine::SourceHealth {
+        self.1
+    }
+
+    async fn record_event(&self, event: herald_store::NewEvent) {
+        if let Err(error) = self.0.record_event(&event).await {
+            tracing::warn!(kind = %event.kind, %error, "could not record an event in the store");
+        }
     }
 }
 

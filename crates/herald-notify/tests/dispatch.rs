@@ -611,3 +611,41 @@ fn notifications_count(metrics: &Metrics, result: &str) -> u64 {
     let name = format!("herald_notifications_total{{result=\"{result}\"}}");
     herald_testkit::metric_sample(&metrics.render(), &name).unwrap_or(0.0) as u64
 }
+
+#[tokio::test]
+async fn a_source_that_starts_failing_is_announced_once() {
+    let mut rx = receiver().await;
+    let n = notifier(
+        "chat",
+        NotifierType::Slack,
+        Some(format!("{}/services/X", rx.url)),
+    );
+    let env = TestEnv {
+        notifiers: Mutex::new(vec![n]),
+        secrets: secrets(),
+        ..TestEnv::default()
+    };
+    let fixture = Fixture::new(env).await;
+    // The engine's own tracker makes the event, as both modes' checks do.
+    let health = herald_engine::SourceHealth::default();
+    let changed = SourceError::new(
+        herald_api::reasons::HOST_KEY_CHANGED,
+        "the host key of git.example changed",
+    );
+    for _ in 0..3 {
+        if let Some(event) = health.observe("team", SourceKind::GitRepo, "app", Err(&changed)) {
+            fixture.store.record_event(&event).await.unwrap();
+        }
+    }
+    let mut dispatcher = fixture.dispatcher(None);
+    let got = collect(&mut dispatcher, &mut rx, 1).await;
+    assert_eq!(got[0].body["text"], "GitRepo app in team cannot be read");
+    assert_eq!(
+        got[0].body["blocks"][2]["elements"][0]["text"],
+        "source `app` · reason `HostKeyChanged`"
+    );
+    for _ in 0..3 {
+        dispatcher.pass().await.unwrap();
+    }
+    assert!(rx.seen.try_recv().is_err(), "once");
+}
