@@ -155,6 +155,8 @@ impl<E: NotifyEnv> Dispatcher<E> {
     pub async fn pass(&mut self) -> Result<(), StoreError> {
         self.ingest().await?;
         self.deliver().await?;
+        let pending = self.store.pending_notifications().await?;
+        self.metrics.notifications_pending.set(pending);
         if self
             .last_prune
             .is_none_or(|at| at.elapsed() > Duration::from_secs(3600))

@@ -102,6 +102,9 @@ pub struct Metrics {
     pub image_updates: Family<ResultLabels, Counter>,
     /// `herald_notifications_total{result}`: notifications `sent` or `failed`.
     pub notifications: Family<ResultLabels, Counter>,
+    /// `herald_notifications_pending`: Notifiers' notifications waiting in the outbox (due
+    /// now, retrying, or ending a fold window), as the notifier last counted them.
+    pub notifications_pending: Gauge,
     /// `herald_leader`: 1 while this process does the scheduling (always in local mode).
     pub leader: Gauge,
     /// `herald_store_write_duration_seconds`: one transaction of events (group commit).
@@ -129,6 +132,7 @@ impl Default for Metrics {
             image_updates: Family::default(),
             notifications: Family::default(),
             leader: Gauge::default(),
+            notifications_pending: Gauge::default(),
             store_write_duration: latency(),
             store_write_batch: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
         };
@@ -227,6 +231,11 @@ impl Metrics {
             "leader",
             "1 while this process does the scheduling",
             self.leader.clone(),
+        );
+        r.register(
+            "notifications_pending",
+            "Notifiers' notifications waiting in the outbox",
+            self.notifications_pending.clone(),
         );
     }
 

@@ -207,6 +207,16 @@ impl Store {
         rows.iter().map(outgoing).collect()
     }
 
+    /// How many notifications wait to be sent (due now, retrying, or ending a fold window).
+    pub async fn pending_notifications(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS pending FROM notifications WHERE state = $1")
+            .bind(PENDING)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::query("counting pending notifications"))?;
+        get(&row, "pending")
+    }
+
     /// When the next pending notification is due, if any.
     pub async fn next_notification_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let row = sqlx::query("SELECT MIN(due) AS due FROM notifications WHERE state = $1")
