@@ -192,6 +192,21 @@ spec:
       valueFrom: {{secretKeyRef: {{name: step-creds, key: token}}}}
 ---
 apiVersion: herald.dev/v1alpha1
+kind: Action
+metadata: {{name: tick-act}}
+spec:
+  actionJob:
+    command: [sh, -c, 'printf %s "${{TRACEPARENT-unset}}" > "{seen}.tick"']
+---
+apiVersion: herald.dev/v1alpha1
+kind: ScheduleTrigger
+metadata: {{name: ticking}}
+spec:
+  sources: {{kind: GitRepo, names: [app], watchOn: {{reference: {{branch: main}}}}}}
+  schedule: {{interval: 1h}}
+  action: {{kind: Action, name: tick-act}}
+---
+apiVersion: herald.dev/v1alpha1
 kind: WebhookTrigger
 metadata: {{name: traced}}
 spec:
@@ -311,11 +326,13 @@ async fn one_trace(herald: &Herald, received: &Received) {
     let run = body["runs"][0]["name"].as_str().unwrap().to_owned();
     assert_eq!(herald.finished(&run).await, "Succeeded", "{}", herald.log());
     let named = |spans: &[Span], name: &str| spans.iter().find(|s| s.name == name).cloned();
+    // A run's span ends after its steps' and store writes', and is exported after them.
+    let ended = |spans: &[Span], run: &str| {
+        (spans.iter()).any(|s| s.name == "run" && s.attributes.get("run").is_some_and(|r| r == run))
+    };
     let spans = wait_for("the run's spans", || {
         let spans = received.spans();
-        let done = ["hook", "run", "step"]
-            .iter()
-            .all(|name| named(&spans, name).is_some());
+        let done = named(&spans, "hook").is_some() && ended(&spans, &run);
         done.then_some(spans)
     })
     .await;
@@ -355,11 +372,33 @@ async fn one_trace(herald: &Herald, received: &Received) {
     );
     // The run's log lines carry the run and the trace.
     let finished = (herald.log_lines().into_iter())
-        .find(|l| l["fields"]["message"] == "run finished")
+        .find(|l| l["fields"]["message"] == "run finished" && l["run"] == run.as_str())
         .unwrap();
     assert_eq!(finished["run"], run.as_str());
     assert_eq!(finished["trace_id"], trace.as_str());
     assert_eq!(finished["span_id"], run_span.span_id.as_str());
+
+    // The schedule's first tick (at start) is a trace of its own, rooted in the tick.
+    let ticked = wait_for("the tick's run", || {
+        let seen = std::fs::read_to_string(herald.dir.join("traceparent.tick")).ok()?;
+        let spans = received.spans();
+        let tick = named(&spans, "tick")?;
+        let run = (spans.iter()).find(|s| s.name == "run" && s.trace_id == tick.trace_id)?;
+        Some((seen, tick, run.clone(), spans))
+    })
+    .await;
+    let (seen, tick, tick_run, spans) = ticked;
+    assert_eq!(tick.parent, "");
+    assert_eq!(tick.attributes["trigger"], "ticking");
+    assert_ne!(tick.trace_id, *trace, "one trace per occasion");
+    let fire = (spans.iter()).find(|s| s.name == "fire" && s.parent == tick.span_id);
+    let fire = fire.expect("the tick's fire span");
+    let create = (spans.iter()).find(|s| s.name == "create_run" && s.parent == fire.span_id);
+    assert_eq!(tick_run.parent, create.expect("its create_run").span_id);
+    assert!(
+        seen.starts_with(&format!("00-{}-", tick.trace_id)),
+        "{seen}"
+    );
 }
 
 #[tokio::test]
@@ -407,7 +446,7 @@ async fn without_otel_variables_nothing_is_traced_and_no_secret_is_logged() {
     assert!(received.spans().is_empty());
     let lines = herald.log_lines();
     let finished = (lines.iter())
-        .find(|l| l["fields"]["message"] == "run finished")
+        .find(|l| l["fields"]["message"] == "run finished" && l["run"] == run.as_str())
         .unwrap();
     assert_eq!(finished["run"], run.as_str());
     assert!(finished.get("trace_id").is_none(), "{finished}");
