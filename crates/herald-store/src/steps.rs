@@ -17,6 +17,7 @@ impl Store {
     /// exist ([`StoreError::NotFound`]) and not be finished
     /// ([`StoreError::InvalidTransition`]).
     #[tracing::instrument(
+        level = "debug",
         name = "store.record_step",
         skip_all,
         fields(run_id = run.id, step = change.name, to = %change.to)

@@ -107,14 +107,22 @@ impl Otlp {
             .with_resource(resource)
             .build();
         let tracer = provider.tracer("herald");
-        // Herald's own spans, at info and above, whatever RUST_LOG keeps in the log: the
-        // exporter's HTTP and gRPC clients never trace themselves into a loop.
-        let targets =
-            tracing_subscriber::filter::Targets::new().with_target("herald", tracing::Level::INFO);
+        // Herald's own spans down to debug (the store's writes are debug spans, so that with
+        // traces off and the log at info the hook path makes none) and its events at info
+        // and above (a span's events), whatever RUST_LOG keeps in the log. The exporter's
+        // HTTP and gRPC clients are not Herald's: they never trace themselves into a loop.
+        let herald = tracing_subscriber::filter::filter_fn(|metadata| {
+            let level = if metadata.is_span() {
+                tracing::Level::DEBUG
+            } else {
+                tracing::Level::INFO
+            };
+            metadata.target().starts_with("herald") && *metadata.level() <= level
+        });
         let layer = tracing_opentelemetry::layer()
             .with_tracer(tracer)
             .with_tracked_inactivity(false)
-            .with_filter(targets);
+            .with_filter(herald);
         Ok((Self { provider }, Box::new(layer)))
     }
 
