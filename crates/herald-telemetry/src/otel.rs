@@ -21,6 +21,9 @@ pub(crate) enum Protocol {
 pub(crate) struct Config {
     pub protocol: Protocol,
     pub service_name: String,
+    /// The endpoint is `https://`: gRPC then speaks TLS, trusting the system's roots (HTTP's
+    /// client does so by the URL alone).
+    pub tls: bool,
 }
 
 impl Config {
@@ -47,11 +50,11 @@ impl Config {
                 ));
             }
         }
-        if set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_none()
-            && set("OTEL_EXPORTER_OTLP_ENDPOINT").is_none()
-        {
+        let endpoint = set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .or_else(|| set("OTEL_EXPORTER_OTLP_ENDPOINT"));
+        let Some(endpoint) = endpoint else {
             return Ok(None);
-        }
+        };
         let (name, protocol) = match set("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
             Some(p) => ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", Some(p)),
             None => (
@@ -72,6 +75,7 @@ impl Config {
         Ok(Some(Self {
             protocol,
             service_name,
+            tls: endpoint.to_ascii_lowercase().starts_with("https://"),
         }))
     }
 }
@@ -87,12 +91,20 @@ type BoxedLayer = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
 
 impl Otlp {
     pub(crate) fn start(config: &Config) -> Result<(Self, BoxedLayer), String> {
-        use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+        use opentelemetry_otlp::tonic_types::transport::ClientTlsConfig;
+        use opentelemetry_otlp::{SpanExporter, WithExportConfig, WithTonicConfig};
         let exporter = match config.protocol {
-            Protocol::Grpc => SpanExporter::builder()
-                .with_tonic()
-                .with_protocol(opentelemetry_otlp::Protocol::Grpc)
-                .build(),
+            Protocol::Grpc => {
+                let builder = SpanExporter::builder()
+                    .with_tonic()
+                    .with_protocol(opentelemetry_otlp::Protocol::Grpc);
+                let builder = if config.tls {
+                    builder.with_tls_config(ClientTlsConfig::new().with_native_roots())
+                } else {
+                    builder
+                };
+                builder.build()
+            }
             Protocol::HttpProtobuf => SpanExporter::builder()
                 .with_http()
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
@@ -200,6 +212,15 @@ mod tests {
         let grpc = grpc.unwrap().unwrap();
         assert_eq!(grpc.protocol, Protocol::Grpc);
         assert_eq!(grpc.service_name, "herald-ci");
+        assert!(!grpc.tls);
+        let tls = config(&[
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://collector.example:4317",
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ]);
+        assert!(tls.unwrap().unwrap().tls);
         // The traces-only variable wins over the general one.
         let traces = config(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"),
