@@ -12,6 +12,8 @@ use herald_core::{
 use herald_server::{Metrics, RunLabels};
 use herald_store::{NewEvent, NewRun, TriggerKey};
 
+use tracing::Instrument;
+
 use crate::{RevisionError, SourceHealth};
 
 /// A trigger as firing sees it, whatever its kind and wherever it was defined.
@@ -172,8 +174,35 @@ pub enum Outcome<R> {
 
 /// Fires `trigger` for one `source`: the revision from `pushes` when a hook reported them
 /// (else what the watched reference points at now), decided against the last seen revision,
-/// stored idempotently under its name, counted in `herald_runs_created_total`.
+/// stored idempotently under its name, counted in `herald_runs_created_total`. Traced as the
+/// span `fire` (the decision: `outcome`, `revision`), the run's creation as `create_run`
+/// within it: the span a new run's trace continues from.
+#[tracing::instrument(
+    name = "fire",
+    skip_all,
+    fields(
+        namespace = trigger.namespace,
+        trigger = trigger.name,
+        source,
+        revision = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    )
+)]
 pub async fn fire_source<S: RunStore, R: SourceReader>(
+    store: &S,
+    reader: &R,
+    metrics: &Metrics,
+    trigger: &TriggerDef<'_>,
+    source: &str,
+    firing: &Firing,
+    pushes: Option<&[Push]>,
+) -> Outcome<S::Run> {
+    let outcome = decide_and_create(store, reader, metrics, trigger, source, firing, pushes).await;
+    tracing::Span::current().record("outcome", outcome.result());
+    outcome
+}
+
+async fn decide_and_create<S: RunStore, R: SourceReader>(
     store: &S,
     reader: &R,
     metrics: &Metrics,
@@ -215,6 +244,7 @@ pub async fn fire_source<S: RunStore, R: SourceReader>(
         }
     };
     // The last seen revision matters only to onChangeOnly, and never to a hand firing.
+    tracing::Span::current().record("revision", selected.revision.as_str());
     let seen = if watch_on.on_change_only && !matches!(firing, Firing::Manual(_)) {
         match store.last_seen(trigger, source).await {
             Ok(seen) => seen,
@@ -250,7 +280,8 @@ pub async fn fire_source<S: RunStore, R: SourceReader>(
         cause: plan.cause,
         record_last_seen: plan.records_last_seen,
     };
-    match store.create(&run).await {
+    let creating = tracing::info_span!("create_run", run = %run.name);
+    match store.create(&run).instrument(creating).await {
         Ok(Created::New(stored)) => {
             let labels = RunLabels {
                 trigger_kind: run.trigger.kind.to_string(),

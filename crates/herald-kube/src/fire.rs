@@ -16,7 +16,7 @@ use kube::api::PostParams;
 
 use crate::context::Context;
 use crate::error::{Error, KubeContext, is_conflict};
-use crate::job::run_labels;
+use crate::job::{TRACEPARENT_ANNOTATION, run_labels};
 use crate::sources::{self, get};
 use crate::store_events;
 
@@ -45,7 +45,8 @@ impl RunStore for ClusterRuns<'_> {
     }
 
     async fn create(&self, new: &NewRun) -> Result<Created<Run>, Error> {
-        let run = run_object(new, self.owner.clone());
+        // Within the engine's `create_run` span: the Run's trace goes on from there.
+        let run = run_object(new, self.owner.clone(), herald_telemetry::traceparent());
         let api: Api<Run> = Api::namespaced(self.ctx.client.clone(), &new.namespace);
         let created = api.create(&PostParams::default(), &run).await;
         if new.record_last_seen && (created.is_ok() || created.as_ref().is_err_and(is_conflict)) {
@@ -94,7 +95,7 @@ fn seen_key(
 }
 
 /// The Run resource for `new`.
-fn run_object(new: &NewRun, owner: Option<OwnerReference>) -> Run {
+fn run_object(new: &NewRun, owner: Option<OwnerReference>, traceparent: Option<String>) -> Run {
     let spec = RunSpec {
         cause: new.cause,
         trigger: herald_api::TriggerRef {
@@ -118,6 +119,8 @@ fn run_object(new: &NewRun, owner: Option<OwnerReference>) -> Run {
             name: Some(new.name.clone()),
             namespace: Some(new.namespace.clone()),
             labels: Some(run_labels(&new.name, &spec)),
+            annotations: traceparent
+                .map(|value| BTreeMap::from([(TRACEPARENT_ANNOTATION.to_owned(), value)])),
             owner_references: owner.map(|o| vec![o]),
             ..ObjectMeta::default()
         },

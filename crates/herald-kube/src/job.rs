@@ -26,6 +26,10 @@ pub const CREDENTIALS_DIR: &str = "/var/run/herald/credentials";
 /// the container's termination message, which Herald reads (no Pod logs needed).
 pub const OUTPUT_FILE: &str = "/dev/termination-log";
 
+/// The W3C trace context of the span that created a Run (traces on): its Jobs' containers get
+/// it as `TRACEPARENT`, and each pass of the Run controller continues that trace.
+pub const TRACEPARENT_ANNOTATION: &str = "herald.dev/traceparent";
+
 /// What building a step attempt's Job needs besides the Run.
 #[derive(Debug, Clone)]
 pub struct JobInputs<'a> {
@@ -138,6 +142,7 @@ fn cloner(run: &Run, inputs: &JobInputs<'_>) -> Container {
     if plan.insecure_skip_tls_verify {
         env.push(env_var("HERALD_CLONE_INSECURE_SKIP_TLS_VERIFY", "true"));
     }
+    env.extend(traceparent(run));
     let mut mounts = vec![workspace_mount()];
     if inputs.credentials_secret.is_some() {
         mounts.push(VolumeMount {
@@ -183,6 +188,7 @@ fn worker(run: &Run, inputs: &JobInputs<'_>) -> Container {
     env.push(env_var("HERALD_STEP_ATTEMPT", &inputs.attempt.to_string()));
     env.push(env_var(herald_core::steps::OUTPUT_ENV, OUTPUT_FILE));
     env.extend(inputs.needs_env.iter().map(|(k, v)| env_var(k, v)));
+    env.extend(traceparent(run));
     env.extend(step.env.iter().cloned());
     let workdir = match step.workdir.as_deref() {
         Some(sub) if !sub.is_empty() => format!("{WORKSPACE}/{sub}"),
@@ -250,10 +256,113 @@ fn env_var(name: &str, value: &str) -> EnvVar {
     }
 }
 
+/// `TRACEPARENT` from the Run's [`TRACEPARENT_ANNOTATION`], when it has one.
+fn traceparent(run: &Run) -> Option<EnvVar> {
+    let value = crate::caches::annotation(run, TRACEPARENT_ANNOTATION)?;
+    Some(env_var(herald_telemetry::TRACEPARENT_ENV, value))
+}
+
 fn env(name: &str, value: &str) -> EnvVar {
     env_var(name, value)
 }
 
 fn non_empty(items: &[String]) -> Option<Vec<String>> {
     (!items.is_empty()).then(|| items.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use herald_api::{
+        ActionKind, ActionRef, RunCause, SourceKind, SourceRef, TriggerKind, TriggerRef,
+    };
+
+    use super::*;
+
+    fn run(annotations: Option<BTreeMap<String, String>>) -> Run {
+        let mut run = Run::new(
+            "hook-run",
+            RunSpec {
+                cause: RunCause::Webhook,
+                trigger: TriggerRef {
+                    kind: TriggerKind::WebhookTrigger,
+                    name: "hook".into(),
+                },
+                source: SourceRef {
+                    kind: SourceKind::GitRepo,
+                    name: "app".into(),
+                },
+                git_ref: Some("refs/heads/main".into()),
+                revision: "a".repeat(40),
+                action: ActionRef {
+                    kind: ActionKind::Action,
+                    name: "act".into(),
+                },
+                rerun_of: None,
+            },
+        );
+        run.metadata.namespace = Some("default".into());
+        run.metadata.annotations = annotations;
+        run
+    }
+
+    /// `TRACEPARENT` of each container of the Job built for `run`.
+    fn traceparents(run: &Run) -> Vec<Option<String>> {
+        let step = Step {
+            name: "main".into(),
+            command: vec!["true".into()],
+            ..Step::default()
+        };
+        let plan = CredentialPlan {
+            url: "https://example.com/app.git".into(),
+            auth: None,
+            username: String::new(),
+            known_hosts: None,
+            allow_unknown_host_keys: false,
+            insecure_skip_tls_verify: false,
+            items: Vec::new(),
+        };
+        let inputs = JobInputs {
+            step: &step,
+            attempt: 1,
+            timeout: Duration::from_secs(60),
+            needs_env: Vec::new(),
+            service_account: None,
+            ttl_seconds_after_finished: None,
+            plan: &plan,
+            credentials_secret: None,
+            cloner_image: "herald:test",
+            default_service_account: "herald-action",
+        };
+        let job = build_job(run, &inputs);
+        let pod = job.spec.unwrap().template.spec.unwrap();
+        let containers = pod
+            .init_containers
+            .unwrap()
+            .into_iter()
+            .chain(pod.containers);
+        containers
+            .map(|c| {
+                let env = c.env.unwrap_or_default();
+                let found = env.into_iter().find(|e| e.name == "TRACEPARENT");
+                found.and_then(|e| e.value)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_jobs_containers_get_the_runs_traceparent() {
+        let value = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let annotated = run(Some(BTreeMap::from([(
+            TRACEPARENT_ANNOTATION.to_owned(),
+            value.to_owned(),
+        )])));
+        assert_eq!(
+            traceparents(&annotated),
+            vec![Some(value.to_owned()), Some(value.to_owned())]
+        );
+        // Traces off: the Run has no annotation and the containers no TRACEPARENT.
+        assert_eq!(traceparents(&run(None)), vec![None, None]);
+    }
 }

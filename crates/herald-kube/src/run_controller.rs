@@ -31,7 +31,18 @@ const LOG_TAIL_LINES: i64 = 100;
 
 /// Reconcile one Run: fold its Jobs into its steps, let the scheduler say what follows, create
 /// or delete the Jobs that makes, and write the status once.
+/// Traced as the span `reconcile_run`, in the trace of the firing that created the Run
+/// (its `herald.dev/traceparent`) when traces are on.
 pub async fn reconcile(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let span = tracing::info_span!(parent: None, "reconcile_run", run = %run.name_any());
+    let traceparent = crate::caches::annotation(&*run, crate::job::TRACEPARENT_ANNOTATION);
+    if let Some(traceparent) = traceparent {
+        herald_telemetry::set_parent(&span, traceparent);
+    }
+    tracing::Instrument::instrument(reconcile_pass(run, ctx), span).await
+}
+
+async fn reconcile_pass(run: Arc<Run>, ctx: Arc<Context>) -> Result<Action, Error> {
     let phase = run.status.as_ref().and_then(|s| s.phase);
     if phase.is_some_and(RunPhase::is_terminal) {
         if let Some(from) = crate::caches::annotation(&*run, crate::caches::RERUN_ANNOTATION) {

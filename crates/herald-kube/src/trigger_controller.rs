@@ -16,6 +16,7 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::caches;
 use crate::conditions::{conditions, now};
@@ -74,6 +75,8 @@ pub async fn reconcile_schedule(
         listing_max_age,
     };
     let owner = trigger.controller_owner_ref(&());
+    // The root of the trace of the Runs this check creates, as a tick is in local mode.
+    let tick = tracing::info_span!(parent: None, "tick", %namespace, trigger = %name);
     let mut next_status = check_sources(
         &ctx,
         &def,
@@ -82,6 +85,7 @@ pub async fn reconcile_schedule(
         status.clone(),
         trigger.metadata.generation,
     )
+    .instrument(tick)
     .await;
     ctx.checks.set(key, now_ts);
     if let Some(requested_at) = request {

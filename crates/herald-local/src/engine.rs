@@ -13,6 +13,7 @@ use herald_engine::{
 use herald_server::Metrics;
 use herald_store::{NewRun, RunOutcome, RunRecord, Store, TriggerKey};
 use tokio::sync::{Semaphore, watch};
+use tracing::Instrument;
 
 use crate::admission::{Admissions, Entered};
 use crate::catalog::Catalog;
@@ -108,6 +109,45 @@ struct Inner {
     /// event once.
     source_health: herald_engine::SourceHealth,
     config: EngineConfig,
+    /// The trace context (`traceparent`) each new run was created in, until it executes:
+    /// its `run` span continues that trace. Empty when traces are off.
+    traces: RunTraces,
+}
+
+/// `traceparent` by run id, from the run's creation to its execution (normally right after,
+/// in the same process). Bounded: runs stored and never executed here (`herald trigger
+/// --no-wait`'s, or a fire API caller's) cannot make it grow without end.
+#[derive(Debug, Default)]
+struct RunTraces(std::sync::Mutex<std::collections::HashMap<herald_store::RunId, String>>);
+
+impl RunTraces {
+    const MAX: usize = 4096;
+
+    /// Keeps the current span's context for run `id`, when traces are on.
+    fn keep(&self, id: herald_store::RunId) {
+        let Some(traceparent) = herald_telemetry::traceparent() else {
+            return;
+        };
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(id, traceparent);
+    }
+
+    fn take(&self, id: herald_store::RunId) -> Option<String> {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.is_empty() {
+            return None;
+        }
+        map.remove(&id)
+    }
 }
 
 impl Engine {
@@ -123,6 +163,7 @@ impl Engine {
                 lister,
                 source_health: herald_engine::SourceHealth::default(),
                 config,
+                traces: RunTraces::default(),
             }),
         }
     }
@@ -184,7 +225,11 @@ impl Engine {
         // hand firings cover all when they name none.
         let all_allowed = !matches!(request.firing, Firing::Delivery(_)) || trigger.multi_source;
         fire_sources(
-            &LocalRuns(&self.inner.store, &self.inner.source_health),
+            &LocalRuns {
+                store: &self.inner.store,
+                traces: &self.inner.traces,
+                source_health: &self.inner.source_health,
+            },
             &CatalogSources(&catalog, &self.inner.lister),
             &self.inner.config.metrics,
             &def,
@@ -207,8 +252,19 @@ impl Engine {
     /// A run already `Running` (found so at start-up, with steps recorded) resumes from its
     /// stored steps.
     pub async fn execute(&self, run: RunRecord) -> Result<RunRecord, herald_store::StoreError> {
+        let span = self.run_span(&run);
         let entered = self.enter(&run);
-        self.execute_entered(run, entered).await
+        self.execute_entered(run, entered).instrument(span).await
+    }
+
+    /// The span `run` a run executes in: a child of the span that created it when that was
+    /// in this process (traces on), else the root of its own trace.
+    fn run_span(&self, run: &RunRecord) -> tracing::Span {
+        let span = tracing::info_span!(parent: None, "run", run = %run.name, run_id = run.id);
+        if let Some(traceparent) = self.inner.traces.take(run.id) {
+            herald_telemetry::set_parent(&span, &traceparent);
+        }
+        span
     }
 
     /// Asks the run's action for a place (`concurrency`), in call order: `spawn` asks before
@@ -388,14 +444,16 @@ impl Engine {
     /// [`Engine::execute`] in the background, logging the result.
     pub fn spawn(&self, run: RunRecord) {
         let engine = self.clone();
+        let span = self.run_span(&run);
         let entered = self.enter(&run);
-        tokio::spawn(async move {
+        let task = async move {
             let name = run.name.clone();
             match engine.execute_entered(run, entered).await {
                 Ok(done) => tracing::info!(run = %name, phase = %done.phase, "run finished"),
                 Err(e) => tracing::error!(run = %name, error = %e, "run could not be recorded"),
             }
-        });
+        };
+        tokio::spawn(task.instrument(span));
     }
 
     async fn run_to_end(
@@ -475,7 +533,12 @@ impl Engine {
 
 /// Local mode's run state: rows of the store, which records a run and its trigger's last
 /// seen revision in one transaction.
-struct LocalRuns<'a>(&'a Store, &'a herald_engine::SourceHealth);
+struct LocalRuns<'a> {
+    store: &'a Store,
+    /// Where a created run's trace context waits for its execution.
+    traces: &'a RunTraces,
+    source_health: &'a herald_engine::SourceHealth,
+}
 
 impl RunStore for LocalRuns<'_> {
     type Run = RunRecord;
@@ -491,22 +554,26 @@ impl RunStore for LocalRuns<'_> {
             namespace: trigger.namespace.to_owned(),
             name: trigger.name.to_owned(),
         };
-        self.0.last_seen(&key, source).await
+        self.store.last_seen(&key, source).await
     }
 
     async fn create(&self, run: &NewRun) -> Result<Created<RunRecord>, Self::Error> {
-        Ok(match self.0.create_run(run).await? {
-            herald_store::Created::New(run) => Created::New(run),
+        Ok(match self.store.create_run(run).await? {
+            herald_store::Created::New(run) => {
+                // Within the engine's `create_run` span: where the run's trace goes on.
+                self.traces.keep(run.id);
+                Created::New(run)
+            }
             herald_store::Created::Existing(run) => Created::Existing(run),
         })
     }
 
     fn source_health(&self) -> &herald_engine::SourceHealth {
-        self.1
+        self.source_health
     }
 
     async fn record_event(&self, event: herald_store::NewEvent) {
-        if let Err(error) = self.0.record_event(&event).await {
+        if let Err(error) = self.store.record_event(&event).await {
             tracing::warn!(kind = %event.kind, %error, "could not record an event in the store");
         }
     }

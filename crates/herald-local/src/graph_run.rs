@@ -16,6 +16,7 @@ use herald_git::Remote;
 use herald_store::{RunOutcome, RunRecord, StepChange, StepRecord, Store, StoreError};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::executor::{self, Command, ProcessOutcome};
 
@@ -106,6 +107,9 @@ impl GraphRun<'_> {
         let mut tasks: JoinSet<Attempt> = JoinSet::new();
         let mut cancels: Vec<Option<oneshot::Sender<()>>> =
             (0..self.graph.nodes().len()).map(|_| None).collect();
+        // Each attempt's span `step`, from its start to its result stored.
+        let mut spans: Vec<Option<tracing::Span>> =
+            (0..self.graph.nodes().len()).map(|_| None).collect();
         loop {
             let next = advance(&self.graph, &progress.states, halt.as_ref());
             for m in next.moves {
@@ -136,19 +140,33 @@ impl GraphRun<'_> {
                     } => {
                         let (tx, rx) = oneshot::channel();
                         cancels[step] = Some(tx);
-                        self.record_start(&mut progress, step, attempt).await?;
+                        let name = &self.graph.nodes()[step].step.name;
+                        let span = tracing::info_span!("step", step = %name, attempt);
+                        self.record_start(&mut progress, step, attempt)
+                            .instrument(span.clone())
+                            .await?;
                         // The repository is `checkout` inside the run's folder; the
                         // worktrees and output files sit beside it.
                         let dir = match &checkout {
                             Some(dir) => Ok(dir.path().join("checkout")),
-                            None => self.checkout().await.map(|dir| {
-                                let path = dir.path().join("checkout");
-                                checkout = Some(dir);
-                                path
-                            }),
+                            None => self
+                                .checkout()
+                                .instrument(tracing::info_span!("checkout"))
+                                .await
+                                .map(|dir| {
+                                    let path = dir.path().join("checkout");
+                                    checkout = Some(dir);
+                                    path
+                                }),
                         };
-                        let spec = self.attempt_spec(&progress, step, attempt, delay);
-                        tasks.spawn(run_attempt(spec, dir, rx));
+                        let mut spec = self.attempt_spec(&progress, step, attempt, delay);
+                        // The step's own trace context, so what it runs can join the trace.
+                        if let Some(traceparent) = herald_telemetry::traceparent_of(&span) {
+                            let name = herald_telemetry::TRACEPARENT_ENV.to_owned();
+                            spec.env.push((name, traceparent));
+                        }
+                        tasks.spawn(run_attempt(spec, dir, rx).instrument(span.clone()));
+                        spans[step] = Some(span);
                     }
                 }
             }
@@ -161,7 +179,10 @@ impl GraphRun<'_> {
             tokio::select! {
                 joined = tasks.join_next(), if !tasks.is_empty() => {
                     match joined {
-                        Some(Ok(done)) => self.finish_attempt(&mut progress, done).await?,
+                        Some(Ok(done)) => {
+                            let span = spans[done.step].take().unwrap_or_else(tracing::Span::none);
+                            self.finish_attempt(&mut progress, done).instrument(span).await?;
+                        }
                         Some(Err(e)) => tracing::error!(run = %self.run.name, error = %e, "a step's task failed"),
                         None => {}
                     }

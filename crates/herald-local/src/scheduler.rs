@@ -165,6 +165,8 @@ pub(crate) async fn reconcile_now(
 }
 
 /// One check of every source of the trigger; new runs are started.
+/// Traced as the span `tick`, the root of the trace of the runs it creates.
+#[tracing::instrument(name = "tick", skip_all, fields(namespace = %namespace, trigger = %name))]
 async fn check(engine: &Engine, namespace: &str, name: &str, firing: Firing, max_age: Duration) {
     let request = FireRequest {
         kind: TriggerKind::ScheduleTrigger,

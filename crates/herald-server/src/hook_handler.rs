@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use herald_api::reasons;
 use herald_core::hooks::{self, HookEvent, HookSecret, Provider};
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::delivery_log::DeliveryLog;
 use crate::hooks::{Delivery, FireError, Fired, HookAuth, Hooks, LookupError, NotReady};
@@ -102,10 +103,20 @@ async fn handle<H: Hooks>(
     let Some(_in_flight) = state.limiters.admit() else {
         return overloaded();
     };
+    // The root of a delivery's trace: its decisions, the runs it creates and their steps.
+    let span = tracing::info_span!(
+        "hook",
+        namespace = target.namespace,
+        trigger = target.trigger,
+        source = target.source,
+        status = tracing::field::Empty,
+    );
     let mut provider = None;
     let mut response = accept(state, target, &HeaderView(headers), body, &mut provider)
+        .instrument(span.clone())
         .await
         .unwrap_or_else(|refused| refused);
+    span.record("status", response.status().as_u16());
     if let Some(provider) = provider {
         response
             .extensions_mut()

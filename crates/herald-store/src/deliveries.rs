@@ -14,6 +14,7 @@ impl Store {
     /// Sees every event whose [`Store::record_event`] was answered before it was called. Cheap
     /// enough to ask before every delivery: on SQLite it is answered on the caller's thread
     /// without awaiting (see `sqlite_reader`), on PostgreSQL by one query on the pool.
+    #[tracing::instrument(level = "debug", name = "store.delivery_event", skip_all)]
     pub async fn delivery_event(&self, delivery_id: &str) -> Result<Option<i64>, StoreError> {
         if self
             .deliveries

@@ -265,6 +265,7 @@ impl Store {
     /// Concurrent calls share one transaction (group commit, see [`Store::record_events`]); a
     /// call fails only for its own event, or when the whole write fails
     /// ([`StoreError::BatchFailed`]), or after [`Store::close`] ([`StoreError::Closed`]).
+    #[tracing::instrument(level = "debug", name = "store.record_event", skip_all)]
     pub async fn record_event(&self, event: &NewEvent) -> Result<EventRecorded, StoreError> {
         let recorded = self.writer.record(vec![EventRow::new(event)]).await?;
         self.note_deliveries(event.delivery_id.as_deref().into_iter());
@@ -279,6 +280,7 @@ impl Store {
     /// Appends `events` in order, in one transaction: all of them are recorded, or none and the
     /// error. Each answer is as [`Store::record_event`]'s, in the same order; a delivery id
     /// repeated within `events` is a duplicate of its first occurrence.
+    #[tracing::instrument(level = "debug", name = "store.record_events", skip_all, fields(count = events.len()))]
     pub async fn record_events(
         &self,
         events: &[NewEvent],

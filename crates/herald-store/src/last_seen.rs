@@ -56,6 +56,7 @@ impl LastSeenCache {
 
 impl Store {
     /// The last revision `trigger` recorded for the source named `source`, if any.
+    #[tracing::instrument(level = "debug", name = "store.last_seen", skip_all)]
     pub async fn last_seen(
         &self,
         trigger: &TriggerKey,

@@ -57,6 +57,7 @@ impl Store {
     /// `new.record_last_seen`, records `new.revision` as the last revision `new.trigger` saw
     /// for `new.source` — all in one transaction. Idempotent on `new.name`: if a run of that
     /// name exists, nothing changes and it is returned as [`Created::Existing`].
+    #[tracing::instrument(level = "debug", name = "store.create_run", skip_all)]
     pub async fn create_run(&self, new: &NewRun) -> Result<Created, StoreError> {
         let op = "creating a run";
         let now = micros(rows::now());
@@ -129,6 +130,7 @@ impl Store {
     /// Moves run `id` to phase `to`, appending a history row. Entering `Running` sets
     /// `started_at` (the first time only); entering a terminal phase sets `finished_at`. A run
     /// in a terminal phase cannot leave it ([`StoreError::InvalidTransition`]).
+    #[tracing::instrument(level = "debug", name = "store.transition", skip_all, fields(run_id = id, to = %to))]
     pub async fn transition(
         &self,
         id: RunId,
@@ -150,6 +152,7 @@ impl Store {
     /// Moves run `id` to the terminal phase of `outcome` and stores its exit code and output,
     /// in one transaction. A non-terminal `outcome.phase` is refused with
     /// [`StoreError::NotTerminal`].
+    #[tracing::instrument(level = "debug", name = "store.finish_run", skip_all, fields(run_id = id, to = %outcome.phase))]
     pub async fn finish_run(
         &self,
         id: RunId,

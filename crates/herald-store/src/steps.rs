@@ -16,6 +16,12 @@ impl Store {
     /// the step's row (created on its first move), and a `run.transition` event. The run must
     /// exist ([`StoreError::NotFound`]) and not be finished
     /// ([`StoreError::InvalidTransition`]).
+    #[tracing::instrument(
+        level = "debug",
+        name = "store.record_step",
+        skip_all,
+        fields(run_id = run.id, step = change.name, to = %change.to)
+    )]
     pub async fn record_step(
         &self,
         run: &RunRecord,

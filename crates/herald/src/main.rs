@@ -30,12 +30,21 @@ fn main() -> std::process::ExitCode {
 async fn run() -> std::process::ExitCode {
     memory::trim_c_heaps_periodically();
     let cli = cli::Cli::parse();
-    commands::init_tracing(&cli.log_format);
-    match commands::dispatch(cli).await {
+    let mut telemetry = match commands::init_tracing(&cli.log_format) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let code = match commands::dispatch(cli).await {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
         }
-    }
+    };
+    // The spans of the last moments (a run's end, the shutdown) are exported before exit.
+    telemetry.shutdown();
+    code
 }

@@ -16,19 +16,14 @@ use herald_store::Store;
 
 use crate::cli::{ApiArgs, Cli, Command, LogFormat};
 
-pub fn init_tracing(format: &LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only for a terminal: escape codes in a log file or a collector break searches.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+/// Logs to stderr in `format`, and traces over OTLP when the environment asks for them
+/// (herald-telemetry); the returned handle flushes the spans still buffered when dropped.
+pub fn init_tracing(format: &LogFormat) -> anyhow::Result<herald_telemetry::Telemetry> {
+    let format = match format {
+        LogFormat::Text => herald_telemetry::LogFormat::Text,
+        LogFormat::Json => herald_telemetry::LogFormat::Json,
+    };
+    herald_telemetry::init(format).map_err(anyhow::Error::msg)
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -42,7 +42,20 @@ pub fn free_port() -> u16 {
 /// runs under a small shell that keeps the read end of a pipe from this process: when the
 /// test process exits the pipe closes, `cat` returns and the shell stops Herald.
 pub fn spawn_local(manifests: &Path, db: &Path, port: u16, log: &Path, extra: &[&str]) -> Child {
-    Command::new("sh")
+    spawn_local_with(manifests, db, port, log, extra, &[])
+}
+
+/// [`spawn_local`] with `env` set (a value of `None` removes the variable).
+pub fn spawn_local_with(
+    manifests: &Path,
+    db: &Path,
+    port: u16,
+    log: &Path,
+    extra: &[&str],
+    env: &[(&str, Option<&str>)],
+) -> Child {
+    let mut command = Command::new("sh");
+    command
         .args([
             "-c",
             r#"exec 3<&0; "$@" <&- & pid=$!; cat <&3 >/dev/null; kill $pid; wait $pid"#,
@@ -55,7 +68,14 @@ pub fn spawn_local(manifests: &Path, db: &Path, port: u16, log: &Path, extra: &[
         .arg(db)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(extra)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info");
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    command
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
