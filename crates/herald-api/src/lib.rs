@@ -42,9 +42,10 @@ pub use source::{
     GitRepoStatus, TlsConfig,
 };
 pub use trigger::{
-    CheckedSource, DEFAULT_SIGNATURE_HEADER, DEFAULT_TOKEN_HEADER, GitReference, Schedule,
-    ScheduleTrigger, ScheduleTriggerSpec, TriggerSources, TriggerStatus, WatchOn, WebhookAuth,
-    WebhookConfig, WebhookProvider, WebhookTrigger, WebhookTriggerSpec,
+    CheckedSource, DEFAULT_SIGNATURE_HEADER, DEFAULT_TOKEN_HEADER, GitHostApi, GitReference,
+    HookRegistration, RegisteredHook, Schedule, ScheduleTrigger, ScheduleTriggerSpec,
+    TriggerSources, TriggerStatus, WatchOn, WebhookAuth, WebhookConfig, WebhookProvider,
+    WebhookTrigger, WebhookTriggerSpec,
 };
 pub use update_report::{UpdateOutcome, UpdateReport};
 

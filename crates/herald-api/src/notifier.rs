@@ -95,7 +95,17 @@ pub enum NotifierType {
 impl NotifierType {
     /// Whether it sets a commit status (per revision, never folded, runs only).
     pub fn is_commit_status(self) -> bool {
-        matches!(self, Self::Github | Self::Gitlab | Self::Gitea)
+        self.host_api().is_some()
+    }
+
+    /// The Git host whose commit status it sets, if it does.
+    pub fn host_api(self) -> Option<crate::GitHostApi> {
+        match self {
+            Self::Github => Some(crate::GitHostApi::Github),
+            Self::Gitlab => Some(crate::GitHostApi::Gitlab),
+            Self::Gitea => Some(crate::GitHostApi::Gitea),
+            Self::Slack | Self::Generic | Self::GenericHmac => None,
+        }
     }
 
     /// As written in a manifest.

@@ -8,6 +8,16 @@ pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 /// Condition type: not ready until the spec changes.
 pub const STALLED: &str = "Stalled";
+/// Condition type (webhook triggers with `webhook.register`): the hook exists at the Git host
+/// as the trigger describes it.
+pub const HOOK_REGISTERED: &str = "HookRegistered";
+
+/// The Git host created or updated the hook.
+pub const REGISTERED: &str = "Registered";
+/// The Git host refused a hook request (its status and answer are in the message).
+pub const HOST_REFUSED: &str = "HostRefused";
+/// The Git host could not be reached.
+pub const HOST_UNREACHABLE: &str = "HostUnreachable";
 
 /// The spec breaks a rule the API server cannot check.
 pub const INVALID_SPEC: &str = "InvalidSpec";

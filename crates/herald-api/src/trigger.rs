@@ -162,6 +162,61 @@ pub struct WebhookConfig {
     /// A shared token the caller must present. Hooks without auth are refused unless this is
     /// set, so a trigger is never open by accident.
     pub auth_config: WebhookAuth,
+    /// Create the hook at the Git host (cluster mode): its URL, secret and events kept in step
+    /// with this trigger, removed when the trigger is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register: Option<HookRegistration>,
+}
+
+/// Where and how to create a trigger's hook at the Git host.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HookRegistration {
+    /// The host's API: `github`, `gitlab` or `gitea` (Forgejo too). It must be the trigger's
+    /// `provider`.
+    pub api: GitHostApi,
+    /// A Secret in this namespace whose `token` may manage the repository's hooks.
+    pub secret_ref: crate::SecretRef,
+    /// Where the host reaches Herald (`https://herald.example.com`): the hook's URL is this
+    /// and the trigger's path.
+    #[schemars(length(min = 1))]
+    pub external_url: String,
+    /// The repository's web address (`https://github.com/org/app`); default: each source's
+    /// own URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+}
+
+/// A Git host whose API Herald speaks (hooks and commit statuses).
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GitHostApi {
+    Github,
+    Gitlab,
+    Gitea,
+}
+
+impl GitHostApi {
+    /// As written in a manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Github => "github",
+            Self::Gitlab => "gitlab",
+            Self::Gitea => "gitea",
+        }
+    }
+}
+
+/// A hook Herald created at a Git host.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisteredHook {
+    /// The repository's web address.
+    pub repository: String,
+    /// The hook's id at the host.
+    pub id: i64,
+    /// The URL the host posts to.
+    pub url: String,
 }
 
 /// Who sends a trigger's hooks.
@@ -248,6 +303,9 @@ pub struct TriggerStatus {
     /// records it), so a request is handled once and a client can tell it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
+    /// Webhook triggers with `webhook.register`: the hooks created at the Git host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registered_hooks: Vec<RegisteredHook>,
 }
 
 /// What a trigger last saw in one source.
@@ -280,6 +338,7 @@ mod tests {
         WebhookConfig {
             provider,
             multi_source: false,
+            register: None,
             auth_config: WebhookAuth {
                 secret_ref: crate::SecretRef {
                     name: "s".into(),

@@ -15,10 +15,11 @@ use herald_store::{
 use jiff::Timestamp;
 
 use crate::env::NotifyEnv;
+use crate::hosts::Repository;
 use crate::message::{Message, generic_body, signature, slack_body};
 use crate::notice::Notice;
 use crate::select::wants;
-use crate::status::{self, Repository};
+use crate::status;
 use crate::webhook::{Poster, Target, WebhookError};
 use reqwest::header::{HeaderName, HeaderValue};
 
@@ -69,7 +70,7 @@ pub enum SendError {
     #[error(transparent)]
     Webhook(#[from] WebhookError),
     #[error(transparent)]
-    Status(#[from] status::StatusError),
+    Status(#[from] crate::hosts::HostError),
     /// A Secret or key the Notifier needs is missing.
     #[error("{0}")]
     Secret(String),
@@ -85,7 +86,7 @@ impl SendError {
     fn is_transient(&self) -> bool {
         match self {
             Self::Webhook(error) => error.is_transient(),
-            Self::Status(status::StatusError::Url(error)) => error.is_transient(),
+            Self::Status(crate::hosts::HostError::Url(error)) => error.is_transient(),
             // A Secret may be created or fixed meanwhile.
             Self::Secret(_) => true,
             Self::Status(_) | Self::NoAddress | Self::NoRepository => false,
@@ -356,7 +357,7 @@ impl<E: NotifyEnv> Dispatcher<E> {
         );
         let spec = &notifier.spec;
         let namespace = notifier.metadata.namespace.as_deref().unwrap_or_default();
-        if spec.notifier_type.is_commit_status() {
+        if let Some(api) = spec.notifier_type.host_api() {
             let token = self
                 .secret(notifier, NOTIFIER_TOKEN_KEY)
                 .await?
@@ -376,7 +377,7 @@ impl<E: NotifyEnv> Dispatcher<E> {
                     Repository::parse(&url, "the run's source URL")?
                 }
             };
-            let request = status::request(spec.notifier_type, &address, &token, &message)?;
+            let request = status::request(api, &address, &token, &message)?;
             let body = encode(&request.body)?;
             return Ok(self
                 .poster

@@ -14,6 +14,7 @@
 
 mod dispatch;
 mod env;
+pub mod hosts;
 mod message;
 mod notice;
 mod readiness;
@@ -23,10 +24,11 @@ pub mod webhook;
 
 pub use dispatch::{Config, Dispatcher, SendError};
 pub use env::NotifyEnv;
+pub use hosts::{Hook, Hooks, HostError, Repository};
 pub use message::{
     GENERIC_API_VERSION, GENERIC_KIND, Message, generic_body, signature, slack_body,
 };
 pub use notice::{Notice, Object};
 pub use readiness::{NotReady, readiness};
 pub use select::wants;
-pub use status::{Repository, StatusError, StatusRequest};
+pub use status::StatusRequest;

@@ -19,6 +19,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// error line, not a whole HTML page.
 pub const BODY_EXCERPT_CHARS: usize = 200;
 
+/// At most this much of a successful answer is read (a page of a repository's hooks).
+pub const ANSWER_LIMIT: usize = 4 << 20;
+
 /// At most this much of an error answer is read (a UTF-8 character is up to four bytes).
 const BODY_READ_LIMIT: usize = BODY_EXCERPT_CHARS * 4 + 256;
 
@@ -177,28 +180,53 @@ impl Poster {
         headers: &[(HeaderName, HeaderValue)],
         body: Vec<u8>,
     ) -> Result<(), WebhookError> {
-        let mut request = self
-            .http
-            .post(target.url().clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        self.call(reqwest::Method::POST, target, headers, Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// One request (a JSON `body`, if any); the answer's body (at most [`ANSWER_LIMIT`])
+    /// when it is a 2xx, else the error with an excerpt.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        target: &Target,
+        headers: &[(HeaderName, HeaderValue)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, WebhookError> {
+        let mut request = self.http.request(method, target.url().clone());
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        let answer = request
-            .body(body)
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let mut answer = request
             .send()
             .await
             .map_err(|error| transport(target, error))?;
         let status = answer.status();
-        if status.is_success() {
-            tracing::debug!(host = target.host(), %status, "notification delivered");
-            return Ok(());
+        if !status.is_success() {
+            return Err(WebhookError::Status {
+                host: target.host().to_owned(),
+                status: status.as_u16(),
+                body_excerpt: excerpt(target, answer).await,
+            });
         }
-        Err(WebhookError::Status {
-            host: target.host().to_owned(),
-            status: status.as_u16(),
-            body_excerpt: excerpt(target, answer).await,
-        })
+        tracing::debug!(host = target.host(), %status, "answered");
+        let mut bytes = Vec::new();
+        while let Some(chunk) = answer.chunk().await.map_err(|e| transport(target, e))? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > ANSWER_LIMIT {
+                return Err(WebhookError::Transport {
+                    host: target.host().to_owned(),
+                    reason: format!("the answer is larger than {ANSWER_LIMIT} bytes"),
+                });
+            }
+        }
+        Ok(bytes)
     }
 }
 

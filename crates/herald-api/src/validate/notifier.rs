@@ -16,7 +16,7 @@ impl Validate for NotifierSpec {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Errors::default();
         if let Some(address) = &self.address {
-            errors.check("address", http_url(address));
+            errors.check("address", super::uri::http_url(address));
         }
         if let Some(secret) = &self.secret_ref {
             secret_ref(&mut errors, "secretRef", secret, NAMESPACED);
@@ -96,27 +96,6 @@ fn events(errors: &mut Errors, spec: &NotifierSpec) {
             );
         }
     }
-}
-
-/// An `http(s)://host...` URL with nothing that would be mangled on the way.
-fn http_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or("the address must start with https:// or http://")?;
-    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err("the address must not contain spaces or control characters".into());
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err("the address has no host".into());
-    }
-    if authority.contains('@') {
-        return Err(
-            "the address embeds credentials; put them in the Secret's `token` key instead".into(),
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use super::names::{self, RefKind};
 use super::schedule::{parse_cron_expr, parse_interval, parse_time_zone};
 use super::{Errors, FieldError, SecretScope, Validate, index, join, secret_ref};
 use crate::{
-    ActionRef, GitReference, Schedule, ScheduleTriggerSpec, TriggerSources, WatchOn, WebhookAuth,
-    WebhookConfig, WebhookTriggerSpec,
+    ActionRef, GitHostApi, GitReference, HookRegistration, Schedule, ScheduleTriggerSpec,
+    TriggerSources, WatchOn, WebhookAuth, WebhookConfig, WebhookProvider, WebhookTriggerSpec,
 };
 
 impl Validate for ScheduleTriggerSpec {
@@ -152,6 +152,47 @@ fn webhook(errors: &mut Errors, at: &str, webhook: &WebhookConfig) {
     if let Some(header) = header {
         errors.check(join(&auth_at, "header"), names::http_header_name(header));
     }
+    if let Some(register) = &webhook.register {
+        registration(errors, &join(at, "register"), webhook.provider, register);
+    }
+}
+
+/// A hook is registered with the API of the host that sends it, at an address it can reach.
+fn registration(
+    errors: &mut Errors,
+    at: &str,
+    provider: WebhookProvider,
+    register: &HookRegistration,
+) {
+    let matches = matches!(
+        (provider, register.api),
+        (WebhookProvider::Github, GitHostApi::Github)
+            | (WebhookProvider::Gitlab, GitHostApi::Gitlab)
+            | (WebhookProvider::Gitea, GitHostApi::Gitea)
+    );
+    if !matches {
+        errors.add(
+            join(at, "api"),
+            format!(
+                "a {} hook is verified as that host signs it; set webhook.provider: {} too",
+                register.api.as_str(),
+                register.api.as_str()
+            ),
+        );
+    }
+    secret_ref(
+        errors,
+        &join(at, "secretRef"),
+        &register.secret_ref,
+        WEBHOOK_SCOPE,
+    );
+    errors.check(
+        join(at, "externalUrl"),
+        super::uri::http_url(&register.external_url),
+    );
+    if let Some(repository) = &register.repository {
+        errors.check(join(at, "repository"), super::uri::http_url(repository));
+    }
 }
 
 fn action_ref(errors: &mut Errors, at: &str, action: &ActionRef) {
@@ -159,6 +200,50 @@ fn action_ref(errors: &mut Errors, at: &str, action: &ActionRef) {
         join(at, "name"),
         names::dns1123_subdomain(&action.name).map_err(|m| format!("action name {m}")),
     );
+}
+
+#[cfg(test)]
+mod registration_tests {
+    use super::*;
+    use crate::SecretRef;
+
+    fn register(api: GitHostApi, external_url: &str) -> HookRegistration {
+        HookRegistration {
+            api,
+            secret_ref: SecretRef {
+                name: "github-token".into(),
+                namespace: None,
+            },
+            external_url: external_url.into(),
+            repository: None,
+        }
+    }
+
+    #[test]
+    fn the_api_is_the_provider_s_and_the_url_reachable() {
+        let mut errors = Errors::default();
+        registration(
+            &mut errors,
+            "r",
+            WebhookProvider::Github,
+            &register(GitHostApi::Github, "https://herald.example.com"),
+        );
+        assert!(errors.finish().is_ok());
+        let mut errors = Errors::default();
+        registration(
+            &mut errors,
+            "r",
+            WebhookProvider::Gitlab,
+            &register(GitHostApi::Github, "herald.example.com"),
+        );
+        let paths: Vec<_> = errors
+            .finish()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(paths, ["r.api", "r.externalUrl"]);
+    }
 }
 
 #[cfg(test)]
@@ -240,6 +325,7 @@ mod tests {
                     key: key.into(),
                     header,
                 },
+                register: None,
             },
             action: action("build"),
             suspend: false,

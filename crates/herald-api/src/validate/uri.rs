@@ -172,6 +172,27 @@ fn split_scp_like(uri: &str) -> Option<(&str, &str)> {
     Some((&uri[..colon], &uri[colon + 1..]))
 }
 
+/// An `http(s)://host...` URL with nothing that would be mangled on the way.
+pub(crate) fn http_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("use an https:// or http:// URL")?;
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("the URL must not contain spaces or control characters".into());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err("the URL has no host".into());
+    }
+    if authority.contains('@') {
+        return Err(
+            "the URL embeds credentials; put them in the Secret's `token` key instead".into(),
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
