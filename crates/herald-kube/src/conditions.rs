@@ -36,6 +36,33 @@ pub fn conditions(
     ]
 }
 
+/// `conditions` with one more of `type_` (beside the standard three), its transition time
+/// kept from `previous` when its status did not change; `None` removes it.
+pub fn with_condition(
+    mut conditions: Vec<Condition>,
+    previous: &[Condition],
+    type_: &str,
+    state: Option<(bool, &str, &str)>,
+    generation: Option<i64>,
+) -> Vec<Condition> {
+    conditions.retain(|c| c.type_ != type_);
+    if let Some((ok, reason, message)) = state {
+        let status = if ok { "True" } else { "False" }.to_owned();
+        let kept = previous
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status);
+        conditions.push(Condition {
+            type_: type_.to_owned(),
+            status,
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+            observed_generation: generation,
+            last_transition_time: kept.map_or_else(now, |c| c.last_transition_time.clone()),
+        });
+    }
+    conditions
+}
+
 /// The current time as an API timestamp.
 pub fn now() -> Time {
     Time(jiff::Timestamp::now())

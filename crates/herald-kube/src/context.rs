@@ -52,6 +52,9 @@ pub struct OperatorConfig {
     pub gitops_operator_interval: Duration,
     /// Where people reach Herald: notifications link there (none without it).
     pub external_url: Option<String>,
+    /// How long a deleted WebhookTrigger waits for its hooks to be removed at an unreachable
+    /// Git host before it is let go (and the hooks are left there, logged).
+    pub hook_removal_grace: Duration,
 }
 
 impl Default for OperatorConfig {
@@ -75,6 +78,7 @@ impl Default for OperatorConfig {
             gitops_operator_annotations: false,
             gitops_operator_interval: Duration::from_secs(300),
             external_url: None,
+            hook_removal_grace: Duration::from_secs(300),
         }
     }
 }
@@ -127,6 +131,9 @@ pub struct Context {
     /// Which sources this process saw failing: a source that starts failing is a
     /// `source.failed` event once.
     pub source_health: herald_engine::SourceHealth,
+    /// The HTTP client of Git hosts' APIs (hook registration); `None` when it could not be
+    /// built (no TLS roots), which each use reports.
+    poster: Option<herald_notify::webhook::Poster>,
 }
 
 /// Values by key, in this process's memory only: what need not be written to the API server
@@ -161,6 +168,13 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
+    /// The HTTP client of Git hosts' APIs.
+    pub fn poster(&self) -> Result<&herald_notify::webhook::Poster, crate::error::Error> {
+        self.poster
+            .as_ref()
+            .ok_or_else(|| crate::error::Error::Source("no HTTP client for Git hosts' APIs".into()))
+    }
+
     pub fn new(
         client: Client,
         config: OperatorConfig,
@@ -180,6 +194,9 @@ impl Context {
             checks: Arc::default(),
             seen: Arc::default(),
             source_health: herald_engine::SourceHealth::default(),
+            poster: herald_notify::webhook::Poster::new()
+                .inspect_err(|error| tracing::error!(%error, "no HTTP client for Git hosts' APIs"))
+                .ok(),
             client,
             config,
             leadership,

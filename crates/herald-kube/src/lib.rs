@@ -10,6 +10,7 @@ mod error;
 mod fire;
 mod gitops_compat;
 mod history;
+mod hook_registration;
 mod hooks;
 mod image_update_controller;
 mod image_updates_api;

@@ -19,10 +19,11 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::caches;
-use crate::conditions::{conditions, now};
+use crate::conditions::{conditions, now, with_condition};
 use crate::context::Context;
 use crate::error::{Error, KubeContext};
 use crate::fire::{ClusterRuns, ClusterSources};
+use crate::hook_registration;
 use crate::hooks::resolve_auth;
 use crate::labels;
 
@@ -227,6 +228,9 @@ pub async fn reconcile_webhook(
     trigger: Arc<WebhookTrigger>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    if trigger.metadata.deletion_timestamp.is_some() {
+        return finalize_webhook(&trigger, &ctx).await;
+    }
     if trigger.spec.suspend {
         return Ok(Action::await_change());
     }
@@ -267,9 +271,53 @@ pub async fn reconcile_webhook(
             Action::requeue(NOT_READY_RECHECK),
         ),
     };
+    let previous = status.conditions.clone();
     observe(&mut status, (ready, false), reason, &message, generation);
+    let registration = register_hooks(&trigger, &ctx).await?;
+    let registered = registration
+        .as_ref()
+        .map(|r| (r.ok, r.reason, r.message.as_str()));
+    status.conditions = with_condition(
+        std::mem::take(&mut status.conditions),
+        &previous,
+        reasons::HOOK_REGISTERED,
+        registered,
+        generation,
+    );
+    let retry = registration.as_ref().is_some_and(|r| !r.ok);
+    status.registered_hooks = registration.map(|r| r.hooks).unwrap_or_default();
     write_status(&*trigger, &ctx, &status).await?;
-    Ok(next)
+    Ok(if retry {
+        Action::requeue(NOT_READY_RECHECK)
+    } else {
+        next
+    })
+}
+
+/// `webhook.register`'s hooks brought in step (`None` without it; hooks registered before it
+/// was removed are let go).
+async fn register_hooks(
+    trigger: &WebhookTrigger,
+    ctx: &Context,
+) -> Result<Option<hook_registration::Registration>, Error> {
+    if trigger.spec.webhook.register.is_some() {
+        return hook_registration::register(ctx, trigger).await.map(Some);
+    }
+    if hook_registration::has_finalizer(trigger) {
+        hook_registration::unregister(ctx, trigger).await?;
+    }
+    Ok(None)
+}
+
+/// A deleted trigger: its hooks removed at the host, then its finalizer.
+async fn finalize_webhook(trigger: &WebhookTrigger, ctx: &Context) -> Result<Action, Error> {
+    if !hook_registration::has_finalizer(trigger) {
+        return Ok(Action::await_change());
+    }
+    Ok(match hook_registration::unregister(ctx, trigger).await? {
+        Some(again) => Action::requeue(again),
+        None => Action::await_change(),
+    })
 }
 
 fn stalled<K: Resource>(trigger: &K, mut status: TriggerStatus, message: &str) -> TriggerStatus {

@@ -5,7 +5,7 @@
 
 mod support;
 
-use herald_api::{Action, GitRepo, Run, RunPhase, ScheduleTrigger};
+use herald_api::{Action, GitRepo, Run, RunPhase, ScheduleTrigger, WebhookTrigger};
 use herald_testkit::{TestNamespace, complete_pod, wait_for};
 use k8s_openapi::api::batch::v1::Job;
 use kube::Api;
@@ -1340,6 +1340,226 @@ async fn a_failed_run_is_announced_and_notifiers_say_whether_they_can_send() {
     assert!(
         link.starts_with("https://herald.example/api/v1/events?involvedKind=Run&"),
         "{link}"
+    );
+    operator.stop().await;
+}
+
+/// GitHub's hooks API as documented (list, create, update, delete under
+/// `/api/v3/repos/{owner}/{repo}/hooks`), kept in memory: GitHub cannot run here, so this
+/// stand-in answers for it. `refuse` makes it answer 503 to everything (a host that is gone).
+#[derive(Clone, Default)]
+struct StandInGithub {
+    hooks: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<i64, Value>>>,
+    tokens: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    refuse: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StandInGithub {
+    async fn start(&self) -> String {
+        use axum::extract::{Path, State};
+        use axum::http::{HeaderMap, StatusCode};
+        use axum::routing::{get, patch};
+        type Answer = (StatusCode, axum::Json<Value>);
+        fn gate(host: &StandInGithub, headers: &HeaderMap) -> Option<Answer> {
+            let auth = headers.get("authorization")?.to_str().ok()?.to_owned();
+            host.tokens.lock().unwrap().push(auth);
+            host.refuse
+                .load(std::sync::atomic::Ordering::SeqCst)
+                .then(|| {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        axum::Json(json!({"message": "down"})),
+                    )
+                })
+        }
+        let app =
+            axum::Router::new()
+                .route(
+                    "/api/v3/repos/org/app/hooks",
+                    get(
+                        |State(host): State<StandInGithub>, headers: HeaderMap| async move {
+                            if let Some(refused) = gate(&host, &headers) {
+                                return refused;
+                            }
+                            let hooks: Vec<Value> =
+                                host.hooks.lock().unwrap().values().cloned().collect();
+                            (StatusCode::OK, axum::Json(Value::Array(hooks)))
+                        },
+                    )
+                    .post(
+                        |State(host): State<StandInGithub>,
+                         headers: HeaderMap,
+                         axum::Json(mut hook): axum::Json<Value>| async move {
+                            if let Some(refused) = gate(&host, &headers) {
+                                return refused;
+                            }
+                            let mut hooks = host.hooks.lock().unwrap();
+                            let id = hooks.keys().last().copied().unwrap_or(0) + 1;
+                            hook["id"] = id.into();
+                            hooks.insert(id, hook.clone());
+                            (StatusCode::CREATED, axum::Json(hook))
+                        },
+                    ),
+                )
+                .route(
+                    "/api/v3/repos/org/app/hooks/{id}",
+                    patch(
+                        |State(host): State<StandInGithub>,
+                         Path(id): Path<i64>,
+                         headers: HeaderMap,
+                         axum::Json(mut hook): axum::Json<Value>| async move {
+                            if let Some(refused) = gate(&host, &headers) {
+                                return refused;
+                            }
+                            hook["id"] = id.into();
+                            host.hooks.lock().unwrap().insert(id, hook.clone());
+                            (StatusCode::OK, axum::Json(hook))
+                        },
+                    )
+                    .delete(
+                        |State(host): State<StandInGithub>,
+                         Path(id): Path<i64>,
+                         headers: HeaderMap| async move {
+                            if let Some(refused) = gate(&host, &headers) {
+                                return refused;
+                            }
+                            host.hooks.lock().unwrap().remove(&id);
+                            (StatusCode::NO_CONTENT, axum::Json(Value::Null))
+                        },
+                    ),
+                )
+                .with_state(self.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        url
+    }
+
+    fn hooks(&self) -> Vec<Value> {
+        self.hooks.lock().unwrap().values().cloned().collect()
+    }
+}
+
+fn registering_trigger(name: &str, host: &str, external: &str) -> Value {
+    json!({
+        "apiVersion": "herald.dev/v1alpha1", "kind": "WebhookTrigger",
+        "metadata": {"name": name},
+        "spec": {
+            "sources": {"kind": "GitRepo", "names": ["repo"],
+                        "watchOn": {"onChangeOnly": true, "reference": {"branch": "main"}}},
+            "webhook": {
+                "provider": "github",
+                "authConfig": {"secretRef": {"name": "hook-secret"}, "key": "token"},
+                "register": {"api": "github", "secretRef": {"name": "github-token"},
+                             "externalUrl": external, "repository": format!("{host}/org/app")}
+            },
+            "action": {"kind": "Action", "name": "act"}
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_webhook_trigger_registers_its_hook_keeps_it_in_step_and_removes_it() {
+    let ns = namespace("register").await;
+    let operator = Operator::start_with(&ns.client, &ns.name, "a", |config| {
+        config.hook_removal_grace = std::time::Duration::from_secs(2);
+    })
+    .await;
+    let github = StandInGithub::default();
+    let host = github.start().await;
+    for (name, token) in [
+        ("github-token", "ghp_registering"),
+        ("hook-secret", "hook-signing-secret"),
+    ] {
+        apply(
+            &ns,
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+                          "stringData": {"token": token}}),
+        )
+        .await;
+    }
+    apply(
+        &ns,
+        registering_trigger("push", &host, "https://herald.example.com"),
+    )
+    .await;
+    let triggers: Api<WebhookTrigger> = ns.api();
+    let registered = wait_for_condition(&triggers, "push", "HookRegistered").await;
+    assert_eq!(
+        (registered.status.as_str(), registered.reason.as_str()),
+        ("True", "Registered"),
+        "{}",
+        registered.message
+    );
+    let url = format!("https://herald.example.com/hooks/{}/push", ns.name);
+    let hooks = github.hooks();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0]["config"]["url"], url.as_str());
+    assert_eq!(hooks[0]["config"]["secret"], "hook-signing-secret");
+    assert_eq!(hooks[0]["config"]["content_type"], "json");
+    assert_eq!(hooks[0]["events"], json!(["push"]));
+    assert!(
+        github
+            .tokens
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|t| t == "Bearer ghp_registering")
+    );
+    let trigger = triggers.get("push").await.unwrap();
+    assert_eq!(trigger.status.unwrap().registered_hooks[0].url, url);
+    assert!(
+        trigger
+            .metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"herald.dev/hook-registration".to_owned())
+    );
+
+    // A new address: the hook moves (the old one is removed, not left behind).
+    apply(
+        &ns,
+        registering_trigger("push", &host, "https://hooks.example.com/"),
+    )
+    .await;
+    let moved = format!("https://hooks.example.com/hooks/{}/push", ns.name);
+    wait_for("the hook at its new URL", TIMEOUT, || async {
+        let hooks = github.hooks();
+        (hooks.len() == 1 && hooks[0]["config"]["url"] == moved.as_str()).then_some(())
+    })
+    .await
+    .unwrap();
+
+    // Deleting the trigger removes its hook, then lets the trigger go.
+    triggers.delete("push", &Default::default()).await.unwrap();
+    wait_for("the trigger and its hook gone", TIMEOUT, || async {
+        let gone = triggers.get_opt("push").await.ok()?.is_none();
+        (gone && github.hooks().is_empty()).then_some(())
+    })
+    .await
+    .unwrap();
+
+    // A host that is gone answers nothing useful: after the grace the trigger goes anyway.
+    apply(
+        &ns,
+        registering_trigger("gone", &host, "https://herald.example.com"),
+    )
+    .await;
+    let registered = wait_for_condition(&triggers, "gone", "HookRegistered").await;
+    assert_eq!(registered.status, "True");
+    github
+        .refuse
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    triggers.delete("gone", &Default::default()).await.unwrap();
+    wait_for("the trigger let go", TIMEOUT, || async {
+        triggers.get_opt("gone").await.ok()?.is_none().then_some(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        github.hooks().len(),
+        1,
+        "the hook is left at the host (and the log says so)"
     );
     operator.stop().await;
 }
