@@ -502,6 +502,17 @@ def check_release(name, release, namespace, values, want_replicas, rendered, cre
     check(dig(env, "HERALD_CLONER_IMAGE", "value") == image, f"{p} HERALD_CLONER_IMAGE is the same image")
     for e in merged["extraEnv"]:
         check(env.get(e["name"]) == e, f"{p} extra env {e['name']}")
+    # Links and traces: set only when asked for (no empty variables, which would turn traces on).
+    external = merged.get("externalUrl") or None
+    check(dig(env, "HERALD_EXTERNAL_URL", "value") == external, f"{p} HERALD_EXTERNAL_URL {external}")
+    otlp = dig(merged, "tracing", "otlpEndpoint") or None
+    check(dig(env, "OTEL_EXPORTER_OTLP_ENDPOINT", "value") == otlp, f"{p} OTEL_EXPORTER_OTLP_ENDPOINT {otlp}")
+    if otlp:
+        check(dig(env, "OTEL_EXPORTER_OTLP_PROTOCOL", "value") == merged["tracing"]["otlpProtocol"]
+              and dig(env, "OTEL_SERVICE_NAME", "value") == merged["tracing"]["serviceName"],
+              f"{p} the OTLP protocol and service name")
+    else:
+        check(not any(k.startswith("OTEL_") for k in env), f"{p} no OTEL_ variable without an endpoint")
 
     # The event store: PostgreSQL (store.url postgres://, or a Secret, taken to hold a PostgreSQL
     # URL) for any number of replicas; else a SQLite file on the `data` volume, and one replica.
@@ -767,6 +778,8 @@ SCENARIOS = [
         "tolerations": [{"key": "dedicated", "operator": "Exists"}],
         "flux": {"secretName": "flux-hmac"},
         "apiToken": {"secretName": "herald-api", "secretKey": "bearer"},
+        "externalUrl": "https://herald.example.com",
+        "tracing": {"otlpEndpoint": "http://otel-collector.observability:4317", "otlpProtocol": "grpc"},
     }, "v1.30.0", 3),
     ("no herald-action ServiceAccount", "herald", "herald",
      {"actionServiceAccount": {"create": False}, "fullnameOverride": "gitops-herald"}, "v1.30.0", 1),
