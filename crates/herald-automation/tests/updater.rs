@@ -42,6 +42,12 @@ impl UpdateEnv for TestEnv {
             .ok_or_else(|| SourceError::not_found(source.kind, namespace, &source.name))
     }
 
+    async fn record(&self, event: NewEvent) {
+        self.events.lock().unwrap().push(event);
+    }
+}
+
+impl herald_engine::SecretReader for TestEnv {
     async fn secret_value(
         &self,
         namespace: &str,
@@ -53,10 +59,6 @@ impl UpdateEnv for TestEnv {
             .get(&(name.to_owned(), key.to_owned()))
             .cloned();
         found.ok_or_else(|| SourceError::secret_missing(namespace, name))
-    }
-
-    async fn record(&self, event: NewEvent) {
-        self.events.lock().unwrap().push(event);
     }
 }
 

@@ -12,6 +12,7 @@
 mod fanout;
 mod fire;
 mod listing;
+mod secrets;
 mod source_health;
 
 pub use fanout::{HookOutcomes, delivery_firing, occasion_id};
@@ -20,4 +21,5 @@ pub use fire::{
     fire_sources,
 };
 pub use listing::{ListError, RefLister, RevisionError, current_revision};
+pub use secrets::SecretReader;
 pub use source_health::SourceHealth;

@@ -34,6 +34,12 @@ impl UpdateEnv for ClusterEnv {
         Ok(loaded.remote()?)
     }
 
+    async fn record(&self, event: NewEvent) {
+        store_events::record(&self.ctx, event).await;
+    }
+}
+
+impl herald_engine::SecretReader for ClusterEnv {
     async fn secret_value(
         &self,
         namespace: &str,
@@ -41,10 +47,6 @@ impl UpdateEnv for ClusterEnv {
         key: &str,
     ) -> Result<Vec<u8>, SourceError> {
         self.ctx.caches.secrets.value(namespace, name, key).await
-    }
-
-    async fn record(&self, event: NewEvent) {
-        store_events::record(&self.ctx, event).await;
     }
 }
 

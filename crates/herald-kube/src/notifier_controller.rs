@@ -1,5 +1,5 @@
 //! Notifiers in cluster mode: a controller that reports whether each can send (its spec, its
-//! Secret and keys), and the notifier engine's view of the caches (`ClusterNotifyEnv`). The
+//! Secret and keys), and the notifier engine's view of the caches (`ClusterEnv`'s). The
 //! engine itself (`herald_notify::Dispatcher`) runs on the leader only.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use herald_api::validate::Validate;
 use herald_api::{Notifier, reasons};
-use herald_engine::SourceError;
 use herald_notify::{NotifyEnv, Object};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -16,6 +15,7 @@ use kube::{Resource, ResourceExt};
 
 use crate::context::Context;
 use crate::error::Error;
+use crate::image_update_controller::ClusterEnv;
 use crate::resource_controller::{Verdict, invalid, namespaced, write};
 
 /// How soon a Notifier that cannot send is looked at again (its Secret does not wake it).
@@ -67,13 +67,9 @@ async fn readiness(notifier: &Notifier, ctx: &Context) -> Result<Verdict, Error>
     )
 }
 
-/// The notifier engine's view of the cluster: the caches, and Secrets read through them.
-#[derive(Debug)]
-pub struct ClusterNotifyEnv {
-    pub ctx: Arc<Context>,
-}
-
-impl NotifyEnv for ClusterNotifyEnv {
+/// The notifier engine's view of the cluster is image automation's (`ClusterEnv`): the
+/// caches, and Secrets read through them.
+impl NotifyEnv for ClusterEnv {
     fn notifiers(&self) -> Vec<Arc<Notifier>> {
         self.ctx.caches.notifiers.state()
     }
@@ -108,17 +104,7 @@ impl NotifyEnv for ClusterNotifyEnv {
             _ => None,
         }
     }
-
-    async fn secret_value(
-        &self,
-        namespace: &str,
-        name: &str,
-        key: &str,
-    ) -> Result<Vec<u8>, SourceError> {
-        self.ctx.caches.secrets.value(namespace, name, key).await
-    }
 }
-
 /// The labels of the cached object `namespace/name` (cluster-scoped without a namespace).
 fn labels<K>(
     store: &Store<K>,
@@ -149,7 +135,7 @@ pub async fn dispatch_on_leader(ctx: Arc<Context>, store: herald_store::Store) {
         external_url: ctx.config.external_url.clone(),
         ..herald_notify::Config::default()
     };
-    let env = Arc::new(ClusterNotifyEnv { ctx: ctx.clone() });
+    let env = Arc::new(ClusterEnv { ctx: ctx.clone() });
     let dispatcher =
         herald_notify::Dispatcher::new(env, store, poster, ctx.metrics.clone(), config);
     let leadership = ctx.leadership.clone();

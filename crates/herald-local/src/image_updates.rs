@@ -32,6 +32,14 @@ impl UpdateEnv for LocalEnv {
         resolve::source(&catalog, namespace, source.kind, &source.name)
     }
 
+    async fn record(&self, event: NewEvent) {
+        if let Err(error) = self.store.record_event(&event).await {
+            tracing::warn!(%error, "an image.update event could not be stored");
+        }
+    }
+}
+
+impl herald_engine::SecretReader for LocalEnv {
     async fn secret_value(
         &self,
         namespace: &str,
@@ -39,12 +47,6 @@ impl UpdateEnv for LocalEnv {
         key: &str,
     ) -> Result<Vec<u8>, SourceError> {
         self.catalog.borrow().secret_value(namespace, name, key)
-    }
-
-    async fn record(&self, event: NewEvent) {
-        if let Err(error) = self.store.record_event(&event).await {
-            tracing::warn!(%error, "an image.update event could not be stored");
-        }
     }
 }
 

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use herald_api::Notifier;
-use herald_engine::SourceError;
 use herald_notify::{NotifyEnv, Object};
 use kube::Resource;
 
@@ -50,15 +49,6 @@ impl NotifyEnv for LocalEnv {
             (namespace.to_owned(), object.name.clone()),
             &object.kind,
         )
-    }
-
-    async fn secret_value(
-        &self,
-        namespace: &str,
-        name: &str,
-        key: &str,
-    ) -> Result<Vec<u8>, SourceError> {
-        self.catalog.borrow().secret_value(namespace, name, key)
     }
 }
 

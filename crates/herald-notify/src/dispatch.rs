@@ -71,9 +71,12 @@ pub enum SendError {
     Webhook(#[from] WebhookError),
     #[error(transparent)]
     Status(#[from] crate::hosts::HostError),
-    /// A Secret or key the Notifier needs is missing.
+    /// The Notifier's Secret is missing or unusable.
     #[error("{0}")]
     Secret(String),
+    /// Its Secret lacks a key the Notifier needs.
+    #[error("{0}")]
+    MissingKey(String),
     /// The Notifier names no receiver (no address here or in its Secret).
     #[error("the Notifier has no address: set spec.address or the Secret's `address` key")]
     NoAddress,
@@ -88,7 +91,7 @@ impl SendError {
             Self::Webhook(error) => error.is_transient(),
             Self::Status(crate::hosts::HostError::Url(error)) => error.is_transient(),
             // A Secret may be created or fixed meanwhile.
-            Self::Secret(_) => true,
+            Self::Secret(_) | Self::MissingKey(_) => true,
             Self::Status(_) | Self::NoAddress | Self::NoRepository => false,
         }
     }
@@ -404,13 +407,15 @@ impl<E: NotifyEnv> Dispatcher<E> {
 
     /// The Secret's `address`, else `spec.address`.
     async fn address(&self, notifier: &Notifier) -> Result<Option<String>, SendError> {
-        if let Some(address) = self.secret_optional(notifier, NOTIFIER_ADDRESS_KEY).await? {
-            return Ok(Some(address));
-        }
-        Ok(notifier.spec.address.clone())
+        let from_secret = match self.secret(notifier, NOTIFIER_ADDRESS_KEY).await {
+            // The address may be in the spec instead.
+            Err(SendError::MissingKey(_)) => None,
+            other => other?,
+        };
+        Ok(from_secret.or_else(|| notifier.spec.address.clone()))
     }
 
-    /// A key of the Notifier's Secret; `None` without a Secret.
+    /// A key of the Notifier's Secret, trimmed; `None` without a Secret.
     async fn secret(
         &self,
         notifier: &Notifier,
@@ -424,7 +429,10 @@ impl<E: NotifyEnv> Dispatcher<E> {
             .env
             .secret_value(namespace, &secret.name, key_name)
             .await
-            .map_err(|e| SendError::Secret(e.message))?;
+            .map_err(|e| match e.reason {
+                herald_api::reasons::SECRET_KEY_MISSING => SendError::MissingKey(e.message),
+                _ => SendError::Secret(e.message),
+            })?;
         String::from_utf8(value)
             .map(|v| Some(v.trim().to_owned()))
             .map_err(|_| {
@@ -433,27 +441,6 @@ impl<E: NotifyEnv> Dispatcher<E> {
                     secret.name
                 ))
             })
-    }
-
-    /// Like [`Self::secret`], but a missing key is `None` (the address may be in the spec).
-    async fn secret_optional(
-        &self,
-        notifier: &Notifier,
-        key_name: &str,
-    ) -> Result<Option<String>, SendError> {
-        let Some(secret) = &notifier.spec.secret_ref else {
-            return Ok(None);
-        };
-        let namespace = notifier.metadata.namespace.as_deref().unwrap_or_default();
-        match self
-            .env
-            .secret_value(namespace, &secret.name, key_name)
-            .await
-        {
-            Ok(value) => Ok(String::from_utf8(value).ok().map(|v| v.trim().to_owned())),
-            Err(e) if e.reason == herald_api::reasons::SECRET_KEY_MISSING => Ok(None),
-            Err(e) => Err(SendError::Secret(e.message)),
-        }
     }
 
     /// Where to see the object: the query API's events about it.

@@ -100,7 +100,9 @@ impl NotifyEnv for TestEnv {
     fn source_url(&self, _namespace: &str, _object: &Object) -> Option<String> {
         self.source_url.clone()
     }
+}
 
+impl herald_engine::SecretReader for TestEnv {
     async fn secret_value(&self, _ns: &str, name: &str, key: &str) -> Result<Vec<u8>, SourceError> {
         self.secrets
             .get(&(name.to_owned(), key.to_owned()))

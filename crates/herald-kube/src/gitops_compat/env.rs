@@ -53,6 +53,12 @@ impl UpdateEnv for CompatEnv {
         repository(&self.cluster, url, &self.config).await
     }
 
+    async fn record(&self, event: NewEvent) {
+        self.cluster.record(event).await;
+    }
+}
+
+impl herald_engine::SecretReader for CompatEnv {
     async fn secret_value(
         &self,
         namespace: &str,
@@ -69,10 +75,6 @@ impl UpdateEnv for CompatEnv {
             }
             other => other,
         }
-    }
-
-    async fn record(&self, event: NewEvent) {
-        self.cluster.record(event).await;
     }
 }
 
