@@ -1222,31 +1222,6 @@ async fn concurrency_queues_runs_and_replace_cancels_the_oldest() {
     operator.stop().await;
 }
 
-/// A receiver on a loopback port passing each request's (headers, body) on.
-async fn receiver() -> (
-    String,
-    tokio::sync::mpsc::UnboundedReceiver<(axum::http::HeaderMap, axum::body::Bytes)>,
-) {
-    use axum::http::{HeaderMap, StatusCode};
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let app = axum::Router::new()
-        .fallback(
-            |axum::extract::State(tx): axum::extract::State<
-                tokio::sync::mpsc::UnboundedSender<(HeaderMap, axum::body::Bytes)>,
-            >,
-             headers: HeaderMap,
-             body: axum::body::Bytes| async move {
-                tx.send((headers, body)).ok();
-                StatusCode::OK
-            },
-        )
-        .with_state(tx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    (url, rx)
-}
-
 #[tokio::test]
 async fn a_failed_run_is_announced_and_notifiers_say_whether_they_can_send() {
     use hmac::Mac;
@@ -1261,7 +1236,7 @@ async fn a_failed_run_is_announced_and_notifiers_say_whether_they_can_send() {
         config.external_url = Some("https://herald.example".into());
     })
     .await;
-    let (address, mut received) = receiver().await;
+    let (address, mut received) = herald_testkit::receiver().await;
     apply(
         &ns,
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "notify"},

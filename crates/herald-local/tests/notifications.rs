@@ -6,12 +6,7 @@
 
 mod support;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use support::{DEADLINE, LocalHerald, Manifests, TestRepo, hmac_sha256_hex, schedule_setup};
-use tokio::sync::mpsc;
 
 const KEY: &str = "notify-hmac-key";
 
@@ -41,25 +36,6 @@ spec:
     )
 }
 
-/// A receiver on a loopback port passing each (headers, body) on.
-async fn receiver() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let app = Router::new()
-        .fallback(
-            |State(tx): State<mpsc::UnboundedSender<(HeaderMap, Bytes)>>,
-             headers: HeaderMap,
-             body: Bytes| async move {
-                tx.send((headers, body)).ok();
-                StatusCode::NO_CONTENT
-            },
-        )
-        .with_state(tx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    (url, rx)
-}
-
 #[tokio::test]
 async fn a_failed_run_is_announced_signed_with_a_working_link() {
     let repo = TestRepo::new();
@@ -68,7 +44,7 @@ async fn a_failed_run_is_announced_signed_with_a_working_link() {
         "all.yaml",
         &schedule_setup(&repo.url(), "exit 3", true, "1s"),
     );
-    let (address, mut received) = receiver().await;
+    let (address, mut received) = herald_testkit::receiver().await;
     manifests.write("notify.yaml", &notifier(&address));
 
     // The Notifier whose Secret is missing is reported when the folder is loaded.
