@@ -298,8 +298,8 @@ pub async fn reconcile_webhook(
 /// was removed are let go).
 async fn register_hooks(
     trigger: &WebhookTrigger,
-    ctx: &Context,
-) -> Result<Option<hook_registration::Registration>, Error> {
+    ctx: &Arc<Context>,
+) -> Result<Option<herald_notify::registration::Registration>, Error> {
     if trigger.spec.webhook.register.is_some() {
         return hook_registration::register(ctx, trigger).await.map(Some);
     }
@@ -310,7 +310,7 @@ async fn register_hooks(
 }
 
 /// A deleted trigger: its hooks removed at the host, then its finalizer.
-async fn finalize_webhook(trigger: &WebhookTrigger, ctx: &Context) -> Result<Action, Error> {
+async fn finalize_webhook(trigger: &WebhookTrigger, ctx: &Arc<Context>) -> Result<Action, Error> {
     if !hook_registration::has_finalizer(trigger) {
         return Ok(Action::await_change());
     }

@@ -1319,102 +1319,6 @@ async fn a_failed_run_is_announced_and_notifiers_say_whether_they_can_send() {
     operator.stop().await;
 }
 
-/// GitHub's hooks API as documented (list, create, update, delete under
-/// `/api/v3/repos/{owner}/{repo}/hooks`), kept in memory: GitHub cannot run here, so this
-/// stand-in answers for it. `refuse` makes it answer 503 to everything (a host that is gone).
-#[derive(Clone, Default)]
-struct StandInGithub {
-    hooks: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<i64, Value>>>,
-    tokens: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    refuse: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl StandInGithub {
-    async fn start(&self) -> String {
-        use axum::extract::{Path, State};
-        use axum::http::{HeaderMap, StatusCode};
-        use axum::routing::{get, patch};
-        type Answer = (StatusCode, axum::Json<Value>);
-        fn gate(host: &StandInGithub, headers: &HeaderMap) -> Option<Answer> {
-            let auth = headers.get("authorization")?.to_str().ok()?.to_owned();
-            host.tokens.lock().unwrap().push(auth);
-            host.refuse
-                .load(std::sync::atomic::Ordering::SeqCst)
-                .then(|| {
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        axum::Json(json!({"message": "down"})),
-                    )
-                })
-        }
-        let app =
-            axum::Router::new()
-                .route(
-                    "/api/v3/repos/org/app/hooks",
-                    get(
-                        |State(host): State<StandInGithub>, headers: HeaderMap| async move {
-                            if let Some(refused) = gate(&host, &headers) {
-                                return refused;
-                            }
-                            let hooks: Vec<Value> =
-                                host.hooks.lock().unwrap().values().cloned().collect();
-                            (StatusCode::OK, axum::Json(Value::Array(hooks)))
-                        },
-                    )
-                    .post(
-                        |State(host): State<StandInGithub>,
-                         headers: HeaderMap,
-                         axum::Json(mut hook): axum::Json<Value>| async move {
-                            if let Some(refused) = gate(&host, &headers) {
-                                return refused;
-                            }
-                            let mut hooks = host.hooks.lock().unwrap();
-                            let id = hooks.keys().last().copied().unwrap_or(0) + 1;
-                            hook["id"] = id.into();
-                            hooks.insert(id, hook.clone());
-                            (StatusCode::CREATED, axum::Json(hook))
-                        },
-                    ),
-                )
-                .route(
-                    "/api/v3/repos/org/app/hooks/{id}",
-                    patch(
-                        |State(host): State<StandInGithub>,
-                         Path(id): Path<i64>,
-                         headers: HeaderMap,
-                         axum::Json(mut hook): axum::Json<Value>| async move {
-                            if let Some(refused) = gate(&host, &headers) {
-                                return refused;
-                            }
-                            hook["id"] = id.into();
-                            host.hooks.lock().unwrap().insert(id, hook.clone());
-                            (StatusCode::OK, axum::Json(hook))
-                        },
-                    )
-                    .delete(
-                        |State(host): State<StandInGithub>,
-                         Path(id): Path<i64>,
-                         headers: HeaderMap| async move {
-                            if let Some(refused) = gate(&host, &headers) {
-                                return refused;
-                            }
-                            host.hooks.lock().unwrap().remove(&id);
-                            (StatusCode::NO_CONTENT, axum::Json(Value::Null))
-                        },
-                    ),
-                )
-                .with_state(self.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-        url
-    }
-
-    fn hooks(&self) -> Vec<Value> {
-        self.hooks.lock().unwrap().values().cloned().collect()
-    }
-}
-
 fn registering_trigger(name: &str, host: &str, external: &str) -> Value {
     json!({
         "apiVersion": "herald.dev/v1alpha1", "kind": "WebhookTrigger",
@@ -1440,7 +1344,7 @@ async fn a_webhook_trigger_registers_its_hook_keeps_it_in_step_and_removes_it() 
         config.hook_removal_grace = std::time::Duration::from_secs(2);
     })
     .await;
-    let github = StandInGithub::default();
+    let github = herald_testkit::StandInGithub::default();
     let host = github.start().await;
     for (name, token) in [
         ("github-token", "ghp_registering"),

@@ -95,6 +95,20 @@ impl Catalog {
         }
     }
 
+    /// The URL of source `name` of `kind`, as a trigger in `namespace` names it.
+    pub fn source_url(&self, namespace: &str, kind: SourceKind, name: &str) -> Option<String> {
+        match kind {
+            SourceKind::GitRepo => self
+                .git_repos
+                .get(&(namespace.to_owned(), name.to_owned()))
+                .map(|r| r.spec.repo_uri.clone()),
+            SourceKind::ClusterGitRepo => self
+                .cluster_git_repos
+                .get(name)
+                .map(|r| r.spec.repo_uri.clone()),
+        }
+    }
+
     /// The kinds of trigger named `namespace/name`, for commands that take a bare name.
     pub fn trigger_kinds_named(&self, namespace: &str, name: &str) -> Vec<TriggerKind> {
         [TriggerKind::ScheduleTrigger, TriggerKind::WebhookTrigger]

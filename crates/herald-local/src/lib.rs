@@ -6,6 +6,7 @@ mod catalog;
 mod engine;
 mod executor;
 mod graph_run;
+mod hook_registration;
 mod hooks;
 mod image_updates;
 mod manifests;
@@ -147,11 +148,15 @@ pub async fn run(
     let watch = watcher::watch_dir(config.dir.clone(), config.reload_every, sender);
     let watcher = tokio::spawn(health.clone().guard("manifest watcher", watch));
     let receiver_for_notify = receiver.clone();
+    let receiver_for_hooks = receiver.clone();
     let schedule = scheduler::run_schedules(engine.clone(), receiver);
     let schedules = tokio::spawn(health.clone().guard("scheduler", schedule));
     let updates = tokio::spawn(health.clone().guard("image updates", image_updates.run()));
     let notify = notifications(&config, &store, receiver_for_notify, metrics.clone())?;
     let notifications = tokio::spawn(health.clone().guard("notifications", notify.run()));
+    let register = hook_registration::task(receiver_for_hooks, store.clone())
+        .map_err(|e| LocalError::Notifier(e.to_string()))?;
+    let registrations = tokio::spawn(health.clone().guard("hook registration", register));
     let prune = herald_server::prune_events_forever(store, config.retention);
     let retention = tokio::spawn(health.clone().guard("event retention", prune));
     health.set_ready();
@@ -169,6 +174,7 @@ pub async fn run(
     retention.abort();
     updates.abort();
     notifications.abort();
+    registrations.abort();
     served.map_err(|source| LocalError::Serve {
         listen: config.listen,
         source,

@@ -4,11 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use herald_api::Notifier;
+use herald_api::{Notifier, SourceKind};
 use herald_notify::{NotifyEnv, Object};
 use kube::Resource;
 
-use crate::catalog::{Catalog, Key};
 use crate::image_updates::LocalEnv;
 
 impl NotifyEnv for LocalEnv {
@@ -43,26 +42,17 @@ impl NotifyEnv for LocalEnv {
     }
 
     fn source_url(&self, namespace: &str, object: &Object) -> Option<String> {
-        let catalog = self.catalog.borrow().clone();
-        source_url(
-            &catalog,
-            (namespace.to_owned(), object.name.clone()),
-            &object.kind,
-        )
+        let kind = match object.kind.as_str() {
+            "GitRepo" => SourceKind::GitRepo,
+            "ClusterGitRepo" => SourceKind::ClusterGitRepo,
+            _ => return None,
+        };
+        self.catalog
+            .borrow()
+            .source_url(namespace, kind, &object.name)
     }
 }
 
 fn labels<T: Resource>(object: Option<&T>) -> Option<BTreeMap<String, String>> {
     Some(object?.meta().labels.clone().unwrap_or_default())
-}
-
-fn source_url(catalog: &Catalog, key: Key, kind: &str) -> Option<String> {
-    match kind {
-        "GitRepo" => catalog.git_repos.get(&key).map(|r| r.spec.repo_uri.clone()),
-        "ClusterGitRepo" => catalog
-            .cluster_git_repos
-            .get(&key.1)
-            .map(|r| r.spec.repo_uri.clone()),
-        _ => None,
-    }
 }

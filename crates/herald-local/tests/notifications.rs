@@ -100,3 +100,95 @@ async fn a_failed_run_is_announced_signed_with_a_working_link() {
 
     herald.stop().await;
 }
+
+/// A WebhookTrigger asking for its hook at GitHub (a stand-in: GitHub cannot run here).
+fn registering(host: &str, external: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata: {{name: github-token}}
+stringData: {{token: ghp_local}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: hook-secret}}
+stringData: {{token: local-signing-secret}}
+---
+apiVersion: herald.dev/v1alpha1
+kind: WebhookTrigger
+metadata: {{name: push}}
+spec:
+  sources: {{kind: GitRepo, names: [repo], watchOn: {{onChangeOnly: true, reference: {{branch: main}}}}}}
+  webhook:
+    provider: github
+    authConfig: {{secretRef: {{name: hook-secret}}, key: token}}
+    register:
+      api: github
+      secretRef: {{name: github-token}}
+      externalUrl: "{external}"
+      repository: "{host}/org/app"
+  action: {{kind: Action, name: act}}
+"#
+    )
+}
+
+#[tokio::test]
+async fn a_local_webhook_trigger_registers_its_hook_and_removes_it_when_gone() {
+    let repo = TestRepo::new();
+    let manifests = Manifests::new();
+    manifests.write("all.yaml", &schedule_setup(&repo.url(), "true", true, "1h"));
+    let github = herald_testkit::StandInGithub::default();
+    let host = github.start().await;
+    manifests.write(
+        "push.yaml",
+        &registering(&host, "https://herald.example.com"),
+    );
+    let herald = LocalHerald::start(&manifests).await;
+    let at = |url: &'static str| {
+        let github = github.clone();
+        move || {
+            let github = github.clone();
+            async move {
+                let hooks = github.hooks();
+                (hooks.len() == 1 && hooks[0]["config"]["url"] == url).then_some(hooks)
+            }
+        }
+    };
+    let hooks = herald_testkit::wait_for(
+        "the hook registered",
+        DEADLINE,
+        at("https://herald.example.com/hooks/default/push"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hooks[0]["config"]["secret"], "local-signing-secret");
+    assert_eq!(hooks[0]["events"], serde_json::json!(["push"]));
+    assert!(
+        github
+            .tokens
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|t| t == "Bearer ghp_local")
+    );
+
+    // A changed address moves the hook; a trigger gone from the folder takes it away.
+    manifests.write(
+        "push.yaml",
+        &registering(&host, "https://hooks.example.com"),
+    );
+    herald_testkit::wait_for(
+        "the hook moved",
+        DEADLINE,
+        at("https://hooks.example.com/hooks/default/push"),
+    )
+    .await
+    .unwrap();
+    std::fs::remove_file(manifests.path().join("push.yaml")).unwrap();
+    herald_testkit::wait_for("the hook removed", DEADLINE, || async {
+        github.hooks().is_empty().then_some(())
+    })
+    .await
+    .unwrap();
+    herald.stop().await;
+}

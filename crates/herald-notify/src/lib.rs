@@ -18,6 +18,7 @@ pub mod hosts;
 mod message;
 mod notice;
 mod readiness;
+pub mod registration;
 mod select;
 mod status;
 pub mod webhook;
