@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use herald_api::reasons;
 use herald_git::{Auth, GitError, ListOptions, Remote, RemoteRef};
+use prometheus_client::metrics::gauge::Gauge;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
@@ -64,6 +65,8 @@ pub struct RefLister {
     recent: Mutex<Recent>,
     /// A slot whose listing is older than this, and that nobody holds, is dropped.
     forget_after: Duration,
+    /// Listings waiting for a permit (`herald_git_listings_waiting` once reported).
+    waiting: Gauge,
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Listed>>>;
@@ -74,6 +77,22 @@ type Slot = Arc<tokio::sync::Mutex<Option<Listed>>>;
 struct Recent {
     slots: HashMap<RemoteKey, Slot>,
     swept: Option<Instant>,
+}
+
+/// One listing waiting for a permit, counted in a gauge until dropped.
+struct Waiting<'a>(&'a Gauge);
+
+impl<'a> Waiting<'a> {
+    fn on(gauge: &'a Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// How long an unused listing is kept by default: longer than any listing is shared (half
@@ -88,7 +107,14 @@ impl RefLister {
             deadline,
             recent: Mutex::default(),
             forget_after: FORGET_AFTER,
+            waiting: Gauge::default(),
         }
+    }
+
+    /// Counts the listings waiting for a turn in `gauge` (the process's metric).
+    pub fn reporting_waits_in(mut self, gauge: Gauge) -> Self {
+        self.waiting = gauge;
+        self
     }
 
     /// Drops unused listings older than `age` instead of [`FORGET_AFTER`].
@@ -150,15 +176,15 @@ impl RefLister {
         prefixes: &[String],
     ) -> Result<Vec<RemoteRef>, ListError> {
         let url = remote.url.clone();
-        let permit =
-            self.permits
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|e| ListError::Aborted {
-                    url: url.clone(),
-                    detail: e.to_string(),
-                })?;
+        let permit = {
+            // Counted while waiting, however the wait ends (a cancelled asker included).
+            let _waiting = Waiting::on(&self.waiting);
+            self.permits.clone().acquire_owned().await
+        }
+        .map_err(|e| ListError::Aborted {
+            url: url.clone(),
+            detail: e.to_string(),
+        })?;
         let owned = remote.clone();
         let options = ListOptions::prefixes(prefixes.iter().cloned()).with_timeout(self.deadline);
         let listing = tokio::task::spawn_blocking(move || {

@@ -107,3 +107,45 @@ async fn listings_of_remotes_no_longer_asked_for_are_forgotten() {
     );
     assert_eq!(lister.remotes_kept(), 2);
 }
+
+#[tokio::test]
+async fn listings_waiting_for_a_slot_are_counted() {
+    // A server that accepts and never answers holds the only slot until the deadline.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hung.local_addr().unwrap().port();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let held = std::thread::spawn(move || {
+        let connection = hung.incoming().next();
+        let _ = released.recv();
+        drop(connection);
+    });
+    let waiting = prometheus_client::metrics::gauge::Gauge::<i64>::default();
+    let lister = RefLister::new(1, Duration::from_millis(500)).reporting_waits_in(waiting.clone());
+    let stuck = Remote::anonymous(format!("git://127.0.0.1:{port}/repo.git"));
+    let repo = TestRepo::new();
+    let healthy = Remote::anonymous(repo.url());
+    let seen_waiting = async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while waiting.get() != 1 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no listing was counted waiting"
+            );
+            tokio::task::yield_now().await;
+        }
+    };
+    let (stuck, healthy, ()) = tokio::join!(
+        lister.list(&stuck, &[], Duration::ZERO),
+        async {
+            // Asked second: it waits for the slot the stuck listing holds.
+            tokio::task::yield_now().await;
+            lister.list(&healthy, &[], Duration::ZERO).await
+        },
+        seen_waiting
+    );
+    assert!(stuck.is_err());
+    assert_eq!(main_of(&healthy.unwrap()), repo.head());
+    assert_eq!(waiting.get(), 0, "nothing counted once every listing ended");
+    release.send(()).unwrap();
+    held.join().unwrap();
+}

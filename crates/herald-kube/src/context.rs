@@ -187,7 +187,10 @@ impl Context {
             instance: Some(config.identity.clone()),
         };
         let recorder = Recorder::new(client.clone(), reporter);
-        let lister = Arc::new(RefLister::new(config.git_concurrency, config.git_timeout));
+        let lister = Arc::new(
+            RefLister::new(config.git_concurrency, config.git_timeout)
+                .reporting_waits_in(metrics.git_listings_waiting.clone()),
+        );
         Arc::new(Self {
             lister,
             caches,

@@ -153,7 +153,8 @@ impl RunTraces {
 impl Engine {
     pub fn new(store: Store, catalog: watch::Receiver<Arc<Catalog>>, config: EngineConfig) -> Self {
         let slots = Semaphore::new(config.max_parallel.max(1));
-        let lister = RefLister::new(config.git_concurrency, config.git_timeout);
+        let lister = RefLister::new(config.git_concurrency, config.git_timeout)
+            .reporting_waits_in(config.metrics.git_listings_waiting.clone());
         Self {
             inner: Arc::new(Inner {
                 store,

@@ -102,6 +102,9 @@ pub struct Metrics {
     pub image_updates: Family<ResultLabels, Counter>,
     /// `herald_notifications_total{result}`: notifications `sent` or `failed`.
     pub notifications: Family<ResultLabels, Counter>,
+    /// `herald_git_listings_waiting`: ref listings waiting for one of the `--git-concurrency`
+    /// slots.
+    pub git_listings_waiting: Gauge,
     /// `herald_notifications_pending`: Notifiers' notifications waiting in the outbox (due
     /// now, retrying, or ending a fold window), as the notifier last counted them.
     pub notifications_pending: Gauge,
@@ -133,6 +136,7 @@ impl Default for Metrics {
             notifications: Family::default(),
             leader: Gauge::default(),
             notifications_pending: Gauge::default(),
+            git_listings_waiting: Gauge::default(),
             store_write_duration: latency(),
             store_write_batch: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
         };
@@ -231,6 +235,11 @@ impl Metrics {
             "leader",
             "1 while this process does the scheduling",
             self.leader.clone(),
+        );
+        r.register(
+            "git_listings_waiting",
+            "Ref listings waiting for a --git-concurrency slot",
+            self.git_listings_waiting.clone(),
         );
         r.register(
             "notifications_pending",
