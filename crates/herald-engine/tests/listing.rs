@@ -48,16 +48,7 @@ async fn a_fresh_listing_is_shared_and_a_stale_one_is_not() {
 
 #[tokio::test]
 async fn a_hanging_server_fails_its_own_listing_at_the_deadline_only() {
-    // Accepts connections and never answers, as a stuck Git server does.
-    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = hung.local_addr().unwrap().port();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let held = std::thread::spawn(move || {
-        let connection = hung.incoming().next();
-        // Held open until the test is done, then closed so the stuck listing ends.
-        let _ = released.recv();
-        drop(connection);
-    });
+    let (port, release, held) = hung_server();
     let lister = RefLister::new(2, Duration::from_millis(300));
     let stuck = Remote::anonymous(format!("git://127.0.0.1:{port}/repo.git"));
     let repo = TestRepo::new();
@@ -111,14 +102,7 @@ async fn listings_of_remotes_no_longer_asked_for_are_forgotten() {
 #[tokio::test]
 async fn listings_waiting_for_a_slot_are_counted() {
     // A server that accepts and never answers holds the only slot until the deadline.
-    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = hung.local_addr().unwrap().port();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let held = std::thread::spawn(move || {
-        let connection = hung.incoming().next();
-        let _ = released.recv();
-        drop(connection);
-    });
+    let (port, release, held) = hung_server();
     let waiting = prometheus_client::metrics::gauge::Gauge::<i64>::default();
     let lister = RefLister::new(1, Duration::from_millis(500)).reporting_waits_in(waiting.clone());
     let stuck = Remote::anonymous(format!("git://127.0.0.1:{port}/repo.git"));
@@ -148,4 +132,23 @@ async fn listings_waiting_for_a_slot_are_counted() {
     assert_eq!(waiting.get(), 0, "nothing counted once every listing ended");
     release.send(()).unwrap();
     held.join().unwrap();
+}
+
+/// A server that accepts connections and never answers, as a stuck Git server does: its
+/// port, the sender that releases it (the connection is closed so a stuck listing ends), and
+/// its thread.
+fn hung_server() -> (
+    u16,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hung.local_addr().unwrap().port();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let held = std::thread::spawn(move || {
+        let connection = hung.incoming().next();
+        let _ = released.recv();
+        drop(connection);
+    });
+    (port, release, held)
 }

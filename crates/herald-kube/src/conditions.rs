@@ -15,20 +15,8 @@ pub fn conditions(
     message: &str,
     generation: Option<i64>,
 ) -> Vec<Condition> {
-    let make = |type_: &str, status: bool| {
-        let status = if status { "True" } else { "False" }.to_owned();
-        let kept = previous
-            .iter()
-            .find(|c| c.type_ == type_ && c.status == status);
-        Condition {
-            type_: type_.to_owned(),
-            status,
-            reason: reason.to_owned(),
-            message: message.to_owned(),
-            observed_generation: generation,
-            last_transition_time: kept.map_or_else(now, |c| c.last_transition_time.clone()),
-        }
-    };
+    let make =
+        |type_: &str, status: bool| condition(previous, type_, status, reason, message, generation);
     vec![
         make(READY, ready),
         make(RECONCILING, !ready && !stalled),
@@ -47,20 +35,32 @@ pub fn with_condition(
 ) -> Vec<Condition> {
     conditions.retain(|c| c.type_ != type_);
     if let Some((ok, reason, message)) = state {
-        let status = if ok { "True" } else { "False" }.to_owned();
-        let kept = previous
-            .iter()
-            .find(|c| c.type_ == type_ && c.status == status);
-        conditions.push(Condition {
-            type_: type_.to_owned(),
-            status,
-            reason: reason.to_owned(),
-            message: message.to_owned(),
-            observed_generation: generation,
-            last_transition_time: kept.map_or_else(now, |c| c.last_transition_time.clone()),
-        });
+        conditions.push(condition(previous, type_, ok, reason, message, generation));
     }
     conditions
+}
+
+/// One condition, its transition time kept from `previous` when its status did not change.
+fn condition(
+    previous: &[Condition],
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+) -> Condition {
+    let status = if status { "True" } else { "False" }.to_owned();
+    let kept = previous
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status);
+    Condition {
+        type_: type_.to_owned(),
+        status,
+        reason: reason.to_owned(),
+        message: message.to_owned(),
+        observed_generation: generation,
+        last_transition_time: kept.map_or_else(now, |c| c.last_transition_time.clone()),
+    }
 }
 
 /// The current time as an API timestamp.

@@ -258,6 +258,14 @@ async fn collect(
     got
 }
 
+/// Asserts that however many more passes run, `rx` gets nothing: each transition is sent once.
+async fn quiet(dispatcher: &mut Dispatcher<TestEnv>, rx: &mut Receiver, why: &str) {
+    for _ in 0..3 {
+        dispatcher.pass().await.unwrap();
+    }
+    assert!(rx.seen.try_recv().is_err(), "{why}");
+}
+
 fn hmac_hex(key: &str, body: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(body);
@@ -322,10 +330,7 @@ async fn generic_hmac_sends_the_documented_json_signed_as_flux_does() {
         })
     );
     // Nothing more, however many passes: each transition is sent once.
-    for _ in 0..3 {
-        dispatcher.pass().await.unwrap();
-    }
-    assert!(rx.seen.try_recv().is_err());
+    quiet(&mut dispatcher, &mut rx, "nothing more").await;
     assert_eq!(notifications_count(&fixture.metrics, "sent"), 2);
 }
 
@@ -373,10 +378,7 @@ async fn slack_gets_blocks_and_repeated_failures_are_folded() {
         got[1].body["blocks"][2]["elements"][0]["text"],
         "trigger `nightly` · action `build` · source `app` · revision `0123456789ab` · reason `Failed`"
     );
-    for _ in 0..3 {
-        dispatcher.pass().await.unwrap();
-    }
-    assert!(rx.seen.try_recv().is_err(), "nothing more");
+    quiet(&mut dispatcher, &mut rx, "nothing more").await;
 }
 
 #[tokio::test]
@@ -517,13 +519,12 @@ async fn refusals_are_retried_and_finally_become_an_event_and_a_metric() {
         .run("nightly-3", RunPhase::Failed, "exit code 1")
         .await;
     collect(&mut dispatcher, &mut rx, 1).await;
-    for _ in 0..3 {
-        dispatcher.pass().await.unwrap();
-    }
-    assert!(
-        rx.seen.try_recv().is_err(),
-        "nothing retried or announced after a 400"
-    );
+    quiet(
+        &mut dispatcher,
+        &mut rx,
+        "nothing retried or announced after a 400",
+    )
+    .await;
     assert_eq!(notifications_count(&fixture.metrics, "failed"), 2);
     assert_eq!(notifications_count(&fixture.metrics, "sent"), 1);
 }
@@ -561,10 +562,7 @@ async fn a_restart_sends_what_was_queued_and_nothing_twice() {
         .collect();
     assert_eq!(events, ["run.started", "run.succeeded"]);
     let mut third = fixture.dispatcher(None);
-    for _ in 0..3 {
-        third.pass().await.unwrap();
-    }
-    assert!(rx.seen.try_recv().is_err(), "nothing sent twice");
+    quiet(&mut third, &mut rx, "nothing sent twice").await;
 }
 
 #[tokio::test]
@@ -599,13 +597,12 @@ async fn event_sources_select_by_labels() {
     let mut dispatcher = fixture.dispatcher(None);
     let got = collect(&mut dispatcher, &mut rx, 1).await;
     assert_eq!(got[0].body["notifier"], "team/web");
-    for _ in 0..3 {
-        dispatcher.pass().await.unwrap();
-    }
-    assert!(
-        rx.seen.try_recv().is_err(),
-        "the ops notifier selects nothing here"
-    );
+    quiet(
+        &mut dispatcher,
+        &mut rx,
+        "the ops notifier selects nothing here",
+    )
+    .await;
 }
 
 /// `herald_notifications_total{result}` as scraped.
@@ -646,8 +643,5 @@ async fn a_source_that_starts_failing_is_announced_once() {
         got[0].body["blocks"][2]["elements"][0]["text"],
         "source `app` · reason `HostKeyChanged`"
     );
-    for _ in 0..3 {
-        dispatcher.pass().await.unwrap();
-    }
-    assert!(rx.seen.try_recv().is_err(), "once");
+    quiet(&mut dispatcher, &mut rx, "once").await;
 }
