@@ -4,6 +4,7 @@
 //! stored states, so a run resumed after a restart continues where the store says it was.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use herald_api::{RunPhase, StepOutputs, reasons};
@@ -104,6 +105,9 @@ impl GraphRun<'_> {
             .map(|t| tokio::time::Instant::now() + t.saturating_sub(elapsed));
         let mut halt: Option<Halt> = None;
         let mut checkout: Option<tempfile::TempDir> = None;
+        // libgit2 reads every worktree of a repository when adding one: a worktree half made
+        // by a concurrent step fails it. Steps take turns adding theirs (running is parallel).
+        let worktrees = Arc::new(tokio::sync::Mutex::new(()));
         let mut tasks: JoinSet<Attempt> = JoinSet::new();
         let mut cancels: Vec<Option<oneshot::Sender<()>>> =
             (0..self.graph.nodes().len()).map(|_| None).collect();
@@ -165,7 +169,8 @@ impl GraphRun<'_> {
                             let name = herald_telemetry::TRACEPARENT_ENV.to_owned();
                             spec.env.push((name, traceparent));
                         }
-                        tasks.spawn(run_attempt(spec, dir, rx).instrument(span.clone()));
+                        let turn = worktrees.clone();
+                        tasks.spawn(run_attempt(spec, dir, rx, turn).instrument(span.clone()));
                         spans[step] = Some(span);
                     }
                 }
@@ -430,6 +435,7 @@ async fn run_attempt(
     spec: AttemptSpec,
     checkout: Result<PathBuf, String>,
     cancel: oneshot::Receiver<()>,
+    worktrees: Arc<tokio::sync::Mutex<()>>,
 ) -> Attempt {
     let (step, attempt) = (spec.step, spec.attempt);
     let done = |outcome, outputs| Attempt {
@@ -462,13 +468,16 @@ async fn run_attempt(
     let runs = checkout.parent().unwrap_or(&checkout).to_path_buf();
     let label = format!("{}-{attempt}", spec.step_def.name);
     let tree = runs.join(&label);
-    if let Err(message) = executor::add_worktree(
-        checkout.clone(),
-        format!("herald-step-{label}"),
-        tree.clone(),
-    )
-    .await
-    {
+    let added = {
+        let _turn = worktrees.lock().await;
+        executor::add_worktree(
+            checkout.clone(),
+            format!("herald-step-{label}"),
+            tree.clone(),
+        )
+        .await
+    };
+    if let Err(message) = added {
         return done(
             ProcessOutcome::failed("CheckoutFailed", message),
             StepOutputs::new(),
