@@ -154,9 +154,11 @@ fn main_of(bare: &Path) -> String {
 }
 
 async fn get(herald: &LocalHerald, path: &str) -> (u16, String) {
-    let response = reqwest::get(format!("http://{}{path}", herald.listen))
+    let response = support::client()
+        .get(format!("http://{}{path}", herald.listen))
+        .send()
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
     (response.status().as_u16(), response.text().await.unwrap())
 }
 

@@ -199,11 +199,15 @@ impl LocalHerald {
         headers: &[(&str, String)],
         body: &[u8],
     ) -> (u16, serde_json::Value) {
-        let mut request = reqwest::Client::new().post(format!("http://{}{path}", self.listen));
+        let mut request = client().post(format!("http://{}{path}", self.listen));
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        let response = request.body(body.to_vec()).send().await.unwrap();
+        let response = request
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or_default())
     }
@@ -211,9 +215,24 @@ impl LocalHerald {
     /// Stop Herald and wait for it to finish.
     pub async fn stop(mut self) {
         self.stop.take().unwrap().send(()).unwrap();
-        self.task.await.unwrap();
+        tokio::time::timeout(REQUEST_DEADLINE, &mut self.task)
+            .await
+            .expect("Herald stops within the deadline")
+            .unwrap();
     }
 }
+
+/// An HTTP client for the tests' requests to Herald: an answer that never comes fails the
+/// test at [`REQUEST_DEADLINE`], naming the request, instead of hanging it.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_DEADLINE)
+        .build()
+        .expect("an HTTP client")
+}
+
+/// How long one request to Herald may take in a test (an image update's push included).
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(90);
 
 /// The hex HMAC-SHA256 of `body` under `secret`, as Git hosts sign their hooks.
 pub fn hmac_sha256_hex(secret: &[u8], body: &[u8]) -> String {
