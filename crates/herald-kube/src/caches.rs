@@ -56,6 +56,26 @@ impl Caches {
     pub async fn wait_until_ready(&self) {
         futures::future::join_all(self.listed.iter().map(Listed::wait)).await;
     }
+
+    /// The URL of Git source `name` of `kind`, as an object in `namespace` names it.
+    pub fn source_url(
+        &self,
+        kind: herald_api::SourceKind,
+        namespace: &str,
+        name: &str,
+    ) -> Option<String> {
+        use kube::runtime::reflector::ObjectRef;
+        match kind {
+            herald_api::SourceKind::GitRepo => self
+                .git_repos
+                .get(&ObjectRef::new(name).within(namespace))
+                .map(|r| r.spec.repo_uri.clone()),
+            herald_api::SourceKind::ClusterGitRepo => self
+                .cluster_git_repos
+                .get(&ObjectRef::new(name))
+                .map(|r| r.spec.repo_uri.clone()),
+        }
+    }
 }
 
 /// Whether a watch has listed what exists (its first `InitDone`), for any number of waiters.

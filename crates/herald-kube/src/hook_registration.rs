@@ -6,10 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_api::{SourceKind, WebhookTrigger};
+use herald_api::WebhookTrigger;
 use herald_notify::registration::{self, Registration};
 use kube::api::{Patch, PatchParams};
-use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
@@ -32,7 +31,7 @@ pub async fn register(ctx: &Arc<Context>, trigger: &WebhookTrigger) -> Result<Re
         &namespace,
         &trigger.name_any(),
         &trigger.spec,
-        |kind, name| source_url(ctx, kind, &namespace, name),
+        |kind, name| ctx.caches.source_url(kind, &namespace, name),
     );
     let before = registered(trigger);
     let env = ClusterEnv { ctx: ctx.clone() };
@@ -94,21 +93,6 @@ fn registered(trigger: &WebhookTrigger) -> Vec<herald_api::RegisteredHook> {
         .as_ref()
         .map(|s| s.registered_hooks.clone())
         .unwrap_or_default()
-}
-
-fn source_url(ctx: &Context, kind: SourceKind, namespace: &str, name: &str) -> Option<String> {
-    match kind {
-        SourceKind::GitRepo => ctx
-            .caches
-            .git_repos
-            .get(&ObjectRef::new(name).within(namespace))
-            .map(|r| r.spec.repo_uri.clone()),
-        SourceKind::ClusterGitRepo => ctx
-            .caches
-            .cluster_git_repos
-            .get(&ObjectRef::new(name))
-            .map(|r| r.spec.repo_uri.clone()),
-    }
 }
 
 async fn ensure_finalizer(ctx: &Context, trigger: &WebhookTrigger) -> Result<(), Error> {

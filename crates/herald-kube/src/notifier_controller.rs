@@ -90,21 +90,11 @@ impl NotifyEnv for ClusterEnv {
     }
 
     fn source_url(&self, namespace: &str, object: &Object) -> Option<String> {
-        let caches = &self.ctx.caches;
-        let name = object.name.as_str();
-        match object.kind.as_str() {
-            "GitRepo" => caches
-                .git_repos
-                .get(&ObjectRef::new(name).within(namespace))
-                .map(|r| r.spec.repo_uri.clone()),
-            "ClusterGitRepo" => caches
-                .cluster_git_repos
-                .get(&ObjectRef::new(name))
-                .map(|r| r.spec.repo_uri.clone()),
-            _ => None,
-        }
+        let kind = object.source_kind()?;
+        self.ctx.caches.source_url(kind, namespace, &object.name)
     }
 }
+
 /// The labels of the cached object `namespace/name` (cluster-scoped without a namespace).
 fn labels<K>(
     store: &Store<K>,

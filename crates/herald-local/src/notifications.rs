@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use herald_api::{Notifier, SourceKind};
+use herald_api::Notifier;
 use herald_notify::{NotifyEnv, Object};
 use kube::Resource;
 
@@ -42,11 +42,7 @@ impl NotifyEnv for LocalEnv {
     }
 
     fn source_url(&self, namespace: &str, object: &Object) -> Option<String> {
-        let kind = match object.kind.as_str() {
-            "GitRepo" => SourceKind::GitRepo,
-            "ClusterGitRepo" => SourceKind::ClusterGitRepo,
-            _ => return None,
-        };
+        let kind = object.source_kind()?;
         self.catalog
             .borrow()
             .source_url(namespace, kind, &object.name)

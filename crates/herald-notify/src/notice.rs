@@ -22,6 +22,15 @@ impl Object {
             name: name.into(),
         }
     }
+
+    /// The kind of Git source this object is, if it is one.
+    pub fn source_kind(&self) -> Option<herald_api::SourceKind> {
+        match self.kind.as_str() {
+            "GitRepo" => Some(herald_api::SourceKind::GitRepo),
+            "ClusterGitRepo" => Some(herald_api::SourceKind::ClusterGitRepo),
+            _ => None,
+        }
+    }
 }
 
 /// One piece of news. Serialised (camelCase) it is the heart of the generic JSON.
