@@ -131,8 +131,9 @@ pub struct Context {
     /// Which sources this process saw failing: a source that starts failing is a
     /// `source.failed` event once.
     pub source_health: herald_engine::SourceHealth,
-    /// The HTTP client of Git hosts' APIs (hook registration); `None` when it could not be
-    /// built (no TLS roots), which each use reports.
+    /// The one client of everything the operator posts (notifications, image updates'
+    /// webhooks, Git hosts' APIs); `None` when it could not be built (no TLS roots), which
+    /// each use reports.
     poster: Option<herald_notify::webhook::Poster>,
 }
 
@@ -168,11 +169,11 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    /// The HTTP client of Git hosts' APIs.
+    /// The client of everything the operator posts.
     pub fn poster(&self) -> Result<&herald_notify::webhook::Poster, crate::error::Error> {
-        self.poster
-            .as_ref()
-            .ok_or_else(|| crate::error::Error::Source("no HTTP client for Git hosts' APIs".into()))
+        self.poster.as_ref().ok_or_else(|| {
+            crate::error::Error::Source("no HTTP client for what Herald posts".into())
+        })
     }
 
     pub fn new(
@@ -198,7 +199,9 @@ impl Context {
             seen: Arc::default(),
             source_health: herald_engine::SourceHealth::default(),
             poster: herald_notify::webhook::Poster::new()
-                .inspect_err(|error| tracing::error!(%error, "no HTTP client for Git hosts' APIs"))
+                .inspect_err(
+                    |error| tracing::error!(%error, "no HTTP client for what Herald posts"),
+                )
                 .ok(),
             client,
             config,

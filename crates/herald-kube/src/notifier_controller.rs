@@ -114,10 +114,10 @@ where
 /// The notifier engine on the leader: passes run only while this replica holds the Lease
 /// (the cursor's compare-and-swap keeps a brief second leader from storing rows twice).
 pub async fn dispatch_on_leader(ctx: Arc<Context>, store: herald_store::Store) {
-    let poster = match herald_notify::webhook::Poster::new() {
-        Ok(poster) => poster,
+    let poster = match ctx.poster() {
+        Ok(poster) => poster.clone(),
         Err(error) => {
-            tracing::error!(%error, "notifications are off: no HTTP client");
+            tracing::error!(%error, "notifications are off");
             return;
         }
     };

@@ -116,8 +116,10 @@ fn gitops_compat(
 pub fn image_context(ctx: &Arc<Context>) -> std::io::Result<Arc<ImageContext>> {
     let env = ClusterEnv { ctx: ctx.clone() };
     let registry = herald_registry::RegistryClient::new().map_err(std::io::Error::other)?;
-    let notifier = herald_automation::notify::Notifier::new()
+    let poster = ctx
+        .poster()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let notifier = herald_automation::notify::Notifier::with_poster(poster.clone());
     let writers =
         herald_automation::writer::Writers::new(ctx.config.clone_cache.clone(), Default::default());
     let updater = herald_automation::Updater::new(

@@ -5,13 +5,11 @@
 //! registers again (hooks are found by URL, so none is doubled) and removes nothing.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use herald_api::{RegisteredHook, WebhookTriggerSpec};
 use herald_notify::registration;
 use herald_notify::webhook::Poster;
-use tokio::sync::watch;
 
 use crate::catalog::{Catalog, Key};
 use crate::image_updates::LocalEnv;
@@ -124,13 +122,4 @@ async fn register_changed(
             },
         );
     }
-}
-
-/// The task for `herald local`: the registrations over `catalog`.
-pub fn task(
-    catalog: watch::Receiver<Arc<Catalog>>,
-    store: herald_store::Store,
-) -> Result<impl std::future::Future<Output = ()>, herald_notify::webhook::WebhookError> {
-    let poster = Poster::new()?;
-    Ok(run(LocalEnv { catalog, store }, poster))
 }

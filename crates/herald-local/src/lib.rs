@@ -129,7 +129,10 @@ pub async fn run(
     let engine_config = engine_config(&config);
     let metrics = engine_config.metrics.clone();
     let engine = Engine::new(store.clone(), receiver.clone(), engine_config);
-    let image_updates = image_updates(&config, &store, receiver.clone(), metrics.clone())?;
+    // One client for everything Herald posts: webhooks, commit statuses, Git hosts' APIs.
+    let poster =
+        herald_notify::webhook::Poster::new().map_err(|e| LocalError::Notifier(e.to_string()))?;
+    let image_updates = image_updates(&config, &store, &receiver, &metrics, &poster)?;
     // Local mode does its own scheduling: always the leader.
     metrics.leader.set(1);
     store.observe_writes(Arc::new(metrics.clone()));
@@ -147,16 +150,19 @@ pub async fn run(
     let health = Health::default();
     let watch = watcher::watch_dir(config.dir.clone(), config.reload_every, sender);
     let watcher = tokio::spawn(health.clone().guard("manifest watcher", watch));
-    let receiver_for_notify = receiver.clone();
-    let receiver_for_hooks = receiver.clone();
+    let notify = notifications(&config, &store, &receiver, &metrics, &poster);
+    let notifications = tokio::spawn(health.clone().guard("notifications", notify.run()));
+    let register = hook_registration::run(
+        LocalEnv {
+            catalog: receiver.clone(),
+            store: store.clone(),
+        },
+        poster,
+    );
+    let registrations = tokio::spawn(health.clone().guard("hook registration", register));
     let schedule = scheduler::run_schedules(engine.clone(), receiver);
     let schedules = tokio::spawn(health.clone().guard("scheduler", schedule));
     let updates = tokio::spawn(health.clone().guard("image updates", image_updates.run()));
-    let notify = notifications(&config, &store, receiver_for_notify, metrics.clone())?;
-    let notifications = tokio::spawn(health.clone().guard("notifications", notify.run()));
-    let register = hook_registration::task(receiver_for_hooks, store.clone())
-        .map_err(|e| LocalError::Notifier(e.to_string()))?;
-    let registrations = tokio::spawn(health.clone().guard("hook registration", register));
     let prune = herald_server::prune_events_forever(store, config.retention);
     let retention = tokio::spawn(health.clone().guard("event retention", prune));
     health.set_ready();
@@ -186,16 +192,16 @@ pub async fn run(
 fn image_updates(
     config: &LocalConfig,
     store: &Store,
-    catalog: watch::Receiver<Arc<Catalog>>,
-    metrics: herald_server::Metrics,
+    catalog: &watch::Receiver<Arc<Catalog>>,
+    metrics: &herald_server::Metrics,
+    poster: &herald_notify::webhook::Poster,
 ) -> Result<LocalImageUpdates, LocalError> {
     let env = LocalEnv {
         catalog: catalog.clone(),
         store: store.clone(),
     };
     let registry = herald_registry::RegistryClient::new().map_err(LocalError::Http)?;
-    let notifier = herald_automation::notify::Notifier::new()
-        .map_err(|e| LocalError::Notifier(e.to_string()))?;
+    let notifier = herald_automation::notify::Notifier::with_poster(poster.clone());
     let clones = config.work_root.join("clones");
     let writers = herald_automation::writer::Writers::new(clones, Default::default());
     let updater = herald_automation::Updater::new(
@@ -204,9 +210,9 @@ fn image_updates(
         writers,
         notifier,
         config.git_timeout,
-        metrics,
+        metrics.clone(),
     );
-    Ok(LocalImageUpdates::new(updater, catalog))
+    Ok(LocalImageUpdates::new(updater, catalog.clone()))
 }
 
 /// The notifier over the folder's Notifiers, linking to this process's own address unless an
@@ -214,15 +220,14 @@ fn image_updates(
 fn notifications(
     config: &LocalConfig,
     store: &Store,
-    catalog: watch::Receiver<Arc<Catalog>>,
-    metrics: herald_server::Metrics,
-) -> Result<herald_notify::Dispatcher<LocalEnv>, LocalError> {
+    catalog: &watch::Receiver<Arc<Catalog>>,
+    metrics: &herald_server::Metrics,
+    poster: &herald_notify::webhook::Poster,
+) -> herald_notify::Dispatcher<LocalEnv> {
     let env = LocalEnv {
-        catalog,
+        catalog: catalog.clone(),
         store: store.clone(),
     };
-    let poster =
-        herald_notify::webhook::Poster::new().map_err(|e| LocalError::Notifier(e.to_string()))?;
     let external_url = config
         .external_url
         .clone()
@@ -231,13 +236,13 @@ fn notifications(
         external_url: Some(external_url),
         ..herald_notify::Config::default()
     };
-    Ok(herald_notify::Dispatcher::new(
+    herald_notify::Dispatcher::new(
         Arc::new(env),
         store.clone(),
-        poster,
-        metrics,
+        poster.clone(),
+        metrics.clone(),
         settings,
-    ))
+    )
 }
 
 /// The engine settings `herald local` and `herald trigger` share.

@@ -24,6 +24,11 @@ impl Notifier {
         })
     }
 
+    /// Send through `poster`, the process's one webhook client.
+    pub fn with_poster(poster: Poster) -> Self {
+        Self { poster }
+    }
+
     /// Use a client built elsewhere (a custom CA, a proxy, another timeout).
     pub fn with_http(http: reqwest::Client) -> Self {
         Self {
