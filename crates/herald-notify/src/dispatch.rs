@@ -80,6 +80,10 @@ pub enum SendError {
     /// The Notifier names no receiver (no address here or in its Secret).
     #[error("the Notifier has no address: set spec.address or the Secret's `address` key")]
     NoAddress,
+    /// A `generic-hmac` or commit status Notifier names no Secret with a `token` (its spec's
+    /// validation refuses that: not expected).
+    #[error("the Notifier has no Secret with a `token` key")]
+    NoToken,
     /// A commit status for a run whose source URL is unknown.
     #[error("cannot tell which repository the run's commit is in: set spec.address")]
     NoRepository,
@@ -92,7 +96,7 @@ impl SendError {
             Self::Status(crate::hosts::HostError::Url(error)) => error.is_transient(),
             // A Secret may be created or fixed meanwhile.
             Self::Secret(_) | Self::MissingKey(_) => true,
-            Self::Status(_) | Self::NoAddress | Self::NoRepository => false,
+            Self::Status(_) | Self::NoAddress | Self::NoToken | Self::NoRepository => false,
         }
     }
 }
@@ -294,7 +298,7 @@ impl<E: NotifyEnv> Dispatcher<E> {
                 self.settle(&outgoing, result).await
             }
         });
-        for result in futures_join(sends).await {
+        for result in futures::future::join_all(sends).await {
             result?;
         }
         Ok(())
@@ -358,51 +362,67 @@ impl<E: NotifyEnv> Dispatcher<E> {
             link,
             outgoing.notifier.clone(),
         );
-        let spec = &notifier.spec;
-        let namespace = notifier.metadata.namespace.as_deref().unwrap_or_default();
-        if let Some(api) = spec.notifier_type.host_api() {
-            let token = self
-                .secret(notifier, NOTIFIER_TOKEN_KEY)
-                .await?
-                .ok_or(SendError::NoAddress)?;
-            let address = match self.address(notifier).await? {
-                Some(address) => Repository::parse(&address, "spec.address")?,
-                None => {
-                    let source = message
-                        .notice
-                        .source
-                        .as_ref()
-                        .ok_or(SendError::NoRepository)?;
-                    let url = self
-                        .env
-                        .source_url(namespace, source)
-                        .ok_or(SendError::NoRepository)?;
-                    Repository::parse(&url, "the run's source URL")?
-                }
-            };
-            let request = status::request(api, &address, &token, &message)?;
-            let body = encode(&request.body)?;
-            return Ok(self
-                .poster
-                .post(&request.target, &request.headers, body)
-                .await?);
+        match notifier.spec.notifier_type.host_api() {
+            Some(api) => self.send_status(notifier, api, &message).await,
+            None => self.send_webhook(notifier, &message).await,
         }
+    }
+
+    /// A commit status, on the repository `spec.address` names or the run's source.
+    async fn send_status(
+        &self,
+        notifier: &Notifier,
+        api: herald_api::GitHostApi,
+        message: &Message,
+    ) -> Result<(), SendError> {
+        let token = self.token(notifier).await?;
+        let repository = match self.address(notifier).await? {
+            Some(address) => Repository::parse(&address, "spec.address")?,
+            None => {
+                let namespace = notifier.metadata.namespace.as_deref().unwrap_or_default();
+                let source = message
+                    .notice
+                    .source
+                    .as_ref()
+                    .ok_or(SendError::NoRepository)?;
+                let url = self
+                    .env
+                    .source_url(namespace, source)
+                    .ok_or(SendError::NoRepository)?;
+                Repository::parse(&url, "the run's source URL")?
+            }
+        };
+        let request = status::request(api, &repository, &token, message)?;
+        let body = encode(&request.body)?;
+        Ok(self
+            .poster
+            .post(&request.target, &request.headers, body)
+            .await?)
+    }
+
+    /// Slack's or Herald's own JSON, signed for `generic-hmac`.
+    async fn send_webhook(&self, notifier: &Notifier, message: &Message) -> Result<(), SendError> {
         let address = self.address(notifier).await?.ok_or(SendError::NoAddress)?;
         let target = Target::new(&address)?;
-        let (body, mut headers) = match spec.notifier_type {
-            NotifierType::Slack => (encode(&slack_body(&message))?, Vec::new()),
-            _ => (encode(&generic_body(&message))?, Vec::new()),
+        let body = match notifier.spec.notifier_type {
+            NotifierType::Slack => encode(&slack_body(message))?,
+            _ => encode(&generic_body(message))?,
         };
-        if spec.notifier_type == NotifierType::GenericHmac {
-            let key = self
-                .secret(notifier, NOTIFIER_TOKEN_KEY)
-                .await?
-                .ok_or(SendError::NoAddress)?;
+        let mut headers = Vec::new();
+        if notifier.spec.notifier_type == NotifierType::GenericHmac {
+            let key = self.token(notifier).await?;
             let value = HeaderValue::from_str(&signature(key.as_bytes(), &body))
                 .map_err(|_| SendError::Secret("the signature is not a header value".into()))?;
             headers.push((HeaderName::from_static("x-signature"), value));
         }
         Ok(self.poster.post(&target, &headers, body).await?)
+    }
+
+    /// The Secret's `token`: the HMAC key or the API token.
+    async fn token(&self, notifier: &Notifier) -> Result<String, SendError> {
+        self.secret(notifier, NOTIFIER_TOKEN_KEY)
+            .await?
+            .ok_or(SendError::NoToken)
     }
 
     /// The Secret's `address`, else `spec.address`.
@@ -451,11 +471,6 @@ impl<E: NotifyEnv> Dispatcher<E> {
             notice.object.kind, notice.namespace, notice.object.name
         ))
     }
-}
-
-/// Sends of one pass run concurrently (bounded by [`SENDS_PER_PASS`]), each with a timeout.
-async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    futures::future::join_all(futures).await
 }
 
 /// A Notifier's fold window: none for a commit status, else its `foldWindow` (default 10m).
