@@ -145,7 +145,7 @@ pub struct Hook<'a> {
 pub struct Hooks<'a> {
     pub poster: &'a Poster,
     pub api: GitHostApi,
-    pub repository: &'a Repository,
+    pub repository: Repository,
     pub token: &'a str,
 }
 
@@ -225,7 +225,7 @@ impl Hooks<'_> {
         rest: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Vec<u8>, HostError> {
-        let url = format!("{}/hooks{rest}", api_base(self.api, self.repository));
+        let url = format!("{}/hooks{rest}", api_base(self.api, &self.repository));
         let target = Target::new(&url)?;
         let headers = auth_headers(self.api, self.token)?;
         Ok(self.poster.call(method, &target, &headers, body).await?)

@@ -102,7 +102,6 @@ pub async fn register<S: SecretReader>(
             Err(error) => return failed(reasons::INVALID_SPEC, error.to_string()),
         };
         let ensured = at
-            .hooks()
             .ensure(Hook {
                 url: &hook.url,
                 secret: &hook_secret,
@@ -180,7 +179,7 @@ pub async fn remove(
     let mut left = Vec::new();
     for hook in hooks {
         let removed = match hooks_at(poster, register, &hook.repository, token) {
-            Ok(at) => at.hooks().remove(&hook.url).await.map(drop),
+            Ok(at) => at.remove(&hook.url).await.map(drop),
             Err(error) => Err(error),
         };
         if let Err(why) = removed {
@@ -191,33 +190,15 @@ pub async fn remove(
 }
 
 /// A repository's hooks through `register`'s API.
-struct At<'a> {
-    poster: &'a Poster,
-    register: &'a HookRegistration,
-    repository: Repository,
-    token: &'a str,
-}
-
-impl At<'_> {
-    fn hooks(&self) -> Hooks<'_> {
-        Hooks {
-            poster: self.poster,
-            api: self.register.api,
-            repository: &self.repository,
-            token: self.token,
-        }
-    }
-}
-
 fn hooks_at<'a>(
     poster: &'a Poster,
-    register: &'a HookRegistration,
+    register: &HookRegistration,
     repository: &str,
     token: &'a str,
-) -> Result<At<'a>, HostError> {
-    Ok(At {
+) -> Result<Hooks<'a>, HostError> {
+    Ok(Hooks {
         poster,
-        register,
+        api: register.api,
         repository: Repository::parse(repository, "the repository")?,
         token,
     })

@@ -119,7 +119,7 @@ async fn run(api: GitHostApi, base: &str, path: &str, auth: &str) {
     let hooks = Hooks {
         poster: &poster,
         api,
-        repository: &repository,
+        repository,
         token: TOKEN,
     };
     let url = "https://herald.example.com/hooks/team/push";
