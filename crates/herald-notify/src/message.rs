@@ -152,31 +152,19 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::notice::Object;
+    use crate::notice::sample;
     use herald_api::{NotifyOn, Severity};
 
     fn message(occurrences: i64) -> Message {
         Message::new(
             Notice {
-                event: NotifyOn::RunFailed,
                 severity: Severity::Error,
-                at: jiff::Timestamp::UNIX_EPOCH,
-                namespace: "team".into(),
-                object: Object {
-                    kind: "Run".into(),
-                    name: "nightly-1".into(),
-                },
-                trigger: Some(Object {
-                    kind: "ScheduleTrigger".into(),
-                    name: "nightly".into(),
-                }),
                 action: None,
                 source: None,
                 revision: Some("0123456789abcdef0123".into()),
-                step: None,
-                attempt: None,
                 reason: Some("Failed".into()),
                 message: Some("<b>exit 1</b>".into()),
+                ..sample(NotifyOn::RunFailed)
             },
             occurrences,
             Some(Duration::from_secs(600)),

@@ -198,6 +198,39 @@ impl Notice {
     }
 }
 
+/// A run's notice, for the crate's tests: run `nightly-1` of trigger `nightly`, action
+/// `build`, source `app`.
+#[cfg(test)]
+pub(crate) fn sample(event: NotifyOn) -> Notice {
+    Notice {
+        event,
+        severity: event.severity(),
+        at: jiff::Timestamp::UNIX_EPOCH,
+        namespace: "team".into(),
+        object: Object {
+            kind: "Run".into(),
+            name: "nightly-1".into(),
+        },
+        trigger: Some(Object {
+            kind: "ScheduleTrigger".into(),
+            name: "nightly".into(),
+        }),
+        action: Some(Object {
+            kind: "Action".into(),
+            name: "build".into(),
+        }),
+        source: Some(Object {
+            kind: "GitRepo".into(),
+            name: "app".into(),
+        }),
+        revision: Some("0123".into()),
+        step: None,
+        attempt: None,
+        reason: None,
+        message: None,
+    }
+}
+
 /// The name of an object that may be unknown (empty then).
 fn name(object: &Option<Object>) -> &str {
     object.as_ref().map(|o| o.name.as_str()).unwrap_or_default()

@@ -51,37 +51,8 @@ pub fn wants(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notice::sample as notice;
     use herald_api::{EventSource, NotifierType};
-
-    fn notice(event: NotifyOn) -> Notice {
-        Notice {
-            event,
-            severity: event.severity(),
-            at: jiff::Timestamp::UNIX_EPOCH,
-            namespace: "team".into(),
-            object: Object {
-                kind: "Run".into(),
-                name: "nightly-1".into(),
-            },
-            trigger: Some(Object {
-                kind: "ScheduleTrigger".into(),
-                name: "nightly".into(),
-            }),
-            action: Some(Object {
-                kind: "Action".into(),
-                name: "build".into(),
-            }),
-            source: Some(Object {
-                kind: "GitRepo".into(),
-                name: "app".into(),
-            }),
-            revision: Some("0123".into()),
-            step: None,
-            attempt: None,
-            reason: None,
-            message: None,
-        }
-    }
 
     fn spec(t: NotifierType) -> NotifierSpec {
         NotifierSpec {
