@@ -88,6 +88,25 @@ struct TestEnv {
     source_url: Option<String>,
 }
 
+impl TestEnv {
+    /// `notifiers`, with the test Secrets.
+    fn new(notifiers: Vec<Arc<Notifier>>) -> Self {
+        Self {
+            notifiers: Mutex::new(notifiers),
+            secrets: secrets(),
+            ..Self::default()
+        }
+    }
+}
+
+/// GitRepo `app` labelled `team: web`.
+fn web_labels() -> HashMap<String, BTreeMap<String, String>> {
+    HashMap::from([(
+        "app".to_owned(),
+        BTreeMap::from([("team".to_owned(), "web".to_owned())]),
+    )])
+}
+
 impl NotifyEnv for TestEnv {
     fn notifiers(&self) -> Vec<Arc<Notifier>> {
         self.notifiers.lock().unwrap().clone()
@@ -282,11 +301,7 @@ async fn generic_hmac_sends_the_documented_json_signed_as_flux_does() {
     ))
     .clone();
     n.spec.events = vec![NotifyOn::RunStarted, NotifyOn::RunFailed];
-    let env = TestEnv {
-        notifiers: Mutex::new(vec![Arc::new(n)]),
-        secrets: secrets(),
-        ..TestEnv::default()
-    };
+    let env = TestEnv::new(vec![Arc::new(n)]);
     let fixture = Fixture::new(env).await;
     fixture
         .run("nightly-1", RunPhase::Failed, "exit code 1")
@@ -467,11 +482,7 @@ async fn refusals_are_retried_and_finally_become_an_event_and_a_metric() {
     ))
     .clone();
     n.spec.events = vec![NotifyOn::RunFailed];
-    let env = TestEnv {
-        notifiers: Mutex::new(vec![Arc::new(n)]),
-        secrets: secrets(),
-        ..TestEnv::default()
-    };
+    let env = TestEnv::new(vec![Arc::new(n)]);
     let fixture = Fixture::new(env).await;
     let mut dispatcher = fixture.dispatcher(None);
 
@@ -538,13 +549,8 @@ async fn a_restart_sends_what_was_queued_and_nothing_twice() {
         Some(format!("{}/hook", rx.url)),
     );
     let env = TestEnv {
-        notifiers: Mutex::new(vec![n]),
-        secrets: secrets(),
-        labels: HashMap::from([(
-            "app".to_owned(),
-            BTreeMap::from([("team".to_owned(), "web".to_owned())]),
-        )]),
-        ..TestEnv::default()
+        labels: web_labels(),
+        ..TestEnv::new(vec![n])
     };
     let fixture = Fixture::new(env).await;
     fixture.run("nightly-1", RunPhase::Succeeded, "").await;
@@ -584,13 +590,8 @@ async fn event_sources_select_by_labels() {
     other.metadata.name = Some("ops".into());
     other.spec.event_sources[0].match_labels = BTreeMap::from([("team".into(), "ops".into())]);
     let env = TestEnv {
-        notifiers: Mutex::new(vec![Arc::new(n), Arc::new(other)]),
-        secrets: secrets(),
-        labels: HashMap::from([(
-            "app".to_owned(),
-            BTreeMap::from([("team".to_owned(), "web".to_owned())]),
-        )]),
-        ..TestEnv::default()
+        labels: web_labels(),
+        ..TestEnv::new(vec![Arc::new(n), Arc::new(other)])
     };
     let fixture = Fixture::new(env).await;
     fixture.run("nightly-1", RunPhase::Succeeded, "").await;
@@ -619,11 +620,7 @@ async fn a_source_that_starts_failing_is_announced_once() {
         NotifierType::Slack,
         Some(format!("{}/services/X", rx.url)),
     );
-    let env = TestEnv {
-        notifiers: Mutex::new(vec![n]),
-        secrets: secrets(),
-        ..TestEnv::default()
-    };
+    let env = TestEnv::new(vec![n]);
     let fixture = Fixture::new(env).await;
     // The engine's own tracker makes the event, as both modes' checks do.
     let health = herald_engine::SourceHealth::default();
