@@ -9,7 +9,7 @@ use herald_core::{
     Firing, Selected, SourceChoiceError, plan_run, run_name, select_pushed, sources_to_fire,
     why_not_selected,
 };
-use herald_server::{Metrics, RunLabels};
+use herald_server::{Metrics, RunLabels, TriggerKindLabels};
 use herald_store::{NewEvent, NewRun, TriggerKey};
 
 use tracing::Instrument;
@@ -327,6 +327,7 @@ pub async fn fire_sources<S: RunStore, R: SourceReader>(
     firing: &Firing,
     pushes: Option<&[Push]>,
 ) -> Result<Vec<(String, Outcome<S::Run>)>, SourceChoiceError> {
+    let began = std::time::Instant::now();
     let names = sources_to_fire(&trigger.sources.names, requested, all_allowed)?;
     if let Firing::Tick(due) = firing {
         metrics.schedule_checks.inc();
@@ -343,6 +344,16 @@ pub async fn fire_sources<S: RunStore, R: SourceReader>(
         let seconds = started.elapsed().as_secs_f64();
         metrics.source_check_duration.observe(seconds);
         Metrics::count(&metrics.source_checks, outcome.result());
+        if let Outcome::Created(_) = outcome {
+            let labels = TriggerKindLabels {
+                trigger_kind: trigger.kind.to_string(),
+            };
+            let latency = began.elapsed().as_secs_f64();
+            metrics
+                .change_to_run
+                .get_or_create(&labels)
+                .observe(latency);
+        }
         outcomes.push((name, outcome));
     }
     Ok(outcomes)

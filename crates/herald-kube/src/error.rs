@@ -29,6 +29,10 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every [`Error::category`]: the whole set `herald_reconcile_errors_total` is labelled with.
+    pub const CATEGORIES: [&'static str; 4] =
+        ["KubeApi", "InvalidSpec", "Missing", "SourceUnavailable"];
+
     /// A bounded label for metrics and Event reasons.
     pub fn category(&self) -> &'static str {
         match self {
@@ -53,6 +57,28 @@ impl Error {
             Self::Missing { reason, .. } => reason,
             Self::Kube { .. } | Self::Source(_) => reasons::SOURCE_UNAVAILABLE,
         }
+    }
+}
+
+/// Counts a failed reconcile of a `kind` in `herald_reconcile_errors_total`.
+pub fn count_reconcile_error(metrics: &herald_server::Metrics, kind: &str, error: &Error) {
+    let labels = herald_server::ErrorLabels {
+        kind: kind.to_owned(),
+        category: error.category().to_owned(),
+    };
+    metrics.reconcile_errors.get_or_create(&labels).inc();
+}
+
+/// Serves `herald_reconcile_errors_total` of a controller of `kind` at zero in every category
+/// from its start, as controller-runtime does: a series first seen at 1 hides that error from
+/// `increase()`, and an alert on it never fires for the first failure.
+pub fn count_reconcile_errors_from_zero(metrics: &herald_server::Metrics, kind: &str) {
+    for category in Error::CATEGORIES {
+        let labels = herald_server::ErrorLabels {
+            kind: kind.to_owned(),
+            category: category.to_owned(),
+        };
+        let _zero = metrics.reconcile_errors.get_or_create(&labels);
     }
 }
 

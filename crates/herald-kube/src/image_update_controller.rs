@@ -162,7 +162,8 @@ async fn write_status(
 }
 
 /// Transient errors (the API server) retry after a pause.
-pub fn error_policy(update: Arc<ImageUpdate>, error: &Error, _: Arc<ImageContext>) -> Action {
+pub fn error_policy(update: Arc<ImageUpdate>, error: &Error, image: Arc<ImageContext>) -> Action {
+    crate::error::count_reconcile_error(&image.ctx.metrics, "ImageUpdate", error);
     tracing::warn!(name = %update.name_any(), namespace = ?update.namespace(), %error, "ImageUpdate reconcile failed; retrying");
     Action::requeue(Duration::from_secs(5))
 }

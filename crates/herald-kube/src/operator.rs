@@ -9,7 +9,7 @@ use herald_api::{
     Action as HeraldAction, ClusterAction, ClusterGitRepo, GitRepo, ImageUpdate, Notifier, Run,
     ScheduleTrigger, WebhookTrigger,
 };
-use herald_server::{ErrorLabels, ImageUpdates, Reconcile, ServerConfig};
+use herald_server::{ImageUpdates, Reconcile, ServerConfig};
 use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -69,6 +69,9 @@ pub async fn run(
         "controllers",
         controllers(client, ctx.clone(), image, streams),
     ));
+    let queued =
+        run_controller::count_queued(ctx.caches.runs.clone(), ctx.metrics.runs_queued.clone());
+    let queued = tokio::spawn(queued);
     let notifications = ctx.config.store.clone().map(|store| {
         let dispatch = notifier_controller::dispatch_on_leader(ctx.clone(), store);
         tokio::spawn(health.clone().guard("notifications", dispatch))
@@ -83,6 +86,7 @@ pub async fn run(
     let served = herald_server::serve(Arc::new(ClusterHooks { ctx }), &server, shutdown).await;
     election.abort();
     controllers.abort();
+    queued.abort();
     if let Some(task) = notifications {
         task.abort();
     }
@@ -245,6 +249,19 @@ where
         .with_config(controller::Config::default().concurrency(RECONCILES_AT_ONCE))
 }
 
+/// The kinds [`controllers`] reconciles, as `herald_reconcile_errors_total` labels them.
+const CONTROLLED_KINDS: [&str; 9] = [
+    "Run",
+    "ScheduleTrigger",
+    "WebhookTrigger",
+    "GitRepo",
+    "ClusterGitRepo",
+    "Action",
+    "ClusterAction",
+    "ImageUpdate",
+    "Notifier",
+];
+
 /// All controllers, side by side.
 pub async fn controllers(
     client: Client,
@@ -253,6 +270,9 @@ pub async fn controllers(
     streams: Streams,
 ) {
     let caches = ctx.caches.clone();
+    for kind in CONTROLLED_KINDS {
+        crate::error::count_reconcile_errors_from_zero(&ctx.metrics, kind);
+    }
     let image_updates = controller(streams.image_updates, caches.image_updates).run(
         |update, image: Arc<ImageContext>| async move {
             let metrics = image.ctx.metrics.clone();
@@ -396,11 +416,7 @@ where
     K: Resource<DynamicType = ()>,
 {
     let name = object.meta().name.clone().unwrap_or_default();
-    let labels = ErrorLabels {
-        kind: K::kind(&()).into_owned(),
-        category: error.category().to_owned(),
-    };
-    ctx.metrics.reconcile_errors.get_or_create(&labels).inc();
+    crate::error::count_reconcile_error(&ctx.metrics, &K::kind(&()), error);
     tracing::warn!(kind = %K::kind(&()), %name, category = error.category(), %error, "reconcile failed; retrying");
     match error {
         Error::Invalid(_) => Action::await_change(),

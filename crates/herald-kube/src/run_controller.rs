@@ -13,6 +13,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
+use prometheus_client::metrics::gauge::Gauge;
 use serde_json::json;
 
 use crate::caches;
@@ -255,6 +256,22 @@ pub fn woken_by(
 
 fn phase_of(run: &Run) -> Option<RunPhase> {
     run.status.as_ref().and_then(|s| s.phase)
+}
+
+/// How often `herald_runs_queued` is counted from the Run cache.
+const QUEUED_COUNT_EVERY: Duration = Duration::from_secs(10);
+
+/// Keeps `gauge` (`herald_runs_queued`) at the number of queued Runs in `cache`, counted
+/// every ten seconds: one pass over cached objects, never an API call, and right again after
+/// a watch restart, which a count kept from watch events would not be.
+pub async fn count_queued(cache: kube::runtime::reflector::Store<Run>, gauge: Gauge) {
+    let mut every = tokio::time::interval(QUEUED_COUNT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        let queued = cache.state().iter().filter(|run| is_queued(run)).count();
+        gauge.set(i64::try_from(queued).unwrap_or(i64::MAX));
+    }
 }
 
 /// Whether `run` waits for a Run of its action to finish (`concurrency`).

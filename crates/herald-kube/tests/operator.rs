@@ -162,6 +162,88 @@ async fn a_schedule_runs_a_job_to_success_with_history() {
     operator.stop().await;
 }
 
+/// An ImageUpdate whose registry and notification endpoint refuse connections (port 9,
+/// discard, on loopback): it fails at once, and so does its notification.
+fn refused_image_update() -> Value {
+    json!({
+        "apiVersion": "herald.dev/v1alpha1", "kind": "ImageUpdate",
+        "metadata": {"name": "web"},
+        "spec": {
+            "image": {"repository": "127.0.0.1:9/team/web"},
+            "policy": {"semver": {"range": ">=1.0.0"}},
+            "interval": "1h",
+            "target": {"gitRepo": {"kind": "GitRepo", "name": "repo"}, "branch": "main"},
+            "notifications": [{"format": "json", "secretRef": {"name": "hook"}}]
+        }
+    })
+}
+
+#[tokio::test]
+async fn the_scrape_serves_every_documented_family_in_a_cluster() {
+    let ns = namespace("metrics").await;
+    let repo = TestRepo::new();
+    let operator = Operator::start(&ns.client, &ns.name, "a").await;
+    schedule_setup(&ns, &repo.url()).await;
+    let run = wait_for_run(&ns, &repo.git(&["rev-parse", "HEAD"])).await;
+    finish(&ns, &run, 0, "ok").await;
+    wait_for_phase(
+        &ns,
+        run.metadata.name.as_deref().unwrap(),
+        RunPhase::Succeeded,
+    )
+    .await;
+    apply(
+        &ns,
+        json!({
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hook"},
+            "stringData": {"webhook-url": "http://127.0.0.1:9/hook"}
+        }),
+    )
+    .await;
+    apply(&ns, refused_image_update()).await;
+    // A hook for a trigger that does not exist: answered, timed, counted.
+    let hook = format!("http://{}/hooks/{}/nope", operator.listen, ns.name);
+    let answer = reqwest::Client::new()
+        .post(hook)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
+
+    let url = format!("http://{}/metrics", operator.listen);
+    let wanted = [
+        r#"herald_notifications_total{result="failed"}"#,
+        r#"herald_image_updates_total{result="RegistryUnavailable"}"#,
+        r#"herald_change_to_run_seconds_count{trigger_kind="ScheduleTrigger"}"#,
+        r#"herald_run_duration_seconds_count{phase="Succeeded"}"#,
+    ];
+    let missing = |scrape: &str| -> Vec<&str> {
+        let absent = |name: &&str| herald_testkit::metric_sample(scrape, name).is_none();
+        wanted.iter().copied().filter(absent).collect()
+    };
+    let sampled = wait_for("a sample in every family", TIMEOUT, || async {
+        let scrape = reqwest::get(&url).await.ok()?.text().await.ok()?;
+        missing(&scrape).is_empty().then_some(scrape)
+    })
+    .await;
+    let scrape = match sampled {
+        Ok(scrape) => scrape,
+        Err(e) => {
+            let scrape = reqwest::get(&url).await.unwrap().text().await.unwrap();
+            panic!("{e}: no {:?} in\n{scrape}", missing(&scrape));
+        }
+    };
+    let sample = |name: &str| herald_testkit::metric_sample(&scrape, name);
+    assert_eq!(sample("herald_runs_queued"), Some(0.0));
+    // Reconcile errors are served from zero, so the first one shows in `increase()`.
+    let errors = r#"herald_reconcile_errors_total{kind="Notifier",category="KubeApi"}"#;
+    assert_eq!(sample(errors), Some(0.0), "{scrape}");
+    // Every family the README documents, cluster-only ones included, as Prometheus parses it.
+    herald_testkit::check_scrape_against_readme(&scrape, herald_testkit::ScrapeOf::Cluster);
+    operator.stop().await;
+}
+
 #[tokio::test]
 async fn a_failing_job_fails_the_run_with_its_exit_code() {
     let ns = namespace("failure").await;

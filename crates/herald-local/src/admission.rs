@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use herald_api::{ActionKind, Concurrency, reasons};
 use herald_core::steps::{Admission, Halt, admit};
 use herald_store::RunId;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{Notify, watch};
 
 /// An action, as runs name it.
@@ -19,6 +20,8 @@ pub(crate) type ActionKey = (String, ActionKind, String);
 pub(crate) struct Admissions {
     lanes: Mutex<HashMap<ActionKey, Lane>>,
     changed: Notify,
+    /// The runs in every lane's `waiting` (`herald_runs_queued`).
+    queued: Gauge,
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +65,14 @@ pub(crate) struct Waiting {
 }
 
 impl Admissions {
+    /// Counts the runs waiting in any lane in `gauge` (the process's metric).
+    pub fn reporting_in(queued: Gauge) -> Self {
+        Self {
+            queued,
+            ..Self::default()
+        }
+    }
+
     /// Asks for run `id` of `key` to start under `limit` (no limit: always started).
     pub fn enter(
         self: &Arc<Self>,
@@ -95,13 +106,13 @@ impl Admissions {
     ) -> Option<Result<Ticket, String>> {
         let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
         let lane = lanes.entry(key.clone()).or_default();
-        if first {
-            lane.waiting.insert(id);
+        if first && lane.waiting.insert(id) {
+            self.queued.inc();
         }
         let queued_before = lane.waiting.range(..id).count();
         match admit(Some(limit), lane.running.len(), queued_before) {
             Admission::Start => {
-                lane.waiting.remove(&id);
+                lane.unqueue(id, &self.queued);
                 let (halt, receiver) = watch::channel(None);
                 lane.running.push_back(Running {
                     id,
@@ -115,7 +126,7 @@ impl Admissions {
                 }))
             }
             Admission::Skip { message } => {
-                lane.waiting.remove(&id);
+                lane.unqueue(id, &self.queued);
                 Some(Err(message))
             }
             Admission::Replace => {
@@ -161,13 +172,22 @@ impl Admissions {
         let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(lane) = lanes.get_mut(key) {
             lane.running.retain(|r| r.id != id);
-            lane.waiting.remove(&id);
+            lane.unqueue(id, &self.queued);
             if lane.running.is_empty() && lane.waiting.is_empty() {
                 lanes.remove(key);
             }
         }
         drop(lanes);
         self.changed.notify_waiters();
+    }
+}
+
+impl Lane {
+    /// Takes run `id` out of the queue, if it is there.
+    fn unqueue(&mut self, id: RunId, queued: &Gauge) {
+        if self.waiting.remove(&id) {
+            queued.dec();
+        }
     }
 }
 
@@ -197,7 +217,7 @@ impl Drop for Waiting {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(lane) = lanes.get_mut(&self.key) {
-            lane.waiting.remove(&self.id);
+            lane.unqueue(self.id, &self.admissions.queued);
         }
         drop(lanes);
         self.admissions.changed.notify_waiters();
@@ -220,5 +240,45 @@ impl Drop for Ticket {
         if let Some((admissions, key, id)) = self.admissions.take() {
             admissions.leave(&key, id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_api::ConcurrencyPolicy;
+
+    fn key() -> ActionKey {
+        ("default".to_owned(), ActionKind::Action, "build".to_owned())
+    }
+
+    #[tokio::test]
+    async fn the_queued_gauge_counts_the_runs_waiting_and_nothing_else() {
+        let queued = Gauge::default();
+        let admissions = Arc::new(Admissions::reporting_in(queued.clone()));
+        let limit = Concurrency {
+            max: 1,
+            policy: ConcurrencyPolicy::Queue,
+        };
+        let Entered::Started(first) = admissions.enter(key(), 1, Some(&limit)) else {
+            panic!("the first run starts");
+        };
+        let Entered::Waiting(second) = admissions.enter(key(), 2, Some(&limit)) else {
+            panic!("the second run waits");
+        };
+        let Entered::Waiting(third) = admissions.enter(key(), 3, Some(&limit)) else {
+            panic!("the third run waits");
+        };
+        assert_eq!(queued.get(), 2);
+        drop(first);
+        let second = second.admitted().await;
+        assert_eq!(queued.get(), 1, "the second run left the queue to execute");
+        drop(third);
+        assert_eq!(queued.get(), 0, "an abandoned waiting run leaves the queue");
+        drop(second);
+        assert_eq!(queued.get(), 0);
+        let unlimited = admissions.enter(key(), 4, None);
+        assert!(matches!(unlimited, Entered::Started(_)));
+        assert_eq!(queued.get(), 0, "a run without a limit never queues");
     }
 }

@@ -158,7 +158,7 @@ impl Engine {
         Self {
             inner: Arc::new(Inner {
                 store,
-                admissions: Arc::default(),
+                admissions: Arc::new(Admissions::reporting_in(config.metrics.runs_queued.clone())),
                 catalog,
                 slots,
                 lister,

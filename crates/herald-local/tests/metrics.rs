@@ -6,11 +6,8 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use herald_api::RunPhase;
-use herald_testkit::metric_sample;
+use herald_testkit::{ScrapeOf, check_scrape_against_readme, metric_sample};
 use support::{DEADLINE, LocalHerald, Manifests, TestRepo, schedule_setup, wait_for};
 
 /// Port 9 (discard) on loopback: nothing listens, so connections are refused at once.
@@ -31,48 +28,6 @@ spec:
   notifications:
     - {format: json, secretRef: {name: hook}}
 "#;
-
-/// Runs the checker over `scrape`; `None` when python3 or its Prometheus parser is missing
-/// outside CI (in CI that fails the test).
-fn check_against_readme(scrape: &str) -> Option<String> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let Some(python) = python_with_parser() else {
-        let why = "python3 with prometheus_client (Debian: python3-prometheus-client) is missing";
-        assert!(std::env::var_os("CI").is_none(), "{why}");
-        eprintln!("SKIPPED: {why}");
-        return None;
-    };
-    let mut child = Command::new(python)
-        .arg(format!("{root}/scripts/check-metrics.py"))
-        .arg(format!("{root}/README.md"))
-        .arg("--local")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(scrape.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let report = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{report}\n{scrape}");
-    Some(report)
-}
-
-/// Debian's interpreter first (where the package installs the parser): a `python3` earlier on
-/// the PATH (pyenv, a virtualenv) may not see it.
-fn python_with_parser() -> Option<&'static str> {
-    ["/usr/bin/python3", "python3"].into_iter().find(|python| {
-        Command::new(python)
-            .args(["-c", "import prometheus_client.openmetrics.parser"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    })
-}
 
 #[tokio::test]
 async fn the_scrape_parses_and_serves_every_documented_family() {
@@ -115,7 +70,10 @@ async fn the_scrape_parses_and_serves_every_documented_family() {
     let hook = r#"herald_hook_request_duration_seconds_count{provider="unknown",status="404"}"#;
     assert_eq!(metric_sample(&scrape, hook), Some(1.0), "{scrape}");
     assert_eq!(metric_sample(&scrape, "herald_leader"), Some(1.0));
-    if let Some(report) = check_against_readme(&scrape) {
+    let change = r#"herald_change_to_run_seconds_count{trigger_kind="ScheduleTrigger"}"#;
+    assert!(metric_sample(&scrape, change).unwrap() >= 1.0, "{scrape}");
+    assert_eq!(metric_sample(&scrape, "herald_runs_queued"), Some(0.0));
+    if let Some(report) = check_scrape_against_readme(&scrape, ScrapeOf::Local) {
         assert!(report.contains("families served"), "{report}");
     }
     herald.stop().await;

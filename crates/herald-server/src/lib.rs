@@ -24,7 +24,7 @@ pub use image_updates::{ImageUpdateFuture, ImageUpdateView, ImageUpdates};
 pub use limits::RateLimits;
 pub use metrics::{
     ErrorLabels, HookLabels, HookTimingLabels, KindLabels, Metrics, PhaseLabels, ResultLabels,
-    RunLabels,
+    RunLabels, TriggerKindLabels,
 };
 pub use reconcile::{Reconcile, ReconcileError, ReconcileFuture, TriggerId};
 pub use router::{ServerConfig, router, serve};

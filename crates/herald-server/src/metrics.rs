@@ -34,6 +34,11 @@ pub struct RunLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TriggerKindLabels {
+    pub trigger_kind: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
     pub kind: String,
     pub category: String,
@@ -79,6 +84,11 @@ pub struct Metrics {
     pub hook_duration: Histograms<HookTimingLabels>,
     /// `herald_runs_created_total{trigger_kind, cause}`.
     pub runs_created: Family<RunLabels, Counter>,
+    /// `herald_change_to_run_seconds{trigger_kind}`: from the start of the hook handling or
+    /// check that saw a change to its run stored (a Run object created, in a cluster).
+    pub change_to_run: Histograms<TriggerKindLabels>,
+    /// `herald_runs_queued`: runs waiting for a run of their action to end (`concurrency`).
+    pub runs_queued: Gauge,
     /// `herald_run_duration_seconds{phase}`: from a run's creation to its end.
     pub run_duration: Histograms<PhaseLabels>,
     /// `herald_run_start_latency_seconds`: from a run's creation to its start (its first Job
@@ -124,6 +134,8 @@ impl Default for Metrics {
             hook_requests: Family::default(),
             hook_duration: Family::new_with_constructor(latency),
             runs_created: Family::default(),
+            change_to_run: Family::new_with_constructor(latency),
+            runs_queued: Gauge::default(),
             run_duration: Family::new_with_constructor(long),
             run_start_latency: latency(),
             reconcile_errors: Family::default(),
@@ -171,6 +183,16 @@ impl Metrics {
             self.hook_duration.clone(),
         );
         r.register("runs_created", "Runs created", self.runs_created.clone());
+        r.register(
+            "change_to_run_seconds",
+            "From the start of the hook handling or check that saw a change to its run stored",
+            self.change_to_run.clone(),
+        );
+        r.register(
+            "runs_queued",
+            "Runs waiting for a run of their action to end (concurrency)",
+            self.runs_queued.clone(),
+        );
         r.register(
             "run_duration_seconds",
             "Runs from creation to their end, by terminal phase",

@@ -40,7 +40,7 @@ pub use crds::apply_crds;
 pub use git::{TestRepo, git};
 pub use github::StandInGithub;
 pub use manifests::{FLUX_CRDS, TEKTON_CRDS, parse_crds, tekton_and_flux_crds};
-pub use metrics::metric_sample;
+pub use metrics::{ScrapeOf, check_scrape_against_readme, metric_sample};
 pub use namespace::TestNamespace;
 pub use pods::complete_pod;
 pub use receiver::{Received, receiver};

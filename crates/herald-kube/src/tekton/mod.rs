@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_core::flux::FluxOutcome;
-use herald_server::ErrorLabels;
 use jiff::Timestamp;
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::discovery::Discovery;
@@ -56,6 +55,7 @@ pub async fn run(client: Client, ctx: Arc<Context>) {
             Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
             None => Api::all_with(client.clone(), &resource),
         };
+        crate::error::count_reconcile_errors_from_zero(&ctx.metrics, flavour.kind());
         let task = Arc::new(TaskContext {
             operator: ctx.clone(),
             flavour,
@@ -294,15 +294,7 @@ async fn publish(
 
 /// Transient errors retry after a pause.
 fn error_policy(run: Arc<DynamicObject>, error: &Error, ctx: Arc<TaskContext>) -> Action {
-    let labels = ErrorLabels {
-        kind: ctx.flavour.kind().to_owned(),
-        category: error.category().to_owned(),
-    };
-    ctx.operator
-        .metrics
-        .reconcile_errors
-        .get_or_create(&labels)
-        .inc();
+    crate::error::count_reconcile_error(&ctx.operator.metrics, ctx.flavour.kind(), error);
     tracing::warn!(kind = ctx.flavour.kind(), name = %run.name_any(), category = error.category(), %error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(5))
 }
