@@ -1262,6 +1262,15 @@ async fn concurrency_queues_runs_and_replace_cancels_the_oldest() {
             .await
             .is_err()
     );
+    // `herald_runs_queued`, counted from the cache every 10 s.
+    let url = format!("http://{}/metrics", operator.listen);
+    wait_for("the queued Run counted", TIMEOUT, || async {
+        let scrape = reqwest::get(&url).await.ok()?.text().await.ok()?;
+        let queued = herald_testkit::metric_sample(&scrape, "herald_runs_queued")?;
+        (queued == 1.0).then_some(())
+    })
+    .await
+    .unwrap();
     finish_job(&ns, &format!("{first_name}-work-1"), 0, "").await;
     wait_for_phase(&ns, &first_name, RunPhase::Succeeded).await;
     wait_for_job(&ns, &format!("{second_name}-work-1")).await;
