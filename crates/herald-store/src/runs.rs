@@ -178,7 +178,8 @@ impl Store {
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
         let mut sql = Sql::new(concat!("SELECT ", run_columns!(), " FROM runs WHERE 1 = 1"));
         sql.filter_text(" AND namespace = ", filter.namespace.as_deref())
-            .filter_text(" AND trigger_name = ", filter.trigger.as_deref());
+            .filter_text(" AND trigger_name = ", filter.trigger.as_deref())
+            .filter_text(" AND source_name = ", filter.source.as_deref());
         if let Some(phase) = filter.phase {
             sql.push(" AND phase = ")
                 .bind(Value::Text(enum_text(phase)));
@@ -188,6 +189,19 @@ impl Store {
             .bind(Value::Int(i64::from(limit)));
         let found = sql.query().fetch_all(&self.pool).await;
         records(found.map_err(StoreError::query("listing runs"))?)
+    }
+
+    /// The newest run of every trigger that has one, newest first: one query however many
+    /// triggers there are (the dashboard's overview), answered from `runs_trigger_latest`.
+    pub async fn latest_run_of_each_trigger(&self) -> Result<Vec<RunRecord>, StoreError> {
+        let sql = Sql::new(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id IN (SELECT MAX(id) FROM runs \
+             GROUP BY namespace, trigger_kind, trigger_name) ORDER BY id DESC"
+        ));
+        let found = sql.query().fetch_all(&self.pool).await;
+        records(found.map_err(StoreError::query("listing each trigger's latest run"))?)
     }
 
     /// The run with this id, its history and output.

@@ -207,6 +207,8 @@ pub struct RunFilter {
     pub namespace: Option<String>,
     /// Only runs of the trigger with this name.
     pub trigger: Option<String>,
+    /// Only runs of the source with this name.
+    pub source: Option<String>,
     /// Only runs in this phase.
     pub phase: Option<RunPhase>,
     /// At most this many runs (default [`RunFilter::DEFAULT_LIMIT`]).

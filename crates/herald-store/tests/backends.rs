@@ -212,6 +212,7 @@ mod suite {
                 namespace: Some("default".into()),
                 phase: Some(RunPhase::Pending),
                 limit: Some(1),
+                ..RunFilter::default()
             })
             .await
             .expect("list");

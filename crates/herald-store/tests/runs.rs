@@ -190,6 +190,7 @@ async fn list_filters_newest_first_with_limit() {
         trigger: trigger.map(Into::into),
         phase,
         limit,
+        ..RunFilter::default()
     };
     let cases = [
         (
@@ -296,4 +297,36 @@ async fn runs_in_phases_oldest_first() {
         .expect("done");
     assert_eq!(ids_of(done), [ids[2]]);
     assert!(t.store.runs_in_phases(&[]).await.expect("none").is_empty());
+}
+
+#[tokio::test]
+async fn the_latest_run_of_each_trigger_and_runs_by_source() {
+    let t = open().await;
+    for (name, trig, ns, source) in [
+        ("a", "nightly", "default", "repo"),
+        ("b", "push", "default", "other"),
+        ("c", "nightly", "default", "repo"),
+        ("d", "nightly", "team", "repo"),
+        ("e", "push", "default", "repo"),
+    ] {
+        let mut new = new_run(name, trig, name);
+        new.namespace = ns.into();
+        new.source = source.into();
+        t.store.create_run(&new).await.expect("create");
+    }
+    let latest = t.store.latest_run_of_each_trigger().await.expect("latest");
+    let names: Vec<_> = latest.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["e", "d", "c"],
+        "one per namespace and trigger, newest first"
+    );
+
+    let by_source = RunFilter {
+        source: Some("other".into()),
+        ..RunFilter::default()
+    };
+    let runs = t.store.list_runs(&by_source).await.expect("list");
+    let names: Vec<_> = runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["b"]);
 }

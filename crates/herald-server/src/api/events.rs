@@ -48,7 +48,7 @@ pub(crate) async fn list(
 }
 
 /// The store query a request's parameters ask for; the error names the parameter.
-pub(crate) fn parse(pairs: &[(String, String)]) -> Result<EventQuery, String> {
+pub fn parse(pairs: &[(String, String)]) -> Result<EventQuery, String> {
     let mut query = EventQuery::default();
     let mut seen = Vec::new();
     for (name, value) in pairs {

@@ -20,8 +20,10 @@ use axum::response::Response;
 use axum::routing::{MethodRouter, any, get, post};
 use herald_store::Store;
 
+pub use events::parse as parse_event_query;
 pub use openapi::OPENAPI_YAML;
 pub use retention::{Retention, prune_events_forever};
+pub use revisions::flux_outcome;
 
 use crate::image_updates::ImageUpdates;
 use crate::reconcile::Reconcile;

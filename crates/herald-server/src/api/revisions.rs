@@ -45,7 +45,7 @@ fn body(summary: &RevisionSummary) -> serde_json::Value {
 /// Flux's verdict from its events. They are judged in the order Flux reported them (its
 /// timestamps, then arrival), not the order they arrived in: notification-controller retries
 /// a failed delivery, so an old failure may arrive after a newer success.
-pub(crate) fn flux_outcome(events: &[EventRecord]) -> FluxOutcome {
+pub fn flux_outcome(events: &[EventRecord]) -> FluxOutcome {
     let mut ordered: Vec<(&EventRecord, String)> = events.iter().map(|e| (e, object(e))).collect();
     ordered.sort_by_key(|(e, _)| (e.at, e.id));
     outcome(ordered.iter().map(|(e, object)| Report {

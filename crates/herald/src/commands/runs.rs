@@ -32,6 +32,7 @@ pub async fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
         trigger: args.trigger,
         phase,
         limit: Some(args.limit),
+        ..RunFilter::default()
     };
     output::print_runs(&store.list_runs(&filter).await?, args.output)?;
     Ok(ExitCode::SUCCESS)
