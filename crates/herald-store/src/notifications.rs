@@ -75,6 +75,16 @@ impl Store {
         rows.iter().map(event_record).collect()
     }
 
+    /// The id of the newest event, 0 when there is none: what changed since a reader last
+    /// looked (the dashboard's live updates, the notifier's first cursor).
+    pub async fn newest_event_id(&self) -> Result<i64, StoreError> {
+        let newest = sqlx::query("SELECT COALESCE(MAX(id), 0) AS newest FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::query("reading the newest event's id"))?;
+        get(&newest, "newest")
+    }
+
     /// The last event the notifier looked at. The schema starts it at the newest event when
     /// it is created (notifications start with what happens from then on, never with the
     /// store's history); should the row be gone, it starts again at the newest.
@@ -88,11 +98,7 @@ impl Store {
         if let Some(row) = found {
             return get(&row, "event_id");
         }
-        let newest = sqlx::query("SELECT COALESCE(MAX(id), 0) AS newest FROM events")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(StoreError::query(op))?;
-        let newest: i64 = get(&newest, "newest")?;
+        let newest = self.newest_event_id().await?;
         let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO notification_cursor (name, event_id) VALUES ($1, $2) \
