@@ -59,6 +59,18 @@ impl SourceHealth {
     }
 }
 
+impl SourceHealth {
+    /// Why source `namespace/name` of `kind` failed at its last check (a ClusterGitRepo: by a
+    /// trigger in any namespace); `None` while it reads fine, or has not been read.
+    pub fn failing(&self, kind: SourceKind, namespace: &str, name: &str) -> Option<&'static str> {
+        let failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        let cluster_scoped = kind == SourceKind::ClusterGitRepo;
+        (failing.iter())
+            .find(|((ns, k, n), _)| *k == kind && n == name && (cluster_scoped || ns == namespace))
+            .map(|(_, reason)| *reason)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +87,10 @@ mod tests {
         assert_eq!(event.kind, EventKind::SourceFailed);
         assert_eq!(event.reason.as_deref(), Some("Unreachable"));
         assert_eq!(event.involved_kind.as_deref(), Some("GitRepo"));
+        assert_eq!(
+            health.failing(SourceKind::GitRepo, "team", "app"),
+            Some("Unreachable")
+        );
         assert!(
             check(Err(&unreachable)).is_none(),
             "the same failure again is not news"

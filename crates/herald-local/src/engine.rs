@@ -108,6 +108,8 @@ struct Inner {
     /// Which sources were seen failing: a source that starts failing is a `source.failed`
     /// event once.
     source_health: herald_engine::SourceHealth,
+    /// When each trigger last checked and checks next, for the dashboard.
+    check_times: crate::check_times::CheckTimes,
     config: EngineConfig,
     /// The trace context (`traceparent`) each new run was created in, until it executes:
     /// its `run` span continues that trace. Empty when traces are off.
@@ -163,6 +165,7 @@ impl Engine {
                 slots,
                 lister,
                 source_health: herald_engine::SourceHealth::default(),
+                check_times: Default::default(),
                 config,
                 traces: RunTraces::default(),
             }),
@@ -174,6 +177,16 @@ impl Engine {
     }
 
     /// The current definitions.
+    /// Which sources failed at their last check.
+    pub fn source_health(&self) -> &herald_engine::SourceHealth {
+        &self.inner.source_health
+    }
+
+    /// When each trigger last checked and checks next.
+    pub fn check_times(&self) -> &crate::check_times::CheckTimes {
+        &self.inner.check_times
+    }
+
     pub fn catalog(&self) -> Arc<Catalog> {
         self.inner.catalog.borrow().clone()
     }
@@ -225,6 +238,8 @@ impl Engine {
         // A hook delivery names one source unless the trigger is `multiSource`; schedules and
         // hand firings cover all when they name none.
         let all_allowed = !matches!(request.firing, Firing::Delivery(_)) || trigger.multi_source;
+        let now = jiff::Timestamp::now();
+        (self.inner.check_times).checked(request.kind, &request.namespace, &request.name, now);
         fire_sources(
             &LocalRuns {
                 store: &self.inner.store,

@@ -2,7 +2,9 @@
 //! processes in fresh checkouts, runs in an embedded SQLite file. No cluster needed.
 
 mod admission;
+mod board;
 mod catalog;
+mod check_times;
 mod engine;
 mod executor;
 mod graph_run;
@@ -66,6 +68,8 @@ pub struct LocalConfig {
     pub git_timeout: Duration,
     /// Where people reach this Herald: notifications link there (default: `http://<listen>`).
     pub external_url: Option<String>,
+    /// Serve the web dashboard at `/ui/`.
+    pub ui: bool,
 }
 
 impl Default for LocalConfig {
@@ -86,6 +90,7 @@ impl Default for LocalConfig {
             git_concurrency: 4,
             git_timeout: Duration::from_secs(30),
             external_url: None,
+            ui: true,
         }
     }
 }
@@ -163,6 +168,10 @@ pub async fn run(
     let schedule = scheduler::run_schedules(engine.clone(), receiver);
     let schedules = tokio::spawn(health.clone().guard("scheduler", schedule));
     let updates = tokio::spawn(health.clone().guard("image updates", image_updates.run()));
+    let board = board::LocalBoard {
+        engine: engine.clone(),
+    };
+    let pages = (config.ui).then(|| herald_ui::router(store.clone(), Arc::new(board)));
     let prune = herald_server::prune_events_forever(store, config.retention);
     let retention = tokio::spawn(health.clone().guard("event retention", prune));
     health.set_ready();
@@ -172,6 +181,7 @@ pub async fn run(
         rate_limits: config.rate_limits,
         api: Some(api),
         metrics,
+        pages,
         ..ServerConfig::default()
     };
     let served = herald_server::serve(Arc::new(engine), &server, shutdown).await;

@@ -38,6 +38,9 @@ pub async fn run_schedules(engine: Engine, mut catalog: watch::Receiver<Arc<Cata
     loop {
         let current = catalog.borrow_and_update().clone();
         scheduled.retain(|key, _| current.schedule_triggers.contains_key(key));
+        engine
+            .check_times()
+            .retain(|kind, namespace, name| current.trigger(kind, namespace, name).is_some());
         for (key, trigger) in &current.schedule_triggers {
             let before = scheduled.remove(key);
             let next = reschedule(&engine, key, trigger, before);
@@ -129,6 +132,7 @@ async fn tick_forever(
         due = Timestamp::now();
     }
     loop {
+        engine.check_times().due(&namespace, &name, due);
         sleep_until(due).await;
         match request.take() {
             Some(requested_at) => {

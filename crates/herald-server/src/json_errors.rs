@@ -1,6 +1,7 @@
 //! Every answer is JSON: errors that axum makes itself (a body over the limit, a path that is
 //! not UTF-8, no such route, a wrong method) come as plain text or empty, so they are rewritten
-//! as `{"error": <their text>}` on the way out.
+//! as `{"error": <their text>}` on the way out. The dashboard's own error pages (HTML, for a
+//! person) are left as they are.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -13,7 +14,7 @@ const MAX_TEXT: usize = 16 * 1024;
 /// `response`, or the same error as `{"error": <its text>}` when it is not JSON already.
 pub(crate) async fn as_json(response: Response) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+    if !(status.is_client_error() || status.is_server_error()) || is_ours(&response) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -30,12 +31,13 @@ pub(crate) async fn as_json(response: Response) -> Response {
     Response::from_parts(parts, Body::from(body))
 }
 
-fn is_json(response: &Response) -> bool {
+/// JSON already, or a page Herald rendered itself: the framework's errors are plain text.
+fn is_ours(response: &Response) -> bool {
     response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"))
 }
 
 /// The framework's text, or the status's own words when it gave none.

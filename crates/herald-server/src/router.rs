@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub rate_limits: RateLimits,
     /// The query API's store and Flux secret; `None` answers every `/api/` path with 503.
     pub api: Option<ApiConfig>,
+    /// The web dashboard's routes under `/ui/` (built by `herald-ui`); `None` serves none.
+    pub pages: Option<Router>,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +47,7 @@ impl Default for ServerConfig {
             metrics: Metrics::default(),
             rate_limits: RateLimits::default(),
             api: None,
+            pages: None,
         }
     }
 }
@@ -86,6 +89,7 @@ pub fn router<H: Hooks>(hooks: Arc<H>, config: &ServerConfig) -> Router {
         })
         .merge(config.metrics.router())
         .merge(api::router(config.api.as_ref(), config.body_limit))
+        .merge(config.pages.clone().unwrap_or_default())
         // One layer over everything, not two: at tens of thousands of requests a second each
         // middleware layer costs a measurable share of a request.
         .layer(axum::middleware::from_fn_with_state(

@@ -205,6 +205,9 @@ pub struct LocalArgs {
     /// How often the folder is checked for changed manifests.
     #[arg(long, default_value = "2s", value_parser = positive_duration)]
     pub reload_every: Duration,
+    /// Do not serve the web dashboard at `/ui/` (served by default, read-only).
+    #[arg(long, env = "HERALD_NO_UI")]
+    pub no_ui: bool,
 }
 
 #[derive(Debug, Args)]

@@ -60,9 +60,18 @@ impl RunPage {
                 class: phase_class(s.phase),
             })
             .collect();
-        let steps = (detail.steps.iter())
+        let steps: Vec<StepCard> = (detail.steps.iter())
             .map(|s| StepCard::new(s, view, now))
             .collect();
+        // A one-step action's output is its step's: shown once.
+        let output = (detail.output.as_deref())
+            .filter(|o| !o.is_empty())
+            .filter(|o| {
+                !steps
+                    .iter()
+                    .any(|s| s.output.as_ref().is_some_and(|f| f.full == *o))
+            })
+            .map(Folded::new);
         Self {
             run: RunRow::new(&detail.run, now),
             cause: detail.run.cause.to_string(),

@@ -24,6 +24,7 @@ fn local_config(args: &LocalArgs) -> anyhow::Result<LocalConfig> {
         flux_secret: super::flux_secret(&args.api)?,
         reconcile_access: super::reconcile_access(&args.api, args.listen)?,
         retention: super::retention(&args.api),
+        ui: !args.no_ui,
     })
 }
 

@@ -1,0 +1,150 @@
+//! Local mode's side of the dashboard: triggers and sources from the manifest folder, their
+//! check times and failures from the engine, runs from the store.
+
+use std::collections::BTreeMap;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use herald_api::{ActionDefinition, Schedule, SourceKind, TriggerKind};
+use herald_store::{RunFilter, RunRecord};
+use herald_ui::{Board, BoardError, RunView, SourceRow, TriggerRow};
+
+use crate::engine::Engine;
+
+/// Reads what the dashboard shows of local mode.
+#[derive(Debug, Clone)]
+pub struct LocalBoard {
+    pub engine: Engine,
+}
+
+impl Board for LocalBoard {
+    fn triggers(&self) -> BoxFuture<'_, Result<Vec<TriggerRow>, BoardError>> {
+        let catalog = self.engine.catalog();
+        let times = self.engine.check_times();
+        let row = |kind,
+                   (namespace, name): &(String, String),
+                   fires,
+                   sources: &herald_api::TriggerSources,
+                   suspended| {
+            let checked = times.get(kind, namespace, name);
+            TriggerRow {
+                kind,
+                namespace: namespace.clone(),
+                name: name.clone(),
+                fires,
+                sources: sources.names.clone(),
+                suspended,
+                last_checked: checked.last,
+                next_due: checked.next.filter(|_| !suspended),
+            }
+        };
+        let schedules = (catalog.schedule_triggers.iter()).map(|(key, t)| {
+            let fires = describe(&t.spec.schedule);
+            row(
+                TriggerKind::ScheduleTrigger,
+                key,
+                fires,
+                &t.spec.sources,
+                t.spec.suspend,
+            )
+        });
+        let hooks = (catalog.webhook_triggers.iter()).map(|(key, t)| {
+            let fires = format!("hooks from {}", provider(&t.spec.webhook.provider));
+            row(
+                TriggerKind::WebhookTrigger,
+                key,
+                fires,
+                &t.spec.sources,
+                t.spec.suspend,
+            )
+        });
+        let mut rows: Vec<TriggerRow> = schedules.chain(hooks).collect();
+        rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        futures::future::ready(Ok(rows)).boxed()
+    }
+
+    fn sources(&self) -> BoxFuture<'_, Result<Vec<SourceRow>, BoardError>> {
+        let catalog = self.engine.catalog();
+        let health = self.engine.source_health();
+        let row = |kind, namespace: &str, name: &str, url: &str| {
+            let failing = health.failing(kind, namespace, name);
+            SourceRow {
+                kind,
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                url: url.to_owned(),
+                ready: failing.is_none(),
+                message: failing
+                    .map(|reason| format!("the last check failed: {reason}"))
+                    .unwrap_or_default(),
+            }
+        };
+        let repos = (catalog.git_repos.iter())
+            .map(|((ns, name), r)| row(SourceKind::GitRepo, ns, name, &r.spec.repo_uri));
+        let cluster = (catalog.cluster_git_repos.iter())
+            .map(|(name, r)| row(SourceKind::ClusterGitRepo, "", name, &r.spec.repo_uri));
+        let rows = repos.chain(cluster).collect();
+        futures::future::ready(Ok(rows)).boxed()
+    }
+
+    fn runs<'a>(
+        &'a self,
+        filter: &'a RunFilter,
+    ) -> BoxFuture<'a, Result<Vec<RunRecord>, BoardError>> {
+        async move { Ok(self.engine.store().list_runs(filter).await?) }.boxed()
+    }
+
+    fn latest_runs(&self) -> BoxFuture<'_, Result<Vec<RunRecord>, BoardError>> {
+        async move { Ok(self.engine.store().latest_run_of_each_trigger().await?) }.boxed()
+    }
+
+    fn run<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<RunView>, BoardError>> {
+        async move {
+            let Some(detail) = self.engine.store().get_run_by_name(name).await? else {
+                return Ok(None);
+            };
+            let catalog = self.engine.catalog();
+            let action = herald_api::ActionRef {
+                kind: detail.run.action_kind,
+                name: detail.run.action.clone(),
+            };
+            let definition = catalog.action(&detail.run.namespace, &action);
+            let (needs, finally) = definition.map(shape).unwrap_or_default();
+            Ok(Some(RunView {
+                detail,
+                needs,
+                finally,
+            }))
+        }
+        .boxed()
+    }
+}
+
+/// Each step's `needs`, and the `finally` steps, as the action defines them now.
+fn shape(definition: &ActionDefinition) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
+    let needs = (definition.steps.iter())
+        .map(|s| (s.name.clone(), s.needs.clone()))
+        .collect();
+    let finally = definition.finally.iter().map(|s| s.name.clone()).collect();
+    (needs, finally)
+}
+
+/// `every 5m`, `cron 0 3 * * * (Europe/Berlin)`.
+fn describe(schedule: &Schedule) -> String {
+    match (&schedule.interval, &schedule.cron) {
+        (Some(interval), _) => format!("every {interval}"),
+        (None, Some(cron)) => match &schedule.time_zone {
+            Some(zone) => format!("cron {cron} ({zone})"),
+            None => format!("cron {cron}"),
+        },
+        (None, None) => "never".to_owned(),
+    }
+}
+
+/// The provider as manifests spell it (`github`, `bitbucket-server`).
+fn provider(provider: &herald_api::WebhookProvider) -> String {
+    serde_json::to_value(provider)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
