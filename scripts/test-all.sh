@@ -9,11 +9,12 @@ log() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the tests start as real counterparts, the C libraries git2 links, what the
 # control plane build needs (make, curl), what the chart check runs (python3-yaml, pip), the
-# Prometheus parser the metrics test reads a scrape with (python3-prometheus-client), and the
-# PostgreSQL server the store tests start (as an unprivileged user, with runuser).
+# Prometheus parser the metrics test reads a scrape with (python3-prometheus-client), the
+# PostgreSQL server the store tests start (as an unprivileged user, with runuser), and the
+# headless browser the dashboard tests drive over WebDriver (chromium, chromium-driver).
 DEBIAN_PACKAGES=(git openssh-server openssh-client openssl python3 python3-yaml python3-pip
   libssl-dev pkg-config ca-certificates make curl postgresql-15 util-linux docker-registry
-  apache2-utils python3-prometheus-client)
+  apache2-utils python3-prometheus-client chromium chromium-driver)
 
 install_debian_packages() {
   local missing=()

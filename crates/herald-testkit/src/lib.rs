@@ -2,7 +2,8 @@
 //! kube-apiserver and kube-controller-manager v1.20.2) started once per test binary, plus the
 //! helpers a test needs because no kubelet runs, and real Git repositories. Also the other real
 //! parts tests run against: an OCI registry ([`registry`]), Git over SSH ([`SshGitServer`]) and
-//! Git over HTTP(S) through the real `git http-backend` ([`git_http`]).
+//! Git over HTTP(S) through the real `git http-backend` ([`git_http`]), and a headless chromium
+//! driven over WebDriver ([`browser`]).
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
@@ -17,6 +18,7 @@
 //! where they are looked for). Nothing outlives the test process: the cluster is stopped and its
 //! files removed when the process exits, however it exits.
 
+pub mod browser;
 mod cluster;
 mod crds;
 mod git;
