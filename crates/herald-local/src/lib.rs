@@ -171,7 +171,9 @@ pub async fn run(
     let board = board::LocalBoard {
         engine: engine.clone(),
     };
-    let pages = (config.ui).then(|| herald_ui::router(store.clone(), Arc::new(board)));
+    let closing = herald_server::Closing::default();
+    let pages =
+        (config.ui).then(|| herald_ui::router(store.clone(), Arc::new(board), closing.clone()));
     let prune = herald_server::prune_events_forever(store, config.retention);
     let retention = tokio::spawn(health.clone().guard("event retention", prune));
     health.set_ready();
@@ -182,6 +184,7 @@ pub async fn run(
         api: Some(api),
         metrics,
         pages,
+        closing,
         ..ServerConfig::default()
     };
     let served = herald_server::serve(Arc::new(engine), &server, shutdown).await;

@@ -55,3 +55,31 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
+
+/// Trips when the server starts to shut down. Answers that last (the dashboard's live updates)
+/// end then: a graceful shutdown waits for every open answer, and would wait on them forever.
+#[derive(Debug, Clone)]
+pub struct Closing {
+    sender: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Default for Closing {
+    fn default() -> Self {
+        Self {
+            sender: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
+}
+
+impl Closing {
+    pub fn close(&self) {
+        self.sender.send_replace(true);
+    }
+
+    /// Resolves once [`Closing::close`] was called (at once if it was already).
+    pub async fn closed(&self) {
+        let mut closed = self.sender.subscribe();
+        // Fails only when the sender is gone, which `self` prevents.
+        let _ = closed.wait_for(|closed| *closed).await;
+    }
+}

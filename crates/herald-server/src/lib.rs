@@ -15,7 +15,7 @@ mod reconcile;
 mod router;
 
 pub use api::{ApiConfig, ReconcileAccess, Retention, Secret, prune_events_forever};
-pub use health::Health;
+pub use health::{Closing, Health};
 pub use hooks::{
     Delivery, FireError, Fired, FiredRun, HookAuth, Hooks, LookupError, NotReady, SecretAt,
     SkippedSource,

@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::api::{self, ApiConfig};
-use crate::health::Health;
+use crate::health::{Closing, Health};
 use crate::hook_handler::HookProvider;
 use crate::hooks::Hooks;
 use crate::limits::{Limiters, RateLimits};
@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub api: Option<ApiConfig>,
     /// The web dashboard's routes under `/ui/` (built by `herald-ui`); `None` serves none.
     pub pages: Option<Router>,
+    /// Tripped by [`serve`] when `shutdown` resolves, for answers that would otherwise last.
+    pub closing: Closing,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +50,7 @@ impl Default for ServerConfig {
             rate_limits: RateLimits::default(),
             api: None,
             pages: None,
+            closing: Closing::default(),
         }
     }
 }
@@ -160,6 +163,11 @@ pub async fn serve<H: Hooks>(
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(config.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "serving hooks");
+    let closing = config.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.close();
+    };
     axum::serve(listener, router(hooks, config))
         .with_graceful_shutdown(shutdown)
         .await

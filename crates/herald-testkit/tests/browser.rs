@@ -37,7 +37,9 @@ async fn serve_pages() -> String {
         .route("/clean", get(move || async move { page(CLEAN) }))
         .route("/boom", get(move || async move { page(BOOM) }))
         .route("/scripted", get(move || async move { page(SCRIPTED) }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     tokio::spawn(async move { herald_testkit::axum::serve(listener, app).await.ok() });
     base

@@ -28,9 +28,9 @@ pub(crate) struct Ui {
 }
 
 /// The routes under `/ui/`, to merge into Herald's router. Starts the live-update task, so it
-/// is called within the runtime.
-pub fn router(store: Store, board: Arc<dyn Board>) -> Router {
-    let live = live::Live::start(store.clone());
+/// is called within the runtime; live updates end when `closing` trips (the server's).
+pub fn router(store: Store, board: Arc<dyn Board>, closing: herald_server::Closing) -> Router {
+    let live = live::Live::start(store.clone(), closing);
     let ui = Ui { store, board, live };
     Router::new()
         .route("/ui", get(pages::to_overview))
@@ -43,6 +43,7 @@ pub fn router(store: Store, board: Arc<dyn Board>) -> Router {
         .route("/ui/live", get(pages::live))
         .route("/ui/assets/app.css", get(pages::stylesheet))
         .route("/ui/assets/live.js", get(pages::script))
+        .route("/ui/assets/icon.svg", get(pages::icon))
         .route("/ui/{*rest}", get(pages::not_found))
         .with_state(ui)
         .layer(axum::middleware::map_response(secured))

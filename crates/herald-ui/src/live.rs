@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
+use herald_server::Closing;
 use herald_store::Store;
 use tokio::sync::watch;
 
@@ -18,25 +19,34 @@ const POLL: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone)]
 pub struct Live {
     newest: watch::Receiver<i64>,
+    closing: Closing,
 }
 
 impl Live {
     /// Starts the watching task; it ends once every `Live` (and so the router) is gone.
-    pub fn start(store: Store) -> Self {
+    pub fn start(store: Store, closing: Closing) -> Self {
         let (sender, newest) = watch::channel(0);
         tokio::spawn(watch_store(store, sender));
-        Self { newest }
+        Self { newest, closing }
     }
 
-    /// `GET /ui/live`: a `change` event (its data the newest event id) after each change.
+    /// `GET /ui/live`: a `change` event (its data the newest event id) after each change,
+    /// until the server closes.
     pub fn stream(&self) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
         let mut newest = self.newest.clone();
         newest.mark_unchanged();
-        let changes = futures::stream::unfold(newest, |mut newest| async move {
-            newest.changed().await.ok()?;
-            let id = *newest.borrow_and_update();
-            let event = Event::default().event("change").data(id.to_string());
-            Some((Ok(event), newest))
+        let closing = self.closing.clone();
+        let changes = futures::stream::unfold(newest, move |mut newest| {
+            let closing = closing.clone();
+            async move {
+                tokio::select! {
+                    changed = newest.changed() => changed.ok()?,
+                    () = closing.closed() => return None,
+                }
+                let id = *newest.borrow_and_update();
+                let event = Event::default().event("change").data(id.to_string());
+                Some((Ok(event), newest))
+            }
         });
         Sse::new(changes).keep_alive(KeepAlive::default())
     }

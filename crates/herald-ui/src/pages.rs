@@ -273,6 +273,10 @@ pub(crate) async fn script() -> Response {
     )
 }
 
+pub(crate) async fn icon() -> Response {
+    asset("image/svg+xml", include_str!("../assets/icon.svg"))
+}
+
 pub(crate) async fn not_found() -> Response {
     error_page(StatusCode::NOT_FOUND, "Not found", "There is no such page.")
 }

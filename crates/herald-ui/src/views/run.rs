@@ -81,11 +81,7 @@ impl RunPage {
             graph: Graph::layout(&placed, &view.needs, &view.finally),
             steps,
             timeline: detail.history.iter().map(|t| Moment::new(t, now)).collect(),
-            output: detail
-                .output
-                .as_deref()
-                .filter(|o| !o.is_empty())
-                .map(Folded::new),
+            output,
         }
     }
 }
