@@ -3,6 +3,7 @@
 -- Portable as 0001.
 
 CREATE INDEX runs_trigger_latest ON runs (namespace, trigger_kind, trigger_name, id);
+CREATE INDEX runs_trigger ON runs (trigger_name, id);
 CREATE INDEX runs_source ON runs (source_name, id);
 CREATE INDEX runs_phase_id ON runs (phase, id);
 DROP INDEX runs_phase;
