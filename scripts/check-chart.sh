@@ -18,6 +18,8 @@
 #      intended rights and nothing with "*"; `herald-action` is bound to nothing; the Deployment
 #      runs `herald run` with the expected arguments, probes, security context and resources;
 #      the Service exposes http 8080 and metrics 9090; NOTES tells where hooks are served; the
+#      web dashboard is off by default (no `--ui`) and ui.enabled adds `--ui` and a NOTES section
+#      saying it needs an authenticating proxy; the
 #      event store: the defaults run 1 replica on a SQLite file on the `data` volume, PostgreSQL
 #      (store.url or store.existingSecret) runs 2 or more and mounts no volume; and
 #      deploy/chart/crds/herald.dev.yaml is byte-for-byte deploy/crds/herald.dev.yaml (a copy:
@@ -496,8 +498,12 @@ def check_release(name, release, namespace, values, want_replicas, rendered, cre
     check(c.get("imagePullPolicy") == merged["image"]["pullPolicy"], f"{p} imagePullPolicy {merged['image']['pullPolicy']}")
     args = c.get("args", [])
     want_args = ["run", "--namespace", namespace, "--listen", "0.0.0.0:8080", "--metrics-listen", "0.0.0.0:9090"]
+    ui = bool(merged["ui"]["enabled"])
+    if ui:
+        want_args.append("--ui")
     check(args[:len(want_args)] == want_args and args[len(want_args):] == merged["extraArgs"],
           f"{p} the container runs `herald {' '.join(args)}`")
+    check(("--ui" in args) == ui, f"{p} the web dashboard is {'on (--ui)' if ui else 'off (no --ui)'}, as ui.enabled says")
     env = {e["name"]: e for e in c.get("env", [])}
     check(dig(env, "HERALD_CLONER_IMAGE", "value") == image, f"{p} HERALD_CLONER_IMAGE is the same image")
     for e in merged["extraEnv"]:
@@ -590,6 +596,9 @@ def check_release(name, release, namespace, values, want_replicas, rendered, cre
     check_monitoring(p, values, merged, namespace, by_kind, services[0] if len(services) == 1 else None)
 
     check("/hooks/{namespace}/{trigger}[/{source}]" in notes, f"{p} NOTES tell where hooks are served")
+    check(("/ui/" in notes and "authenticating proxy" in notes) == ui,
+          f"{p} NOTES " + ("tell where the web dashboard is and that it needs an authenticating proxy" if ui
+                           else "say nothing of the web dashboard"))
 
 
 def check_monitoring(p, values, merged, namespace, by_kind, svc):
@@ -790,6 +799,7 @@ SCENARIOS = [
     ("SQLite URL on a claim", "herald", "herald",
      {"store": {"url": "sqlite:///var/lib/herald/events.db", "sqlite": {"existingClaim": "herald-data"}}},
      "v1.30.0", 1),
+    ("web dashboard on", "herald", "herald", {"ui": {"enabled": True}}, "v1.30.0", 1),
     ("ServiceMonitor and dashboard on", "herald", "herald",
      {"serviceMonitor": {"enabled": True}, "grafanaDashboard": {"enabled": True}}, "v1.30.0", 1),
     ("ServiceMonitor and dashboard with overrides", "ci", "platform", {

@@ -55,6 +55,9 @@ pub struct OperatorConfig {
     /// How long a deleted WebhookTrigger waits for its hooks to be removed at an unreachable
     /// Git host before it is let go (and the hooks are left there, logged).
     pub hook_removal_grace: Duration,
+    /// Serve the read-only dashboard at `/ui/` from the caches (needs `store`, which holds
+    /// its events and revisions).
+    pub ui: bool,
 }
 
 impl Default for OperatorConfig {
@@ -79,6 +82,7 @@ impl Default for OperatorConfig {
             gitops_operator_interval: Duration::from_secs(300),
             external_url: None,
             hook_removal_grace: Duration::from_secs(300),
+            ui: false,
         }
     }
 }

@@ -29,6 +29,8 @@ mod sources;
 mod store_events;
 mod tekton;
 mod trigger_controller;
+mod ui_board;
+mod ui_records;
 
 pub use caches::SecretCache;
 pub use context::{Context, Leadership, OperatorConfig};
@@ -46,3 +48,4 @@ pub use lease::{LEASE_NAME, elect, try_hold};
 pub use operator::{Streams, controllers, run, watches};
 pub use reconcile::ClusterReconciler;
 pub use tekton::{TASK_API_VERSION, TASK_KIND};
+pub use ui_board::{ClusterBoard, UiError};

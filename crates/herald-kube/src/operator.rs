@@ -36,6 +36,8 @@ pub async fn run(
     mut server: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Refused before anything starts: the dashboard reads the store.
+    let dashboard = crate::ui_board::dashboard_store(&config).map_err(std::io::Error::other)?;
     let leadership = Leadership::reported_in(&server.metrics);
     if let Some(store) = &config.store {
         store.observe_writes(Arc::new(server.metrics.clone()));
@@ -48,6 +50,9 @@ pub async fn run(
         server.metrics.clone(),
         caches,
     );
+    if let Some(store) = dashboard {
+        crate::ui_board::serve_dashboard(&ctx, store, &mut server);
+    }
     let image = image_context(&ctx)?;
     let (compat, compat_task) = gitops_compat(&image, &server.health).unzip();
     // Reconcile requests are passed on as annotations, by whichever replica gets them.

@@ -1533,3 +1533,71 @@ async fn a_webhook_trigger_registers_its_hook_keeps_it_in_step_and_removes_it() 
     );
     operator.stop().await;
 }
+
+/// The page at `path` of `operator`'s dashboard, once `shows` holds for its body (the pages
+/// read the caches, which follow the API server a moment later).
+async fn ui_page(operator: &Operator, path: &str, shows: impl Fn(&str) -> bool) -> String {
+    let url = format!("http://{}{path}", operator.listen);
+    wait_for(
+        &format!("{path} to show what is expected"),
+        TIMEOUT,
+        || async {
+            let response = reqwest::get(&url).await.ok()?;
+            if response.status() != 200 {
+                return None;
+            }
+            let body = response.text().await.ok()?;
+            shows(&body).then_some(body)
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}: GET {url}"))
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_a_schedules_run_from_the_caches() {
+    let ns = namespace("ui").await;
+    let repo = TestRepo::new();
+    let state = tempfile::tempdir().unwrap();
+    let store = herald_store::Store::open(&state.path().join("herald.db"))
+        .await
+        .unwrap();
+    let operator = Operator::start_with(&ns.client, &ns.name, "a", move |config| {
+        config.store = Some(store);
+        config.ui = true;
+    })
+    .await;
+    schedule_setup(&ns, &repo.url()).await;
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let run = wait_for_run(&ns, &head).await;
+    let name = run.metadata.name.clone().unwrap();
+
+    let listed = format!(">{name}</a>");
+    ui_page(&operator, "/ui/runs", |body| body.contains(&listed)).await;
+    let filtered = format!("/ui/runs?trigger=every&namespace={}", ns.name);
+    ui_page(&operator, &filtered, |body| body.contains(&listed)).await;
+
+    finish(&ns, &run, 0, "all good").await;
+    wait_for_phase(&ns, &name, RunPhase::Succeeded).await;
+    let page = format!("/ui/runs/{name}");
+    let detail = ui_page(&operator, &page, |body| {
+        body.contains(">Succeeded</span></h1>")
+    })
+    .await;
+    assert!(detail.contains("all good"), "the step's output: {detail}");
+
+    let trigger = format!(">{}/every</a>", ns.name);
+    let source = format!(">{}/repo</a>", ns.name);
+    // The GitRepo's `Ready` condition, as its badge.
+    let ready = "<span class=\"phase ok\">Ready</span>";
+    let overview = ui_page(&operator, "/ui/", |body| {
+        body.contains(&trigger) && body.contains(&source) && body.contains(ready)
+    })
+    .await;
+    assert!(overview.contains("every 1s"), "how it fires: {overview}");
+    let missing = reqwest::get(format!("http://{}/ui/runs/no-such-run", operator.listen))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    operator.stop().await;
+}

@@ -171,6 +171,10 @@ pub struct RunArgs {
     /// How often the leader looks at those Deployments.
     #[arg(long, default_value = "5m", value_parser = positive_duration)]
     pub gitops_operator_interval: Duration,
+    /// Serve the read-only web dashboard at `/ui/` on `--listen` (it reads `--store`). It has
+    /// no login of its own: put it behind an authenticating proxy before exposing it.
+    #[arg(long, env = "HERALD_UI")]
+    pub ui: bool,
 }
 
 #[derive(Debug, Args)]
@@ -666,6 +670,16 @@ mod tests {
     #[test]
     fn arguments_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_cluster_dashboard_is_off_unless_asked_for() {
+        let ui = |args: &[&str]| match Cli::try_parse_from(args).expect("parses").command {
+            Command::Run(run) => run.ui,
+            _ => unreachable!("herald run"),
+        };
+        assert!(!ui(&["herald", "run"]));
+        assert!(ui(&["herald", "run", "--ui"]));
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         gitops_operator_annotations: args.gitops_operator_annotations,
         gitops_operator_interval: args.gitops_operator_interval,
         external_url: args.api.external_url.as_ref().map(ToString::to_string),
+        ui: args.ui,
         ..OperatorConfig::default()
     };
     tracing::info!(namespace = %config.namespace, identity = %config.identity, listen = %args.listen, "herald operator starting");
