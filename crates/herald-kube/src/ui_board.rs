@@ -2,12 +2,11 @@
 //! operator's reflector caches. Never a request to the API server: a page view costs the
 //! cluster nothing, however often the dashboard is read.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use herald_api::{ActionDefinition, ActionKind, Run, Schedule, SourceKind, TriggerKind};
+use herald_api::{ActionDefinition, ActionKind, Run, SourceKind, TriggerKind};
 use herald_core::Ticker;
 use herald_store::{RunFilter, RunRecord};
 use herald_ui::{Board, BoardError, RunView, SourceRow, TriggerRow};
@@ -67,7 +66,7 @@ impl Board for ClusterBoard {
                 kind: TriggerKind::ScheduleTrigger,
                 namespace: t.namespace().unwrap_or_default(),
                 name: t.name_any(),
-                fires: describe(&t.spec.schedule),
+                fires: herald_ui::words::schedule(&t.spec.schedule),
                 sources: t.spec.sources.names.clone(),
                 suspended: t.spec.suspend,
                 last_checked,
@@ -82,7 +81,7 @@ impl Board for ClusterBoard {
                 kind: TriggerKind::WebhookTrigger,
                 namespace: t.namespace().unwrap_or_default(),
                 name: t.name_any(),
-                fires: format!("hooks from {}", provider(&t.spec.webhook.provider)),
+                fires: herald_ui::words::hooks(&t.spec.webhook.provider),
                 sources: t.spec.sources.names.clone(),
                 suspended: t.spec.suspend,
                 last_checked: (t.status.as_ref())
@@ -144,15 +143,8 @@ impl Board for ClusterBoard {
     }
 
     fn run<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<RunView>, BoardError>> {
-        let view = self.find_run(name).map(|run| {
-            let detail = ui_records::detail(&run);
-            let (needs, finally) = self.action(&run).map(shape).unwrap_or_default();
-            RunView {
-                detail,
-                needs,
-                finally,
-            }
-        });
+        let view = (self.find_run(name))
+            .map(|run| RunView::new(ui_records::detail(&run), self.action(&run).as_ref()));
         futures::future::ready(Ok(view)).boxed()
     }
 }
@@ -221,64 +213,9 @@ fn ready_condition(
         .find(|c| c.type_ == herald_api::reasons::READY)
 }
 
-/// Each step's `needs`, and the `finally` steps, as the action defines them now.
-fn shape(definition: ActionDefinition) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
-    let needs = (definition.steps.into_iter())
-        .map(|s| (s.name, s.needs))
-        .collect();
-    let finally = definition.finally.into_iter().map(|s| s.name).collect();
-    (needs, finally)
-}
-
-/// `every 5m`, `cron 0 3 * * * (Europe/Berlin)`: as local mode words it.
-fn describe(schedule: &Schedule) -> String {
-    match (&schedule.interval, &schedule.cron) {
-        (Some(interval), _) => format!("every {interval}"),
-        (None, Some(cron)) => match &schedule.time_zone {
-            Some(zone) => format!("cron {cron} ({zone})"),
-            None => format!("cron {cron}"),
-        },
-        (None, None) => "never".to_owned(),
-    }
-}
-
-/// The provider as manifests spell it (`github`, `bitbucket-server`).
-fn provider(provider: &herald_api::WebhookProvider) -> String {
-    serde_json::to_value(provider)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn schedule(interval: Option<&str>, cron: Option<&str>, zone: Option<&str>) -> Schedule {
-        serde_json::from_value(serde_json::json!({
-            "interval": interval, "cron": cron, "timeZone": zone,
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn schedules_are_worded_as_in_local_mode() {
-        assert_eq!(describe(&schedule(Some("5m"), None, None)), "every 5m");
-        assert_eq!(
-            describe(&schedule(None, Some("0 3 * * *"), None)),
-            "cron 0 3 * * *"
-        );
-        assert_eq!(
-            describe(&schedule(None, Some("0 3 * * *"), Some("Europe/Berlin"))),
-            "cron 0 3 * * * (Europe/Berlin)"
-        );
-    }
-
-    #[test]
-    fn providers_are_spelled_as_in_manifests() {
-        let github: herald_api::WebhookProvider = serde_json::from_str("\"github\"").unwrap();
-        assert_eq!(provider(&github), "github");
-    }
 
     fn config(ui: bool, store: Option<herald_store::Store>) -> crate::OperatorConfig {
         crate::OperatorConfig {

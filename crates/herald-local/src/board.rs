@@ -1,11 +1,9 @@
 //! Local mode's side of the dashboard: triggers and sources from the manifest folder, their
 //! check times and failures from the engine, runs from the store.
 
-use std::collections::BTreeMap;
-
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use herald_api::{ActionDefinition, Schedule, SourceKind, TriggerKind};
+use herald_api::{SourceKind, TriggerKind};
 use herald_store::{RunFilter, RunRecord};
 use herald_ui::{Board, BoardError, RunView, SourceRow, TriggerRow};
 
@@ -39,7 +37,7 @@ impl Board for LocalBoard {
             }
         };
         let schedules = (catalog.schedule_triggers.iter()).map(|(key, t)| {
-            let fires = describe(&t.spec.schedule);
+            let fires = herald_ui::words::schedule(&t.spec.schedule);
             row(
                 TriggerKind::ScheduleTrigger,
                 key,
@@ -49,7 +47,7 @@ impl Board for LocalBoard {
             )
         });
         let hooks = (catalog.webhook_triggers.iter()).map(|(key, t)| {
-            let fires = format!("hooks from {}", provider(&t.spec.webhook.provider));
+            let fires = herald_ui::words::hooks(&t.spec.webhook.provider);
             row(
                 TriggerKind::WebhookTrigger,
                 key,
@@ -109,42 +107,8 @@ impl Board for LocalBoard {
                 name: detail.run.action.clone(),
             };
             let definition = catalog.action(&detail.run.namespace, &action);
-            let (needs, finally) = definition.map(shape).unwrap_or_default();
-            Ok(Some(RunView {
-                detail,
-                needs,
-                finally,
-            }))
+            Ok(Some(RunView::new(detail, definition)))
         }
         .boxed()
     }
-}
-
-/// Each step's `needs`, and the `finally` steps, as the action defines them now.
-fn shape(definition: &ActionDefinition) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
-    let needs = (definition.steps.iter())
-        .map(|s| (s.name.clone(), s.needs.clone()))
-        .collect();
-    let finally = definition.finally.iter().map(|s| s.name.clone()).collect();
-    (needs, finally)
-}
-
-/// `every 5m`, `cron 0 3 * * * (Europe/Berlin)`.
-fn describe(schedule: &Schedule) -> String {
-    match (&schedule.interval, &schedule.cron) {
-        (Some(interval), _) => format!("every {interval}"),
-        (None, Some(cron)) => match &schedule.time_zone {
-            Some(zone) => format!("cron {cron} ({zone})"),
-            None => format!("cron {cron}"),
-        },
-        (None, None) => "never".to_owned(),
-    }
-}
-
-/// The provider as manifests spell it (`github`, `bitbucket-server`).
-fn provider(provider: &herald_api::WebhookProvider) -> String {
-    serde_json::to_value(provider)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }

@@ -54,6 +54,23 @@ pub struct RunView {
     pub finally: Vec<String>,
 }
 
+impl RunView {
+    /// `detail` with the shape of `action`'s steps, when the action is still known.
+    pub fn new(detail: RunDetail, action: Option<&herald_api::ActionDefinition>) -> Self {
+        let needs = (action.iter().flat_map(|a| a.steps.iter()))
+            .map(|s| (s.name.clone(), s.needs.clone()))
+            .collect();
+        let finally = (action.iter().flat_map(|a| a.finally.iter()))
+            .map(|s| s.name.clone())
+            .collect();
+        Self {
+            detail,
+            needs,
+            finally,
+        }
+    }
+}
+
 /// The mode's side of the dashboard: one implementation per mode, read-only.
 pub trait Board: Send + Sync + 'static {
     /// Every trigger, in namespace and name order.

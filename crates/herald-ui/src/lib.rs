@@ -8,6 +8,7 @@ mod live;
 mod pages;
 mod time;
 pub mod views;
+pub mod words;
 
 use std::sync::Arc;
 
