@@ -13,7 +13,7 @@ use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use support::{
     Operator, TIMEOUT, TestRepo, apply, job_pod, namespace, runs, schedule_setup,
-    schedule_setup_with, wait_for_condition, wait_for_run,
+    schedule_setup_with, temp_store, wait_for_condition, wait_for_run,
 };
 
 async fn wait_for_phase(ns: &TestNamespace, name: &str, phase: RunPhase) -> Run {
@@ -309,10 +309,7 @@ async fn an_unchanged_revision_runs_once_and_a_new_commit_runs_again() {
 async fn a_webhook_creates_a_run() {
     let ns = namespace("webhook").await;
     let repo = TestRepo::new();
-    let state = tempfile::tempdir().unwrap();
-    let store = herald_store::Store::open(&state.path().join("herald.db"))
-        .await
-        .unwrap();
+    let (store, _state) = temp_store().await;
     let log = store.clone();
     let operator = Operator::start_with(&ns.client, &ns.name, "a", move |config| {
         config.store = Some(log);
@@ -872,10 +869,7 @@ async fn a_suspended_trigger_keeps_its_state_runs_nothing_and_refuses_deliveries
 async fn a_reconcile_request_checks_now_and_is_recorded_handled() {
     let ns = namespace("reconcile").await;
     let repo = TestRepo::new();
-    let state = tempfile::tempdir().unwrap();
-    let store = herald_store::Store::open(&state.path().join("herald.db"))
-        .await
-        .unwrap();
+    let (store, _state) = temp_store().await;
     let operator = Operator::start_with(&ns.client, &ns.name, "a", move |config| {
         config.store = Some(store);
     })
@@ -1317,10 +1311,7 @@ async fn concurrency_queues_runs_and_replace_cancels_the_oldest() {
 async fn a_failed_run_is_announced_and_notifiers_say_whether_they_can_send() {
     use hmac::Mac;
     let ns = namespace("notify").await;
-    let state = tempfile::tempdir().unwrap();
-    let store = herald_store::Store::open(&state.path().join("herald.db"))
-        .await
-        .unwrap();
+    let (store, _state) = temp_store().await;
     let log = store.clone();
     let operator = Operator::start_with(&ns.client, &ns.name, "a", move |config| {
         config.store = Some(log);
@@ -1558,10 +1549,7 @@ async fn ui_page(operator: &Operator, path: &str, shows: impl Fn(&str) -> bool) 
 async fn the_dashboard_shows_a_schedules_run_from_the_caches() {
     let ns = namespace("ui").await;
     let repo = TestRepo::new();
-    let state = tempfile::tempdir().unwrap();
-    let store = herald_store::Store::open(&state.path().join("herald.db"))
-        .await
-        .unwrap();
+    let (store, _state) = temp_store().await;
     let operator = Operator::start_with(&ns.client, &ns.name, "a", move |config| {
         config.store = Some(store);
         config.ui = true;

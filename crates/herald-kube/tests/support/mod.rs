@@ -328,3 +328,13 @@ pub async fn schedule_setup_with(ns: &TestNamespace, repo_url: &str, action: ser
         }
     })).await;
 }
+
+/// A SQLite store in a fresh folder, for an operator that records events; keep the folder
+/// as long as the store is used.
+pub async fn temp_store() -> (herald_store::Store, tempfile::TempDir) {
+    let state = tempfile::tempdir().unwrap();
+    let store = herald_store::Store::open(&state.path().join("herald.db"))
+        .await
+        .unwrap();
+    (store, state)
+}

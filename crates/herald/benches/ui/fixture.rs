@@ -2,12 +2,12 @@
 //! written straight into SQLite in one transaction (creating them one by one through Herald
 //! would take minutes and measure something else).
 
-use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use sqlx::Connection;
+
+use crate::herald::{Herald, start_local};
 
 pub const TRIGGERS: usize = 1_000;
 pub const RUNS: usize = 100_000;
@@ -16,30 +16,17 @@ const FAILED_EVERY: usize = 20;
 
 pub struct World {
     dir: tempfile::TempDir,
-    pub listen: SocketAddr,
-}
-
-/// `herald local` over the world; killed when dropped.
-pub struct Server {
-    child: Child,
-    pub pid: u32,
 }
 
 impl World {
-    pub async fn build() -> Result<Self, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    pub async fn build() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
         let manifests = dir.path().join("manifests");
-        std::fs::create_dir_all(&manifests).map_err(|e| e.to_string())?;
-        std::fs::write(manifests.join("world.yaml"), manifests_yaml())
-            .map_err(|e| format!("writing manifests: {e}"))?;
-        let world = Self {
-            listen: free_address()?,
-            dir,
-        };
+        std::fs::create_dir_all(&manifests)?;
+        std::fs::write(manifests.join("world.yaml"), manifests_yaml())?;
+        let world = Self { dir };
         // The schema is Herald's own: the store creates it, then the runs go in.
-        let store = herald_store::Store::open(&world.db())
-            .await
-            .map_err(|e| format!("creating the store: {e}"))?;
+        let store = herald_store::Store::open(&world.db()).await?;
         store.close().await;
         insert_runs(&world.db()).await?;
         Ok(world)
@@ -49,39 +36,14 @@ impl World {
         self.dir.path().join("herald.db")
     }
 
-    pub fn start(&self) -> Result<Server, String> {
-        let child = Command::new(binary())
-            .arg("local")
-            .arg(self.dir.path().join("manifests"))
-            .arg("--db")
-            .arg(self.db())
-            .arg("--listen")
-            .arg(self.listen.to_string())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("starting herald: {e}"))?;
-        let pid = child.id();
-        let server = Server { child, pid };
-        wait_ready(self.listen)?;
-        Ok(server)
+    /// `herald local` over the world, serving.
+    pub async fn start(&self) -> anyhow::Result<Herald> {
+        let manifests = self.dir.path().join("manifests");
+        let log = self.dir.path().join("herald.log");
+        let mut herald = start_local(&manifests, &self.db(), &log)?;
+        herald.wait_serving().await?;
+        Ok(herald)
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The `herald` binary to measure: this build's, or `HERALD_BENCH_BINARY`.
-fn binary() -> PathBuf {
-    std::env::var_os("HERALD_BENCH_BINARY").map_or_else(
-        || PathBuf::from(env!("CARGO_BIN_EXE_herald")),
-        PathBuf::from,
-    )
 }
 
 /// The name of trigger `i`, and of the source it reads.
@@ -114,12 +76,10 @@ fn manifests_yaml() -> String {
 }
 
 /// 100 runs per trigger, one a minute back from now, every 20th failed.
-async fn insert_runs(db: &Path) -> Result<(), String> {
+async fn insert_runs(db: &Path) -> anyhow::Result<()> {
     let url = format!("sqlite:{}", db.display());
-    let mut conn = sqlx::SqliteConnection::connect(&url)
-        .await
-        .map_err(|e| format!("opening {url}: {e}"))?;
-    let mut tx = conn.begin().await.map_err(|e| e.to_string())?;
+    let mut conn = sqlx::SqliteConnection::connect(&url).await?;
+    let mut tx = conn.begin().await?;
     let now = jiff::Timestamp::now().as_microsecond();
     for run in 0..RUNS {
         let trigger = trigger(run % TRIGGERS);
@@ -147,31 +107,7 @@ async fn insert_runs(db: &Path) -> Result<(), String> {
         .bind(format!("exited with code {}", i32::from(phase == "Failed")))
         .execute(&mut *tx)
         .await
-        .map_err(|e| format!("inserting run {run}: {e}"))?;
+        .with_context(|| format!("inserting run {run}"))?;
     }
-    tx.commit().await.map_err(|e| e.to_string())
-}
-
-fn free_address() -> Result<SocketAddr, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    listener.local_addr().map_err(|e| e.to_string())
-}
-
-fn wait_ready(listen: SocketAddr) -> Result<(), String> {
-    let deadline = Duration::from_secs(60);
-    let started = Instant::now();
-    while started.elapsed() < deadline {
-        if let Ok(mut stream) = std::net::TcpStream::connect(listen) {
-            use std::io::{Read, Write};
-            let _ =
-                stream.write_all(b"GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
-            let mut answer = String::new();
-            let _ = stream.read_to_string(&mut answer);
-            if answer.starts_with("HTTP/1.1 200") {
-                return Ok(());
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err(format!("herald was not ready within {deadline:?}"))
+    Ok(tx.commit().await?)
 }

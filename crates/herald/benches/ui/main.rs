@@ -9,6 +9,13 @@
 //! `HERALD_BENCH_REQUESTS` (default 200) sets the requests per page.
 
 mod fixture;
+// The polling bench's process and `/proc` readers, shared; not all of them are used here.
+#[allow(dead_code)]
+#[path = "../polling/herald.rs"]
+mod herald;
+#[allow(dead_code)]
+#[path = "../polling/procfs.rs"]
+mod procfs;
 
 use std::time::{Duration, Instant};
 
@@ -29,7 +36,7 @@ fn main() {
     }
 }
 
-async fn run() -> Result<(), String> {
+async fn run() -> anyhow::Result<()> {
     let requests: usize = std::env::var("HERALD_BENCH_REQUESTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -41,9 +48,9 @@ async fn run() -> Result<(), String> {
         fixture::RUNS,
         built.elapsed().as_secs_f64()
     );
-    let server = world.start()?;
+    let server = world.start().await?;
     let client = reqwest::Client::new();
-    let base = format!("http://{}", world.listen);
+    let base = format!("http://{}", server.listen);
     let middle = fixture::RUNS / 2;
     let pages = [
         ("baseline GET /healthz", "/healthz".to_owned(), None),
@@ -121,14 +128,11 @@ async fn run() -> Result<(), String> {
         "server over the measured pass (after a warm-up pass): RSS {} -> {} KiB, CPU {:.2} s",
         before.rss_kib,
         after.rss_kib,
-        (after.cpu_ticks - before.cpu_ticks) as f64 / procfs::TICKS_PER_SECOND
+        after.cpu_s - before.cpu_s
     );
     drop(server);
-    if met {
-        Ok(())
-    } else {
-        Err("a target was missed".into())
-    }
+    anyhow::ensure!(met, "a target was missed");
+    Ok(())
 }
 
 fn ms(d: Duration) -> f64 {
@@ -156,20 +160,18 @@ impl Figures {
 }
 
 /// `requests` sequential GETs after 10 of warm-up; each timed to the last byte.
-async fn measure(client: &reqwest::Client, url: &str, requests: usize) -> Result<Figures, String> {
+async fn measure(client: &reqwest::Client, url: &str, requests: usize) -> anyhow::Result<Figures> {
     let mut samples = Vec::with_capacity(requests);
     let mut bytes = 0;
     for i in 0..requests + 10 {
         let started = Instant::now();
-        let answer = client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        if !answer.status().is_success() {
-            return Err(format!("GET {url}: {}", answer.status()));
-        }
-        let body = answer.bytes().await.map_err(|e| e.to_string())?;
+        let answer = client.get(url).send().await?;
+        anyhow::ensure!(
+            answer.status().is_success(),
+            "GET {url}: {}",
+            answer.status()
+        );
+        let body = answer.bytes().await?;
         if i >= 10 {
             samples.push(started.elapsed());
             bytes = body.len();
@@ -180,12 +182,8 @@ async fn measure(client: &reqwest::Client, url: &str, requests: usize) -> Result
 
 /// From recording an event (a Flux event, through the API) to the change event on an open
 /// `/ui/live` stream and the page fetched again, as the page's script does.
-async fn live_latency(client: &reqwest::Client, base: &str) -> Result<Figures, String> {
-    let mut live = client
-        .get(format!("{base}/ui/live"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+async fn live_latency(client: &reqwest::Client, base: &str) -> anyhow::Result<Figures> {
+    let mut live = client.get(format!("{base}/ui/live")).send().await?;
     let mut samples = Vec::with_capacity(LIVE_SAMPLES);
     for i in 0..LIVE_SAMPLES {
         let event = serde_json::json!({
@@ -196,66 +194,20 @@ async fn live_latency(client: &reqwest::Client, base: &str) -> Result<Figures, S
             "metadata": {"revision": format!("main@sha1:{}", fixture::revision(i))}
         });
         let started = Instant::now();
-        let posted = client
-            .post(format!("{base}/api/v1/flux/events"))
-            .json(&event)
-            .send()
-            .await;
-        let status = posted.map_err(|e| e.to_string())?.status();
-        if !status.is_success() {
-            return Err(format!("recording a Flux event: {status}"));
-        }
+        let flux = format!("{base}/api/v1/flux/events");
+        let status = client.post(flux).json(&event).send().await?.status();
+        anyhow::ensure!(status.is_success(), "recording a Flux event: {status}");
         let deadline = Duration::from_secs(5);
         loop {
             let chunk = tokio::time::timeout(deadline, live.chunk()).await;
-            let chunk = chunk.map_err(|_| "no live update within 5 s".to_owned())?;
-            let chunk = chunk
-                .map_err(|e| e.to_string())?
-                .ok_or("the live stream ended")?;
+            let chunk = chunk.map_err(|_| anyhow::anyhow!("no live update within 5 s"))??;
+            let chunk = chunk.ok_or_else(|| anyhow::anyhow!("the live stream ended"))?;
             if String::from_utf8_lossy(&chunk).contains("event: change") {
                 break;
             }
         }
-        client
-            .get(format!("{base}/ui/"))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+        client.get(format!("{base}/ui/")).send().await?;
         samples.push(started.elapsed());
     }
     Ok(Figures::of(samples, 0))
-}
-
-mod procfs {
-    /// `sysconf(_SC_CLK_TCK)` on Linux.
-    pub const TICKS_PER_SECOND: f64 = 100.0;
-
-    pub struct Sample {
-        pub rss_kib: u64,
-        pub cpu_ticks: u64,
-    }
-
-    pub fn sample(pid: u32) -> Result<Sample, String> {
-        let status =
-            std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
-        let rss_kib = (status.lines())
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .ok_or("no VmRSS")?;
-        let stat =
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
-        // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
-        let rest = stat.rsplit_once(") ").ok_or("unreadable stat")?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let tick = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        Ok(Sample {
-            rss_kib,
-            cpu_ticks: tick(11) + tick(12),
-        })
-    }
 }
