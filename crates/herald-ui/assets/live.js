@@ -48,4 +48,9 @@
   }
 
   new EventSource("/ui/live").addEventListener("change", refresh);
+  // Relative times ("3 min ago") and next due times age without any change: a visible page is
+  // fetched again once a minute too.
+  window.setInterval(function () {
+    if (document.visibilityState === "visible") refresh();
+  }, 60000);
 })();
