@@ -93,7 +93,17 @@ impl Board for LocalBoard {
     }
 
     fn latest_runs(&self) -> BoxFuture<'_, Result<Vec<RunRecord>, BoardError>> {
-        async move { Ok(self.engine.store().latest_run_of_each_trigger().await?) }.boxed()
+        let catalog = self.engine.catalog();
+        let key = |kind, (namespace, name): &(String, String)| herald_store::TriggerKey {
+            kind,
+            namespace: namespace.clone(),
+            name: name.clone(),
+        };
+        let schedules =
+            (catalog.schedule_triggers.keys()).map(|k| key(TriggerKind::ScheduleTrigger, k));
+        let hooks = (catalog.webhook_triggers.keys()).map(|k| key(TriggerKind::WebhookTrigger, k));
+        let triggers: Vec<_> = schedules.chain(hooks).collect();
+        async move { Ok(self.engine.store().latest_runs_of(&triggers).await?) }.boxed()
     }
 
     fn run<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<RunView>, BoardError>> {

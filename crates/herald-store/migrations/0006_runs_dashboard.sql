@@ -1,5 +1,5 @@
 -- The dashboard's lists (`Store::list_runs` by trigger, source or phase, newest first, and
--- `Store::latest_run_of_each_trigger`) read these indexes instead of scanning every run.
+-- `Store::latest_runs_of`) read these indexes instead of scanning every run.
 -- Portable as 0001.
 
 CREATE INDEX runs_trigger_latest ON runs (namespace, trigger_kind, trigger_name, id);

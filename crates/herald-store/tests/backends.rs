@@ -218,6 +218,15 @@ mod suite {
             .expect("list");
         assert_eq!(odd.len(), 1);
         assert_eq!(odd[0].name, "r3");
+        let trigger = |name: &str| herald_store::TriggerKey {
+            kind: herald_api::TriggerKind::ScheduleTrigger,
+            namespace: "default".into(),
+            name: name.into(),
+        };
+        let asked = [trigger("even"), trigger("odd"), trigger("none")];
+        let latest = store.latest_runs_of(&asked).await.expect("latest");
+        let names: Vec<_> = latest.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["r4", "r3"], "each trigger's newest, newest first");
         store
             .transition(all[0].id, RunPhase::Running, "Started", None)
             .await

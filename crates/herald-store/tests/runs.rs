@@ -300,7 +300,7 @@ async fn runs_in_phases_oldest_first() {
 }
 
 #[tokio::test]
-async fn the_latest_run_of_each_trigger_and_runs_by_source() {
+async fn the_latest_run_of_each_trigger_asked_for_and_runs_by_source() {
     let t = open().await;
     for (name, trig, ns, source) in [
         ("a", "nightly", "default", "repo"),
@@ -314,13 +314,30 @@ async fn the_latest_run_of_each_trigger_and_runs_by_source() {
         new.source = source.into();
         t.store.create_run(&new).await.expect("create");
     }
-    let latest = t.store.latest_run_of_each_trigger().await.expect("latest");
+    let key = |ns: &str, name: &str| TriggerKey {
+        kind: TriggerKind::ScheduleTrigger,
+        namespace: ns.into(),
+        name: name.into(),
+    };
+    let asked = [
+        key("default", "nightly"),
+        key("team", "nightly"),
+        key("default", "push"),
+        key("default", "never-ran"),
+    ];
+    let latest = t.store.latest_runs_of(&asked).await.expect("latest");
     let names: Vec<_> = latest.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(
-        names,
-        ["e", "d", "c"],
-        "one per namespace and trigger, newest first"
-    );
+    let newest_first = "one per namespace and trigger asked for, newest first";
+    assert_eq!(names, ["e", "d", "c"], "{newest_first}");
+    let many: Vec<TriggerKey> = (0..1200)
+        .map(|i| key("default", &format!("t{i}")))
+        .collect();
+    let none = t
+        .store
+        .latest_runs_of(&many)
+        .await
+        .expect("asked in chunks");
+    assert!(none.is_empty());
 
     let by_source = RunFilter {
         source: Some("other".into()),
