@@ -553,34 +553,46 @@ pub fn load_action(
     namespace: &str,
     action: &herald_api::ActionRef,
 ) -> Result<ActionDefinition, Error> {
-    use herald_api::validate::{Validate, join_errors};
-    let (job, errors) = match action.kind {
-        ActionKind::Action => {
-            let found = caches::namespaced(&ctx.caches.actions, namespace, &action.name);
-            let found = found.ok_or_else(|| {
-                let message = format!("Action {namespace}/{} not found", action.name);
-                Error::missing(reasons::ACTION_NOT_FOUND, message)
-            })?;
-            (found.spec.definition.clone(), found.validate().err())
-        }
-        ActionKind::ClusterAction => {
-            let found = caches::cluster(&ctx.caches.cluster_actions, &action.name);
-            let found = found.ok_or_else(|| {
-                let message = format!("ClusterAction {} not found", action.name);
-                Error::missing(reasons::ACTION_NOT_FOUND, message)
-            })?;
-            (found.spec.definition.clone(), found.validate().err())
-        }
-    };
-    match errors {
-        Some(errors) => Err(Error::Invalid(format!(
+    use herald_api::validate::join_errors;
+    let (definition, validated) = cached_action(ctx, namespace, action)?;
+    match validated {
+        Err(errors) => Err(Error::Invalid(format!(
             "{} {} is invalid: {}",
             action.kind,
             action.name,
             join_errors(&errors)
         ))),
-        None => Ok(job),
+        Ok(()) => Ok(definition),
     }
+}
+
+/// The Action or ClusterAction `action` names, as the caches hold it now, with what its
+/// validation found; `Missing` (`ActionNotFound`) when the caches have none.
+pub fn cached_action(
+    ctx: &Context,
+    namespace: &str,
+    action: &herald_api::ActionRef,
+) -> Result<
+    (
+        ActionDefinition,
+        Result<(), Vec<herald_api::validate::FieldError>>,
+    ),
+    Error,
+> {
+    use herald_api::validate::Validate;
+    let found = match action.kind {
+        ActionKind::Action => caches::namespaced(&ctx.caches.actions, namespace, &action.name)
+            .map(|a| (a.spec.definition.clone(), a.validate())),
+        ActionKind::ClusterAction => caches::cluster(&ctx.caches.cluster_actions, &action.name)
+            .map(|a| (a.spec.definition.clone(), a.validate())),
+    };
+    found.ok_or_else(|| {
+        let message = match action.kind {
+            ActionKind::Action => format!("Action {namespace}/{} not found", action.name),
+            ActionKind::ClusterAction => format!("ClusterAction {} not found", action.name),
+        };
+        Error::missing(reasons::ACTION_NOT_FOUND, message)
+    })
 }
 
 /// What the Job of `attempt` of `step` shows and, when `read_pod` and it has ended, its Pod's

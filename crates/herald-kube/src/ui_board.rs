@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use herald_api::{ActionDefinition, ActionKind, Run, SourceKind, TriggerKind};
+use herald_api::{ActionDefinition, Run, SourceKind, TriggerKind};
 use herald_core::Ticker;
 use herald_store::{RunFilter, RunRecord};
 use herald_ui::{Board, BoardError, RunView, SourceRow, TriggerRow};
@@ -14,7 +14,6 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::ObjectMeta;
 
-use crate::caches;
 use crate::context::Context;
 use crate::ui_records;
 
@@ -170,20 +169,12 @@ impl ClusterBoard {
             .min_by_key(|r| r.metadata.namespace.clone())
     }
 
-    /// The Run's Action or ClusterAction as the cache holds it now.
+    /// The Run's Action or ClusterAction as the cache holds it now (its shape is shown even
+    /// when it does not validate).
     fn action(&self, run: &Run) -> Option<ActionDefinition> {
-        let caches = &self.ctx.caches;
-        let name = &run.spec.action.name;
-        match run.spec.action.kind {
-            ActionKind::Action => {
-                let namespace = run.namespace().unwrap_or_default();
-                caches::namespaced(&caches.actions, &namespace, name)
-                    .map(|a| a.spec.definition.clone())
-            }
-            ActionKind::ClusterAction => {
-                caches::cluster(&caches.cluster_actions, name).map(|a| a.spec.definition.clone())
-            }
-        }
+        let namespace = run.namespace().unwrap_or_default();
+        let found = crate::run_controller::cached_action(&self.ctx, &namespace, &run.spec.action);
+        found.ok().map(|(definition, _)| definition)
     }
 
     /// The later of the status's last check (written when a check changed something) and

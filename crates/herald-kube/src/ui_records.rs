@@ -10,8 +10,10 @@ use jiff::Timestamp;
 /// A Run's row in the lists. `id` is 0: Runs have no store id, and the pages never use it.
 pub fn record(run: &Run) -> RunRecord {
     let meta = &run.metadata;
-    let status = run.status.clone().unwrap_or_default();
-    let decisive = decisive_step(&status.steps);
+    // Borrowed, not cloned: a Run's status carries its history and output excerpts, and
+    // every cached Run becomes a record for each list shown.
+    let status = run.status.as_ref();
+    let decisive = decisive_step(steps_of(run));
     RunRecord {
         id: 0,
         name: meta.name.clone().unwrap_or_default(),
@@ -25,16 +27,16 @@ pub fn record(run: &Run) -> RunRecord {
         action_kind: run.spec.action.kind,
         action: run.spec.action.name.clone(),
         cause: run.spec.cause,
-        phase: status.phase.unwrap_or(RunPhase::Pending),
+        phase: status.and_then(|s| s.phase).unwrap_or(RunPhase::Pending),
         // A cached object always has one; the epoch only sorts a malformed one last.
         created_at: meta
             .creation_timestamp
             .as_ref()
             .map_or(Timestamp::UNIX_EPOCH, |t| t.0),
-        started_at: status.start_time.map(|t| t.0),
-        finished_at: status.completion_time.map(|t| t.0),
+        started_at: status.and_then(|s| s.start_time.as_ref()).map(|t| t.0),
+        finished_at: status.and_then(|s| s.completion_time.as_ref()).map(|t| t.0),
         exit_code: decisive.and_then(|s| s.exit_code),
-        message: (status.conditions.first())
+        message: (status.and_then(|s| s.conditions.first()))
             .map(|c| c.message.clone())
             .filter(|m| !m.is_empty()),
     }
@@ -42,22 +44,24 @@ pub fn record(run: &Run) -> RunRecord {
 
 /// A Run with its history and steps, as the run page shows it.
 pub fn detail(run: &Run) -> RunDetail {
-    let status = run.status.clone().unwrap_or_default();
-    let output = decisive_step(&status.steps)
+    let steps = steps_of(run);
+    let output = decisive_step(steps)
         .and_then(|s| s.output_excerpt.clone())
-        .or_else(|| {
-            status
-                .steps
-                .iter()
-                .rev()
-                .find_map(|s| s.output_excerpt.clone())
-        });
+        .or_else(|| steps.iter().rev().find_map(|s| s.output_excerpt.clone()));
+    let history = run.status.as_ref().map(|s| s.history.as_slice());
     RunDetail {
         run: record(run),
-        history: status.history.iter().map(transition).collect(),
-        steps: status.steps.iter().enumerate().map(step).collect(),
+        history: history.unwrap_or_default().iter().map(transition).collect(),
+        steps: steps.iter().enumerate().map(step).collect(),
         output,
     }
+}
+
+fn steps_of(run: &Run) -> &[RunStep] {
+    run.status
+        .as_ref()
+        .map(|s| s.steps.as_slice())
+        .unwrap_or_default()
 }
 
 /// The step that speaks for the run's outcome: the first that failed, else the last.
