@@ -71,14 +71,7 @@ impl EventsPage {
 
 impl EventRow {
     fn new(event: &EventRecord, now: Timestamp) -> Self {
-        let subject = match (&event.involved_kind, &event.involved_name) {
-            (Some(kind), Some(name)) => format!("{kind}/{name}"),
-            _ => event
-                .trigger
-                .clone()
-                .or(event.source.clone())
-                .unwrap_or_default(),
-        };
+        let subject = super::event_subject(event, "/");
         let bad = event.severity.as_deref() == Some("error");
         Self {
             id: event.id,

@@ -71,7 +71,7 @@ impl Graph {
             let row = rows.entry(col).or_insert(0);
             nodes.push(Node {
                 name: step.name.to_owned(),
-                href: format!("#step-{}", super::encode(step.name)),
+                href: format!("#{}", super::step_anchor(step.name)),
                 phase: step.phase.clone(),
                 class: step.class,
                 x: MARGIN + col * (BOX_WIDTH + COLUMN_GAP),

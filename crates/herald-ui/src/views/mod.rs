@@ -38,6 +38,22 @@ pub fn query(pairs: &[(&str, Option<&str>)]) -> String {
     }
 }
 
+/// The id of a step's card on the Run page, which its box in the graph links to.
+pub fn step_anchor(step: &str) -> String {
+    format!("step-{}", encode(step))
+}
+
+/// What an event is about: `Kind<separator>name` of its involved object, else its trigger or
+/// source.
+pub fn event_subject(event: &herald_store::EventRecord, separator: &str) -> String {
+    match (&event.involved_kind, &event.involved_name) {
+        (Some(kind), Some(name)) => format!("{kind}{separator}{name}"),
+        _ => (event.trigger.clone())
+            .or(event.source.clone())
+            .unwrap_or_default(),
+    }
+}
+
 /// A commit as people write it: its first 12 characters.
 pub fn short(revision: &str) -> String {
     revision.chars().take(12).collect()

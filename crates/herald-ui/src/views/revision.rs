@@ -79,14 +79,7 @@ impl RevisionPage {
 }
 
 fn event_stage(event: &EventRecord, stage: &'static str, now: Timestamp) -> Stage {
-    let object = match (&event.involved_kind, &event.involved_name) {
-        (Some(kind), Some(name)) => format!("{kind} {name}"),
-        _ => event
-            .trigger
-            .clone()
-            .or(event.source.clone())
-            .unwrap_or_default(),
-    };
+    let object = super::event_subject(event, " ");
     let reason = event.reason.as_deref().unwrap_or("");
     let bad = event.severity.as_deref() == Some("error") || matches!(reason, "Failed" | "Rejected");
     Stage {

@@ -90,7 +90,7 @@ impl StepCard {
     fn new(step: &StepRecord, view: &RunView, now: Timestamp) -> Self {
         Self {
             name: step.name.clone(),
-            anchor: format!("step-{}", super::encode(&step.name)),
+            anchor: super::step_anchor(&step.name),
             phase: step.phase.to_string(),
             class: phase_class(step.phase),
             attempt: step.attempt,
