@@ -10,8 +10,10 @@
 
 use fastbloom::AtomicBloomFilter;
 
-/// The ids a filter is sized for at least; about 1.8 MB at the rate below.
-const MIN_EXPECTED: usize = 1_000_000;
+/// The ids a filter is sized for at least: about 180 KB at the rate below, held by every
+/// SQLite store for its life, where a million (1.8 MB) was most of an idle process's heap.
+/// A busier store is planned for twice what it holds at its next open.
+const MIN_EXPECTED: usize = 100_000;
 /// How often an id never recorded still needs a lookup in the file.
 const FALSE_POSITIVES: f64 = 0.001;
 
