@@ -14,6 +14,7 @@ mod fire;
 mod listing;
 mod secrets;
 mod source_health;
+mod threads;
 
 pub use fanout::{HookOutcomes, delivery_firing, occasion_id};
 pub use fire::{

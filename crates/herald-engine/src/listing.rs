@@ -1,12 +1,13 @@
-//! Listing a remote's refs for the fire path: off the async workers on a small bounded pool,
+//! Listing a remote's refs for the fire path: off the async workers on a few threads of its own,
 //! within a deadline, and shared by every trigger that watches the same remote with the same
 //! credentials while the last listing is fresh enough for the one asking.
 //!
 //! Unbounded `spawn_blocking` per check let a slow Git server pile up blocking threads (and
 //! their allocator arenas): 500 triggers held about 500 threads and 400 MB. Here at most
-//! `concurrency` listings run at once; a listing past its deadline is reported at once, and
-//! its thread keeps its slot until the transport gives up, so a hanging server never makes
-//! more threads.
+//! `concurrency` listings run at once, on as many threads at most (`threads::Threads`, not
+//! tokio's blocking pool, which keeps every thread a burst ever started); a listing past its
+//! deadline is reported at once, and its thread keeps its slot until the transport gives up,
+//! so a hanging server never makes more threads.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,8 @@ use herald_git::{Auth, GitError, ListOptions, Remote, RemoteRef};
 use prometheus_client::metrics::gauge::Gauge;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
+
+use crate::threads::Threads;
 
 /// Why a listing gave no refs.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +62,8 @@ struct Listed {
 #[derive(Debug)]
 pub struct RefLister {
     permits: Arc<Semaphore>,
+    /// As many threads as permits, so a listing given a permit finds its thread.
+    threads: Threads,
     deadline: Duration,
     /// One slot per remote: holding its lock while listing makes concurrent askers wait for
     /// that listing instead of starting their own.
@@ -104,6 +109,7 @@ impl RefLister {
     pub fn new(concurrency: usize, deadline: Duration) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            threads: Threads::new("herald-git", concurrency),
             deadline,
             recent: Mutex::default(),
             forget_after: FORGET_AFTER,
@@ -187,7 +193,7 @@ impl RefLister {
         })?;
         let owned = remote.clone();
         let options = ListOptions::prefixes(prefixes.iter().cloned()).with_timeout(self.deadline);
-        let listing = tokio::task::spawn_blocking(move || {
+        let listing = self.threads.run(move || {
             // The slot is freed when the listing really ends, not when its asker gives up.
             let _permit = permit;
             herald_git::list_refs_with(&owned, &options).map(|listed| listed.refs)
