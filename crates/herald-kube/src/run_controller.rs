@@ -722,7 +722,7 @@ async fn publish_moves(run: &Run, ctx: &Context, moves: &[RunTransition]) {
                 action: "Reconcile".into(),
                 secondary: None,
             };
-            if let Err(e) = ctx.recorder.publish(&event, &run.object_ref(&())).await {
+            if let Err(e) = ctx.recorder().publish(&event, &run.object_ref(&())).await {
                 tracing::warn!(run = %run.name_any(), error = %e, "could not publish an Event");
             }
         }

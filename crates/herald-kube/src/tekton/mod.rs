@@ -287,7 +287,7 @@ async fn publish(
         secondary: None,
     };
     let reference = run.object_ref(&ctx.flavour.api_resource());
-    if let Err(e) = ctx.operator.recorder.publish(&event, &reference).await {
+    if let Err(e) = ctx.operator.recorder().publish(&event, &reference).await {
         tracing::warn!(name = %run.name_any(), error = %e, "could not publish an Event");
     }
 }
