@@ -18,7 +18,8 @@ type Job = Box<dyn FnOnce() + Send>;
 pub(crate) struct Threads {
     name: &'static str,
     limit: usize,
-    jobs: Mutex<Sender<Job>>,
+    jobs: Sender<Job>,
+    /// A receiver has one owner; the threads take turns at it.
     queue: Arc<Mutex<Receiver<Job>>>,
     started: AtomicUsize,
     /// Threads waiting for a job, less the jobs sent and not taken yet: below one, a job sent
@@ -38,7 +39,7 @@ impl Threads {
         Self {
             name,
             limit: limit.max(1),
-            jobs: Mutex::new(sender),
+            jobs: sender,
             queue: Arc::new(Mutex::new(receiver)),
             started: AtomicUsize::new(0),
             free: Arc::new(AtomicIsize::new(0)),
@@ -59,12 +60,7 @@ impl Threads {
             }
         });
         self.claim_a_thread();
-        let sent = self
-            .jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(job);
-        if sent.is_err() {
+        if self.jobs.send(job).is_err() {
             return Err(NoAnswer(self.name));
         }
         answered.await.map_err(|_| NoAnswer(self.name))
