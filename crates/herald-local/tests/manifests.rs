@@ -99,6 +99,38 @@ fn unknown_fields_are_named() {
     );
 }
 
+/// An action's definition is flattened into its spec, where serde alone tells nothing of
+/// what it ignores: a typo there must be named as anywhere else, at every depth.
+#[test]
+fn unknown_fields_in_an_action_are_named() {
+    for (kind, spec, unknown) in [
+        (
+            "Action",
+            "{actionJob: {command: [\"true\"], timeout: 1s}}",
+            "spec.actionJob.timeout",
+        ),
+        (
+            "ClusterAction",
+            "{actionJob: {command: [\"true\"]}, retires: 2}",
+            "spec.retires",
+        ),
+        (
+            "Action",
+            "{steps: [{name: a, command: [\"true\"], retries: {limit: 1, backof: 1s}}]}",
+            "spec.steps.0.retries.backof",
+        ),
+    ] {
+        let errors = errors_for(&format!(
+            "apiVersion: herald.dev/v1alpha1\nkind: {kind}\nmetadata: {{name: a}}\nspec: {spec}\n"
+        ));
+        assert_eq!(errors.len(), 1, "{kind} {spec}: {errors:?}");
+        assert!(
+            errors[0].contains(&format!("unknown field(s): {unknown}")),
+            "{errors:?}"
+        );
+    }
+}
+
 #[test]
 fn each_bad_input_has_a_clear_reason() {
     let cases = [
