@@ -25,9 +25,10 @@ use crate::common::Conditions;
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[kube(derive = "PartialEq")]
-#[serde(rename_all = "camelCase")]
+// Transparent, not flattened: the spec is exactly the definition, so serde reads it without
+// buffering, and a reader of ignored fields (local mode's loader) sees every one of them.
+#[serde(transparent)]
 pub struct ActionSpec {
-    #[serde(flatten)]
     pub definition: ActionDefinition,
 }
 
@@ -46,9 +47,8 @@ pub struct ActionSpec {
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[kube(derive = "PartialEq")]
-#[serde(rename_all = "camelCase")]
+#[serde(transparent)]
 pub struct ClusterActionSpec {
-    #[serde(flatten)]
     pub definition: ActionDefinition,
 }
 

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use herald_api::API_VERSION;
 use herald_api::validate::{FieldError, Validate};
-use herald_api::{API_VERSION, ActionDefinition};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Resource;
 use serde::de::DeserializeOwned;
@@ -218,10 +218,7 @@ fn add_document(value: Value, catalog: &mut Catalog) -> Result<(), DocError> {
         (API_VERSION, "WebhookTrigger") => {
             add_namespaced(value, &mut catalog.webhook_triggers).map_err(fail)
         }
-        (API_VERSION, "Action") => {
-            known_in_flattened_spec::<ActionDefinition>(&value).map_err(fail)?;
-            add_namespaced(value, &mut catalog.actions).map_err(fail)
-        }
+        (API_VERSION, "Action") => add_namespaced(value, &mut catalog.actions).map_err(fail),
         (API_VERSION, "ImageUpdate") => {
             add_namespaced(value, &mut catalog.image_updates).map_err(fail)
         }
@@ -230,7 +227,6 @@ fn add_document(value: Value, catalog: &mut Catalog) -> Result<(), DocError> {
             add_cluster(value, &mut catalog.cluster_git_repos).map_err(fail)
         }
         (API_VERSION, "ClusterAction") => {
-            known_in_flattened_spec::<ActionDefinition>(&value).map_err(fail)?;
             add_cluster(value, &mut catalog.cluster_actions).map_err(fail)
         }
         (API_VERSION, "Run") => Err(fail("Run objects are created by Herald, not loaded".into())),
@@ -286,20 +282,6 @@ fn insert<K: Ord + std::fmt::Debug, T>(
     Ok(())
 }
 
-/// Rejects unknown fields under `spec` when the kind's spec flattens `D` into itself (an
-/// action's definition): serde tells serde_ignored nothing of what a flattened struct ignores,
-/// so [`parse`] alone would let a typo there pass. Other errors are left to [`parse`].
-fn known_in_flattened_spec<D: DeserializeOwned>(value: &Value) -> Result<(), String> {
-    let Some(spec) = value.get("spec") else {
-        return Ok(());
-    };
-    let mut unknown = Vec::new();
-    let _ = serde_ignored::deserialize::<_, _, D>(spec.clone(), |path| {
-        unknown.push(format!("spec.{}", dotted(&path)));
-    });
-    none_unknown(&unknown)
-}
-
 /// A field's path as a manifest spells it (`spec.steps.0.retries.limit`): serde_ignored also
 /// names the `Option` and newtype layers between fields, as `?`.
 fn dotted(path: &serde_ignored::Path<'_>) -> String {
@@ -323,14 +305,6 @@ fn joined(parent: &serde_ignored::Path<'_>, segment: &str) -> String {
     }
 }
 
-fn none_unknown(unknown: &[String]) -> Result<(), String> {
-    if unknown.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("unknown field(s): {}", unknown.join(", ")))
-    }
-}
-
 /// Deserialize, rejecting unknown fields by path (a typo must not be silently ignored) and a
 /// missing `metadata.name`.
 fn parse<T: DeserializeOwned + Resource>(value: Value) -> Result<T, String> {
@@ -343,7 +317,9 @@ fn parse<T: DeserializeOwned + Resource>(value: Value) -> Result<T, String> {
         }
     })
     .map_err(|e| e.to_string())?;
-    none_unknown(&unknown)?;
+    if !unknown.is_empty() {
+        return Err(format!("unknown field(s): {}", unknown.join(", ")));
+    }
     match object.meta().name.as_deref() {
         None | Some("") => Err("metadata.name is required".into()),
         Some(_) => Ok(object),
