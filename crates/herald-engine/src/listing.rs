@@ -7,14 +7,15 @@
 //! `concurrency` listings run at once, on as many threads at most (`threads::Threads`, not
 //! tokio's blocking pool, which keeps every thread a burst ever started); a listing past its
 //! deadline is reported at once, and its thread keeps its slot until the transport gives up,
-//! so a hanging server never makes more threads.
+//! so a hanging server never makes more threads. Smart-HTTP connections stay open between
+//! listings (`IdleConnections`), so a poll of a host polled a moment ago makes no connect.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use herald_api::reasons;
-use herald_git::{Auth, GitError, ListOptions, Remote, RemoteRef};
+use herald_git::{Auth, GitError, IdleConnections, ListOptions, Remote, RemoteRef};
 use prometheus_client::metrics::gauge::Gauge;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
@@ -72,6 +73,8 @@ pub struct RefLister {
     forget_after: Duration,
     /// Listings waiting for a permit (`herald_git_listings_waiting` once reported).
     waiting: Gauge,
+    /// Connections the listings leave open for the next listing of the same server.
+    idle: Arc<IdleConnections>,
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Listed>>>;
@@ -114,6 +117,8 @@ impl RefLister {
             recent: Mutex::default(),
             forget_after: FORGET_AFTER,
             waiting: Gauge::default(),
+            // One per thread, and as many again for a second server polled as often.
+            idle: Arc::new(IdleConnections::new(2 * concurrency.max(1))),
         }
     }
 
@@ -193,10 +198,11 @@ impl RefLister {
         })?;
         let owned = remote.clone();
         let options = ListOptions::prefixes(prefixes.iter().cloned()).with_timeout(self.deadline);
+        let idle = Arc::clone(&self.idle);
         let listing = self.threads.run(move || {
             // The slot is freed when the listing really ends, not when its asker gives up.
             let _permit = permit;
-            herald_git::list_refs_with(&owned, &options).map(|listed| listed.refs)
+            herald_git::list_refs_reusing(&owned, &options, &idle).map(|listed| listed.refs)
         });
         // The transport keeps the deadline itself; this one, a little later, covers a local
         // listing (libgit2 has no deadline of its own).

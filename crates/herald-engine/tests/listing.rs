@@ -152,3 +152,37 @@ fn hung_server() -> (
     });
     (port, release, held)
 }
+
+#[tokio::test]
+async fn polls_of_one_host_share_a_kept_connection() {
+    // Two repositories on one smart-HTTP server (`git http-backend`), polled in turn.
+    let (one, two) = (TestRepo::new(), TestRepo::new());
+    let served = tempfile::tempdir().unwrap();
+    for (repo, name) in [(&one, "one.git"), (&two, "two.git")] {
+        let status = std::process::Command::new("git")
+            .args(["clone", "-q", "--bare"])
+            .arg(repo.path())
+            .arg(served.path().join(name))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let Some(server) = herald_testkit::git_http::HttpBackend::start(served.path(), true) else {
+        return;
+    };
+    let lister = RefLister::new(2, Duration::from_secs(30));
+    for _ in 0..3 {
+        for (repo, name) in [(&one, "one.git"), (&two, "two.git")] {
+            let remote = Remote::anonymous(server.url(name));
+            let refs = lister.list(&remote, &[], Duration::ZERO).await.unwrap();
+            assert_eq!(main_of(&refs), repo.head());
+        }
+    }
+    let connections = server
+        .connections
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        connections, 1,
+        "six listings, one after another, one connection"
+    );
+}

@@ -48,7 +48,8 @@ pub use checkout::checkout;
 pub use error::GitError;
 pub use list::list_refs;
 pub use listing::{
-    DEFAULT_LIST_TIMEOUT, ListOptions, RefListing, WireProtocol, list_refs_matching, list_refs_with,
+    DEFAULT_KEEP_IDLE, DEFAULT_LIST_TIMEOUT, IdleConnections, ListOptions, RefListing,
+    WireProtocol, list_refs_matching, list_refs_reusing, list_refs_with,
 };
 pub use plan::{CredentialFiles, remote_from_plan};
 pub use push::{Author, PushOptions, PushOutcome, commit_all, push};

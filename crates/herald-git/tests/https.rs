@@ -13,8 +13,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use herald_git::{
-    Auth, GitError, Remote, SecretString, Tls, WireProtocol, checkout, list_refs,
-    list_refs_matching,
+    Auth, GitError, IdleConnections, ListOptions, Remote, RemoteRef, SecretString, Tls,
+    WireProtocol, checkout, list_refs, list_refs_matching, list_refs_reusing, list_refs_with,
 };
 use herald_testkit::git_http::HttpBackend;
 use support::pki::Pki;
@@ -414,4 +414,89 @@ fn keep_alive_https_serves_a_listing_on_one_connection() {
     assert_matching_listings(&remote, &fixture, WireProtocol::V2);
     let err = list_refs_matching(&Remote::anonymous(server.url("project.git")), &[]).unwrap_err();
     assert!(matches!(err, GitError::Tls { .. }), "{err:?}");
+}
+
+fn accepted(server: &HttpBackend) -> u64 {
+    server
+        .connections
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn list_reusing(remote: &Remote, idle: &IdleConnections) -> Result<Vec<RemoteRef>, GitError> {
+    list_refs_reusing(remote, &ListOptions::prefixes(main_branch()), idle).map(|l| l.refs)
+}
+
+#[test]
+fn kept_connections_carry_later_listings_and_closed_ones_are_replaced() {
+    let fixture = Fixture::new();
+    let Some(server) = HttpBackend::start(&fixture.root, true) else {
+        return;
+    };
+    let remote = Remote::anonymous(server.url("project.git"));
+    let idle = IdleConnections::new(4);
+    for _ in 0..3 {
+        let refs = list_reusing(&remote, &idle).unwrap();
+        assert_eq!(refs[0].commit, fixture.c3);
+    }
+    assert_eq!(accepted(&server), 1, "three listings, one connection");
+    assert_eq!(idle.len(), 1);
+
+    // The server closes its idle connections (its keep-alive timeout): the next listing
+    // notices before sending and connects afresh.
+    server.close_connections();
+    assert_eq!(list_reusing(&remote, &idle).unwrap()[0].commit, fixture.c3);
+    assert_eq!(accepted(&server), 2);
+
+    // Without a place to keep them, every listing connects.
+    list_refs_with(&remote, &ListOptions::prefixes(main_branch())).unwrap();
+    assert_eq!(accepted(&server), 3);
+    let forgetful = IdleConnections::new(4).keeping_idle_for(Duration::ZERO);
+    list_reusing(&remote, &forgetful).unwrap();
+    list_reusing(&remote, &forgetful).unwrap();
+    assert_eq!(
+        accepted(&server),
+        5,
+        "a connection unused too long is not reused"
+    );
+}
+
+#[test]
+fn a_kept_https_connection_serves_only_listings_with_the_same_trust() {
+    let fixture = Fixture::new();
+    if !support::require_tool("openssl", find_program("openssl").is_some()) {
+        return;
+    }
+    let pki = Pki::generate(&fixture.dir.path().join("kept-pki"), "IP:127.0.0.1");
+    let Some(server) = HttpBackend::start_tls(&fixture.root, true, &pki.cert, &pki.key) else {
+        return;
+    };
+    let idle = IdleConnections::new(4);
+    let mut insecure = Remote::anonymous(server.url("project.git"));
+    insecure.tls.insecure_skip_verify = true;
+    list_reusing(&insecure, &idle).unwrap();
+    assert_eq!((accepted(&server), idle.len()), (1, 1));
+
+    // The connection kept by a listing that verified nothing is not one this listing,
+    // which trusts only the system roots, may use: it connects and rejects the certificate.
+    let strict = Remote::anonymous(server.url("project.git"));
+    let err = list_reusing(&strict, &idle).unwrap_err();
+    assert!(matches!(err, GitError::Tls { .. }), "{err:?}");
+    assert_eq!(accepted(&server), 2);
+
+    let trusting = Remote {
+        tls: Tls {
+            ca_pem: Some(pki.ca_pem.clone()),
+            insecure_skip_verify: false,
+        },
+        ..strict
+    };
+    list_reusing(&trusting, &idle).unwrap();
+    list_reusing(&trusting, &idle).unwrap();
+    assert_eq!(
+        accepted(&server),
+        3,
+        "the CA-verified connection is reused by its own kind"
+    );
+    list_reusing(&insecure, &idle).unwrap();
+    assert_eq!(accepted(&server), 3, "and the first is still kept");
 }

@@ -16,7 +16,7 @@
 //! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::net::{Ipv4Addr, Shutdown, SocketAddrV4, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +34,10 @@ pub struct HttpBackend {
     tls: bool,
     /// Requests answered so far.
     pub requests: Arc<AtomicU64>,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicU64>,
+    /// The accepted connections, for [`HttpBackend::close_connections`].
+    open: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl HttpBackend {
@@ -102,8 +106,15 @@ impl HttpBackend {
         });
         let tls = acceptor.is_some();
         let acceptor = acceptor.map(Arc::new);
+        let connections = Arc::new(AtomicU64::new(0));
+        let open = Arc::new(Mutex::new(Vec::new()));
+        let (counted, kept) = (Arc::clone(&connections), Arc::clone(&open));
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                counted.fetch_add(1, Ordering::Relaxed);
+                if let Ok(handle) = stream.try_clone() {
+                    kept.lock().unwrap_or_else(|e| e.into_inner()).push(handle);
+                }
                 let config = Arc::clone(&config);
                 let acceptor = acceptor.clone();
                 std::thread::spawn(move || match acceptor {
@@ -120,7 +131,22 @@ impl HttpBackend {
             port,
             tls,
             requests,
+            connections,
+            open,
         })
+    }
+
+    /// Closes every connection accepted so far, as a server does with idle ones after its
+    /// keep-alive timeout.
+    pub fn close_connections(&self) {
+        for stream in self
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
     }
 
     /// The URL of `repository` (a path under the project root, e.g. `project.git`).

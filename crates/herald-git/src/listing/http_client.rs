@@ -83,6 +83,22 @@ enum Stream {
     Tls(Box<SslStream<TimedTcp>>),
 }
 
+impl Stream {
+    fn tcp(&self) -> &TimedTcp {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+
+    fn tcp_mut(&mut self) -> &mut TimedTcp {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_mut(),
+        }
+    }
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
@@ -131,6 +147,16 @@ impl Connection {
             origin,
             stream: BufReader::with_capacity(16 << 10, stream),
         })
+    }
+
+    /// Whether the connection can carry another request: open, nothing unread.
+    pub fn is_reusable(&self) -> bool {
+        self.stream.buffer().is_empty() && self.stream.get_ref().tcp().is_open_and_quiet()
+    }
+
+    /// Bounds the connection's reads and writes by `deadline` (a later listing's).
+    pub fn set_deadline(&mut self, deadline: Deadline) {
+        self.stream.get_mut().tcp_mut().set_deadline(deadline);
     }
 
     /// Send `request` and read the whole answer. The flag says whether the connection

@@ -12,6 +12,7 @@ mod deadline;
 mod exchange;
 mod git_daemon;
 mod http_client;
+mod idle;
 mod net;
 mod pkt_line;
 mod protocol;
@@ -22,6 +23,8 @@ mod trust;
 mod wire_error;
 
 use std::time::Duration;
+
+pub use self::idle::{DEFAULT_KEEP_IDLE, IdleConnections};
 
 use self::deadline::Deadline;
 use crate::error::GitError;
@@ -112,6 +115,17 @@ pub fn list_refs_matching(
 
 /// [`list_refs_matching`] with a chosen deadline, saying which protocol was used. Blocking.
 pub fn list_refs_with(remote: &Remote, options: &ListOptions) -> Result<RefListing, GitError> {
+    list_refs_reusing(remote, options, &IdleConnections::none())
+}
+
+/// [`list_refs_with`] over a smart-HTTP(S) connection kept in `idle` for the same server and
+/// trust settings when there is one, leaving its connection there afterwards: what polling
+/// many repositories on one host wants. Blocking.
+pub fn list_refs_reusing(
+    remote: &Remote,
+    options: &ListOptions,
+    idle: &IdleConnections,
+) -> Result<RefListing, GitError> {
     let session = Session::new(remote)?;
     check_options(&session, options)?;
     let deadline = Deadline::after(options.timeout);
@@ -123,7 +137,7 @@ pub fn list_refs_with(remote: &Remote, options: &ListOptions) -> Result<RefListi
         }
         Transport::Git => git_daemon::list(&session, prefixes, &deadline),
         Transport::Ssh => ssh::list(&session, prefixes, &deadline),
-        Transport::Http | Transport::Https => smart_http::list(&session, prefixes, &deadline),
+        Transport::Http | Transport::Https => smart_http::list(&session, prefixes, &deadline, idle),
     };
     let (refs, protocol) = listed
         .map_err(|err| err.into_git_error(&session.display_url, "listing refs", &deadline))?;

@@ -43,6 +43,23 @@ impl TimedTcp {
         Self { stream, deadline }
     }
 
+    /// Bounds the connection's reads and writes by another listing's deadline.
+    pub fn set_deadline(&mut self, deadline: Deadline) {
+        self.deadline = deadline;
+    }
+
+    /// Whether the connection is still open with nothing to read: a server that closed an
+    /// idle connection has sent its FIN (a read would say end of file), and one that sent
+    /// anything unasked is not speaking HTTP/1.1 as a kept-alive connection should.
+    pub fn is_open_and_quiet(&self) -> bool {
+        if self.stream.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let peeked = self.stream.peek(&mut [0; 1]);
+        let restored = self.stream.set_nonblocking(false).is_ok();
+        restored && matches!(peeked, Err(err) if err.kind() == io::ErrorKind::WouldBlock)
+    }
+
     /// A second handle on the same connection (for reading while another writes).
     pub fn try_clone(&self) -> io::Result<Self> {
         Ok(Self {

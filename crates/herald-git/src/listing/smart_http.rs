@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use super::WireProtocol;
 use super::deadline::{Deadline, is_timeout};
 use super::http_client::{Connection, Origin, Request, Response};
+use super::idle::{ConnectionKey, IdleConnections};
 use super::pkt_line::{Packet, PktReader};
 use super::protocol::{Greeting, ls_refs_request, read_greeting, read_ls_refs, select};
 use super::tls_connect::TlsConnector;
@@ -41,24 +42,28 @@ const POST_HEADERS: &[(&str, &str)] = &[
     ("Git-Protocol", "version=2"),
 ];
 
-/// List the refs matching `prefixes` over smart HTTP(S).
+/// List the refs matching `prefixes` over smart HTTP(S), on a connection `idle` kept for
+/// this server when there is one, and keeping this listing's there afterwards.
 pub(crate) fn list(
     session: &Session<'_>,
     prefixes: &[String],
     deadline: &Deadline,
+    idle: &IdleConnections,
 ) -> Result<(Vec<RemoteRef>, WireProtocol), WireError> {
-    let mut client = Client::new(session, *deadline);
+    let mut client = Client::new(session, *deadline, idle);
     let mut url = RepoUrl::from_session(session);
     let advertisement = client.advertisement(&mut url)?;
-    match parse_advertisement(&advertisement)? {
+    let listed = match parse_advertisement(&advertisement)? {
         Greeting::V2(capabilities) => {
             let command = ls_refs_request(&capabilities, prefixes)?;
             let answer = client.upload_pack(&url, &command)?;
             let refs = read_ls_refs(&mut PktReader::new(answer.as_slice()))?;
-            Ok((select(refs, prefixes), WireProtocol::V2))
+            (select(refs, prefixes), WireProtocol::V2)
         }
-        Greeting::V0(refs) => Ok((select(refs, prefixes), WireProtocol::V0)),
-    }
+        Greeting::V0(refs) => (select(refs, prefixes), WireProtocol::V0),
+    };
+    client.keep_connection();
+    Ok(listed)
 }
 
 /// The greeting inside an info/refs answer. v0 servers (and some v2 ones) put
@@ -148,6 +153,7 @@ impl RepoUrl {
 struct Client<'a> {
     session: &'a Session<'a>,
     deadline: Deadline,
+    idle: &'a IdleConnections,
     connection: Option<Connection>,
     /// Made on the first HTTPS connection, shared by the others.
     tls: Option<TlsConnector>,
@@ -156,10 +162,11 @@ struct Client<'a> {
 }
 
 impl<'a> Client<'a> {
-    fn new(session: &'a Session<'a>, deadline: Deadline) -> Self {
+    fn new(session: &'a Session<'a>, deadline: Deadline, idle: &'a IdleConnections) -> Self {
         Self {
             session,
             deadline,
+            idle,
             connection: None,
             tls: None,
             authorization: None,
@@ -259,7 +266,9 @@ impl<'a> Client<'a> {
         body: &[u8],
     ) -> Result<Response, WireError> {
         let mut all_headers = headers.to_vec();
-        if let Some(authorization) = &self.authorization {
+        // A copy, so that the request borrows nothing of the client that picks its connection.
+        let authorization = self.authorization.clone();
+        if let Some(authorization) = &authorization {
             all_headers.push(("Authorization", authorization.expose()));
         }
         let request = Request {
@@ -270,42 +279,61 @@ impl<'a> Client<'a> {
         };
         let mut retried = false;
         loop {
-            let reused = match self.connection.take() {
-                Some(connection) if connection.origin == url.origin => {
-                    self.connection = Some(connection);
-                    true
-                }
-                _ => false,
-            };
-            if url.origin.tls && self.tls.is_none() {
-                self.tls = Some(TlsConnector::new(self.session)?);
-            }
-            let connection = match &mut self.connection {
-                Some(connection) => connection,
-                None => self.connection.insert(Connection::open(
-                    self.session,
-                    url.origin.clone(),
-                    self.tls.as_ref().filter(|_| url.origin.tls),
-                    &self.deadline,
-                )?),
-            };
+            let (mut connection, reused) = self.connection_to(&url.origin, retried)?;
             match connection.exchange(&request) {
                 Ok((response, reusable)) => {
-                    if !reusable {
-                        self.connection = None;
+                    if reusable {
+                        self.connection = Some(connection);
                     }
                     return Ok(response);
                 }
                 // A kept-alive connection the server closed meanwhile: once more, afresh.
                 Err(WireError::Io(err)) if reused && !retried && !is_timeout(&err) => {
-                    self.connection = None;
                     retried = true;
                 }
-                Err(err) => {
-                    self.connection = None;
-                    return Err(err);
-                }
+                Err(err) => return Err(err),
             }
+        }
+    }
+
+    /// A connection to `origin`, and whether it carried requests before: this listing's own,
+    /// else (unless `afresh`) one kept from an earlier listing, else a new one.
+    fn connection_to(
+        &mut self,
+        origin: &Origin,
+        afresh: bool,
+    ) -> Result<(Connection, bool), WireError> {
+        if let Some(own) = self.connection.take() {
+            if &own.origin == origin {
+                return Ok((own, true));
+            }
+            // Redirected elsewhere: the connection may still serve a later listing.
+            let key = ConnectionKey::new(&own.origin, self.session);
+            self.idle.keep(key, own);
+        }
+        if !afresh {
+            if let Some(mut kept) = self.idle.take(&ConnectionKey::new(origin, self.session)) {
+                kept.set_deadline(self.deadline);
+                return Ok((kept, true));
+            }
+        }
+        if origin.tls && self.tls.is_none() {
+            self.tls = Some(TlsConnector::new(self.session)?);
+        }
+        let opened = Connection::open(
+            self.session,
+            origin.clone(),
+            self.tls.as_ref().filter(|_| origin.tls),
+            &self.deadline,
+        )?;
+        Ok((opened, false))
+    }
+
+    /// Leaves the connection, if it can carry more, for the next listing.
+    fn keep_connection(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            let key = ConnectionKey::new(&connection.origin, self.session);
+            self.idle.keep(key, connection);
         }
     }
 
