@@ -342,18 +342,28 @@ pub async fn controllers(
     );
     // Tekton's CustomRun and Run, for the FluxRevisionWait custom task (off without Tekton).
     let flux_waits = tekton::run(client, ctx);
-    tokio::join!(
-        drain("Run", runs),
-        drain("ScheduleTrigger", schedules),
-        drain("WebhookTrigger", webhooks),
-        drain("GitRepo", repos),
-        drain("ClusterGitRepo", cluster_repos),
-        drain("Action", actions),
-        drain("ClusterAction", cluster_actions),
-        drain("ImageUpdate", image_updates),
-        drain("Notifier", notifiers),
-        flux_waits,
-    );
+    // A task per controller: a wake-up polls only its own controller (in one joined future
+    // every reconcile's wake-up polled all ten), and two controllers reconcile on two
+    // workers at once. Dropping the set, when this task is aborted, aborts them.
+    let mut loops = tokio::task::JoinSet::new();
+    loops.spawn(drain("Run", runs));
+    loops.spawn(drain("ScheduleTrigger", schedules));
+    loops.spawn(drain("WebhookTrigger", webhooks));
+    loops.spawn(drain("GitRepo", repos));
+    loops.spawn(drain("ClusterGitRepo", cluster_repos));
+    loops.spawn(drain("Action", actions));
+    loops.spawn(drain("ClusterAction", cluster_actions));
+    loops.spawn(drain("ImageUpdate", image_updates));
+    loops.spawn(drain("Notifier", notifiers));
+    loops.spawn(flux_waits);
+    while let Some(ended) = loops.join_next().await {
+        // A controller's panic is this loop's, as it was when they were one future.
+        if let Err(e) = ended
+            && e.is_panic()
+        {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
 }
 
 /// A reconcile function timed into `herald_reconcile_duration_seconds{kind}`.
