@@ -2,7 +2,8 @@
 //! `refs/pull/N/head`, plus `main`), over real servers: `git http-backend` behind a tiny
 //! keep-alive HTTP/1.1 server (plain, and HTTPS with a throwaway CA), and `git daemon`. For each, the old path (`list_refs`: libgit2,
 //! protocol v0, every ref) and the new one (`list_refs_matching`: protocol v2 `ls-refs`
-//! with `ref-prefix`) are measured in the same run, per check:
+//! with `ref-prefix`) are measured in the same run, and the new one again over a connection
+//! kept from the previous check (`list_refs_reusing`, as the engine polls), per check:
 //! - bytes received, counted at the socket by a proxy in front of the server;
 //! - Herald's CPU time: this thread's run time from `/proc/thread-self/schedstat`
 //!   (the servers and the proxy run in other processes and threads);
@@ -22,7 +23,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use herald_git::{Auth, Remote, RemoteRef, Tls, list_refs, list_refs_matching};
+use herald_git::{
+    Auth, IdleConnections, ListOptions, Remote, RemoteRef, Tls, list_refs, list_refs_matching,
+    list_refs_reusing,
+};
 use herald_testkit::git_http::HttpBackend;
 use support::counting_proxy::CountingProxy;
 use support::pki::Pki;
@@ -75,28 +79,40 @@ fn main() {
         let watched = vec!["refs/heads/main".to_owned()];
         let tag = vec!["refs/tags/v1.2.0".to_owned()];
         check_results(&busy, &main_commit);
+        let kept = IdleConnections::new(1);
         let rows = [
-            ("v0 `list_refs`", "20,001", &busy, None, v0_checks),
-            ("v0 `list_refs`", "1", &small, None, v2_checks),
+            ("v0 `list_refs`", "20,001", &busy, Poll::Every, v0_checks),
+            ("v0 `list_refs`", "1", &small, Poll::Every, v2_checks),
             (
                 "v2 `list_refs_matching` (main)",
                 "20,001",
                 &busy,
-                Some(&watched),
+                Poll::Watched(&watched),
                 v2_checks,
             ),
             (
                 "v2 `list_refs_matching` (tag)",
                 "20,001",
                 &busy,
-                Some(&tag),
+                Poll::Watched(&tag),
+                v2_checks,
+            ),
+            (
+                "v2 `list_refs_reusing` (main), kept connection",
+                "20,001",
+                &busy,
+                Poll::Kept(&watched, &kept),
                 v2_checks,
             ),
         ];
-        for (path, refs, remote, prefixes, checks) in rows {
-            let m = measure(proxy, checks, || match prefixes {
-                None => drop(list_refs(remote).unwrap()),
-                Some(prefixes) => drop(list_refs_matching(remote, prefixes).unwrap()),
+        for (path, refs, remote, poll, checks) in rows {
+            let m = measure(proxy, checks, || match poll {
+                Poll::Every => drop(list_refs(remote).unwrap()),
+                Poll::Watched(prefixes) => drop(list_refs_matching(remote, prefixes).unwrap()),
+                Poll::Kept(prefixes, idle) => {
+                    let options = ListOptions::prefixes(prefixes.iter().cloned());
+                    drop(list_refs_reusing(remote, &options, idle).unwrap());
+                }
             });
             writeln!(
                 table,
@@ -111,6 +127,17 @@ fn main() {
     }
     println!("{table}");
     drop(daemon);
+}
+
+/// How a check lists.
+#[derive(Clone, Copy)]
+enum Poll<'a> {
+    /// Every ref, libgit2 (protocol v0).
+    Every,
+    /// The watched refs (protocol v2 where offered), a connection per check.
+    Watched(&'a [String]),
+    /// The same over a connection kept from the previous check.
+    Kept(&'a [String], &'a IdleConnections),
 }
 
 /// Per-check averages.
