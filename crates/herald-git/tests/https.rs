@@ -393,14 +393,21 @@ fn follows_a_redirect_of_the_first_request() {
     assert_eq!(refs[0].commit, fixture.c3);
 }
 
+/// The in-process keep-alive HTTPS server with a throwaway CA made under `name`, or `None`
+/// (skipped locally, a failure under CI) when a tool is missing.
+fn tls_backend(fixture: &Fixture, name: &str) -> Option<(HttpBackend, Pki)> {
+    if !support::require_tool("openssl", find_program("openssl").is_some()) {
+        return None;
+    }
+    let pki = Pki::generate(&fixture.dir.path().join(name), "IP:127.0.0.1");
+    let server = HttpBackend::start_tls(&fixture.root, true, &pki.cert, &pki.key)?;
+    Some((server, pki))
+}
+
 #[test]
 fn keep_alive_https_serves_a_listing_on_one_connection() {
     let fixture = Fixture::new();
-    if !support::require_tool("openssl", find_program("openssl").is_some()) {
-        return;
-    }
-    let pki = Pki::generate(&fixture.dir.path().join("keep-alive-pki"), "IP:127.0.0.1");
-    let Some(server) = HttpBackend::start_tls(&fixture.root, true, &pki.cert, &pki.key) else {
+    let Some((server, pki)) = tls_backend(&fixture, "keep-alive-pki") else {
         return;
     };
     let remote = Remote {
@@ -463,11 +470,7 @@ fn kept_connections_carry_later_listings_and_closed_ones_are_replaced() {
 #[test]
 fn a_kept_https_connection_serves_only_listings_with_the_same_trust() {
     let fixture = Fixture::new();
-    if !support::require_tool("openssl", find_program("openssl").is_some()) {
-        return;
-    }
-    let pki = Pki::generate(&fixture.dir.path().join("kept-pki"), "IP:127.0.0.1");
-    let Some(server) = HttpBackend::start_tls(&fixture.root, true, &pki.cert, &pki.key) else {
+    let Some((server, pki)) = tls_backend(&fixture, "kept-pki") else {
         return;
     };
     let idle = IdleConnections::new(4);
