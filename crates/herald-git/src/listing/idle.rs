@@ -33,8 +33,7 @@ struct Kept {
 }
 
 /// What a connection may be reused for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ConnectionKey {
+struct ConnectionKey {
     origin: Origin,
     /// Over HTTPS: whether verification was off, and the CA bundle the certificate was
     /// checked against.
@@ -42,15 +41,30 @@ pub(crate) struct ConnectionKey {
 }
 
 impl ConnectionKey {
-    pub fn new(origin: &Origin, session: &Session<'_>) -> Self {
-        let tls = &session.remote.tls;
+    fn new(origin: &Origin, session: &Session<'_>) -> Self {
         Self {
             origin: origin.clone(),
-            trust: origin
-                .tls
-                .then(|| (tls.insecure_skip_verify, tls.ca_pem.clone())),
+            trust: trust(origin, session).map(|(insecure, ca)| (insecure, ca.map(str::to_owned))),
         }
     }
+
+    /// Whether a connection to `origin` for `session` may be this one (without building a
+    /// key, which would copy the CA bundle on every poll).
+    fn serves(&self, origin: &Origin, session: &Session<'_>) -> bool {
+        let own = self
+            .trust
+            .as_ref()
+            .map(|(insecure, ca)| (*insecure, ca.as_deref()));
+        &self.origin == origin && own == trust(origin, session)
+    }
+}
+
+/// The trust settings a connection to `origin` is checked with: none over plain HTTP.
+fn trust<'s>(origin: &Origin, session: &'s Session<'_>) -> Option<(bool, Option<&'s str>)> {
+    let tls = &session.remote.tls;
+    origin
+        .tls
+        .then_some((tls.insecure_skip_verify, tls.ca_pem.as_deref()))
 }
 
 impl IdleConnections {
@@ -84,14 +98,15 @@ impl IdleConnections {
         self.len() == 0
     }
 
-    /// The most recently kept connection for `key` that is still open, if any.
-    pub(crate) fn take(&self, key: &ConnectionKey) -> Option<Connection> {
+    /// The most recently kept connection to `origin` for `session`'s trust settings that is
+    /// still open, if any.
+    pub(crate) fn take(&self, origin: &Origin, session: &Session<'_>) -> Option<Connection> {
         loop {
             let kept = {
                 let mut kept = self.lock();
                 let keep_idle = self.keep_idle;
                 kept.retain(|k| k.since.elapsed() <= keep_idle);
-                let at = kept.iter().rposition(|k| &k.key == key)?;
+                let at = kept.iter().rposition(|k| k.key.serves(origin, session))?;
                 kept.remove(at)?
             };
             // Checked outside the lock: a socket call per candidate.
@@ -101,11 +116,13 @@ impl IdleConnections {
         }
     }
 
-    /// Keeps `connection` for a later listing, dropping the oldest beyond the capacity.
-    pub(crate) fn keep(&self, key: ConnectionKey, connection: Connection) {
+    /// Keeps `connection`, made with `session`'s trust settings, for a later listing, dropping
+    /// the oldest beyond the capacity.
+    pub(crate) fn keep(&self, connection: Connection, session: &Session<'_>) {
         if self.capacity == 0 {
             return;
         }
+        let key = ConnectionKey::new(&connection.origin, session);
         let mut kept = self.lock();
         kept.push_back(Kept {
             key,

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use super::WireProtocol;
 use super::deadline::{Deadline, is_timeout};
 use super::http_client::{Connection, Origin, Request, Response};
-use super::idle::{ConnectionKey, IdleConnections};
+use super::idle::IdleConnections;
 use super::pkt_line::{Packet, PktReader};
 use super::protocol::{Greeting, ls_refs_request, read_greeting, read_ls_refs, select};
 use super::tls_connect::TlsConnector;
@@ -308,11 +308,10 @@ impl<'a> Client<'a> {
                 return Ok((own, true));
             }
             // Redirected elsewhere: the connection may still serve a later listing.
-            let key = ConnectionKey::new(&own.origin, self.session);
-            self.idle.keep(key, own);
+            self.idle.keep(own, self.session);
         }
         if !afresh {
-            if let Some(mut kept) = self.idle.take(&ConnectionKey::new(origin, self.session)) {
+            if let Some(mut kept) = self.idle.take(origin, self.session) {
                 kept.set_deadline(self.deadline);
                 return Ok((kept, true));
             }
@@ -332,8 +331,7 @@ impl<'a> Client<'a> {
     /// Leaves the connection, if it can carry more, for the next listing.
     fn keep_connection(&mut self) {
         if let Some(connection) = self.connection.take() {
-            let key = ConnectionKey::new(&connection.origin, self.session);
-            self.idle.keep(key, connection);
+            self.idle.keep(connection, self.session);
         }
     }
 
