@@ -36,8 +36,8 @@ pub struct HttpBackend {
     pub requests: Arc<AtomicU64>,
     /// Connections accepted so far.
     pub connections: Arc<AtomicU64>,
-    /// The accepted connections, for [`HttpBackend::close_connections`].
-    open: Arc<Mutex<Vec<TcpStream>>>,
+    /// The connections being served, by number, for [`HttpBackend::close_connections`].
+    open: Arc<Mutex<Vec<(u64, TcpStream)>>>,
 }
 
 impl HttpBackend {
@@ -111,19 +111,24 @@ impl HttpBackend {
         let (counted, kept) = (Arc::clone(&connections), Arc::clone(&open));
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                counted.fetch_add(1, Ordering::Relaxed);
+                let number = counted.fetch_add(1, Ordering::Relaxed);
                 if let Ok(handle) = stream.try_clone() {
-                    kept.lock().unwrap_or_else(|e| e.into_inner()).push(handle);
+                    lock(&kept).push((number, handle));
                 }
                 let config = Arc::clone(&config);
                 let acceptor = acceptor.clone();
-                std::thread::spawn(move || match acceptor {
-                    None => serve_connection(stream, &config),
-                    Some(acceptor) => {
-                        if let Ok(stream) = acceptor.accept(stream) {
-                            serve_connection(stream, &config);
+                let kept = Arc::clone(&kept);
+                std::thread::spawn(move || {
+                    match acceptor {
+                        None => serve_connection(stream, &config),
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream) {
+                                serve_connection(stream, &config);
+                            }
                         }
                     }
+                    // Served: the handle goes too, so the socket closes.
+                    lock(&kept).retain(|(n, _)| *n != number);
                 });
             }
         });
@@ -139,12 +144,7 @@ impl HttpBackend {
     /// Closes every connection accepted so far, as a server does with idle ones after its
     /// keep-alive timeout.
     pub fn close_connections(&self) {
-        for stream in self
-            .open
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
+        for (_, stream) in lock(&self.open).iter() {
             let _ = stream.shutdown(Shutdown::Both);
         }
     }
@@ -154,6 +154,12 @@ impl HttpBackend {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://127.0.0.1:{}/{repository}", self.port)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The path of git's helper program `git-<name>`.
