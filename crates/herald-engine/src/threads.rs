@@ -129,6 +129,12 @@ impl Threads {
         self.shared.lock().started
     }
 
+    /// How many threads wait for a job now.
+    #[cfg(test)]
+    fn idle(&self) -> usize {
+        self.shared.lock().idle.len()
+    }
+
     /// Threads end after `idle_exit` without work instead of [`IDLE_EXIT`].
     #[cfg(test)]
     fn ending_idle_after(mut self, idle_exit: Duration) -> Self {
@@ -267,13 +273,24 @@ mod tests {
     async fn steady_work_goes_to_the_threads_idle_the_shortest_time() {
         let pool = Arc::new(Threads::new("lifo", 4));
         assert_eq!(start_threads(&pool, 4).await.len(), 4);
-        // One job after another: the thread that just finished is the next one handed a job,
-        // or, when its answer outruns its return to the idle list, the one before it.
+        // One job after another, each given once every thread is back on the idle list (an
+        // answer can reach its asker before its thread is back): the thread that finished
+        // last is handed every next job. A pool handing work to the thread idle longest
+        // rotates through all four.
         let mut used = HashSet::new();
         for _ in 0..50 {
+            all_idle(&pool, 4).await;
             used.insert(pool.run(|| std::thread::current().id()).await.unwrap());
         }
-        assert!(used.len() <= 2, "{} threads took turns", used.len());
+        assert_eq!(used.len(), 1, "{} threads took turns", used.len());
+    }
+
+    async fn all_idle(pool: &Threads, threads: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pool.idle() < threads {
+            assert!(Instant::now() < deadline, "{} threads idle", pool.idle());
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
