@@ -45,6 +45,8 @@ log "Helm chart"
 # Tests that need a real part fail instead of skipping when it is missing.
 export CI="${CI:-true}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# A full run builds everything once: incremental state would only take disk (2.7 GB cold).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
