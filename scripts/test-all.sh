@@ -34,6 +34,13 @@ install_debian_packages() {
 
 install_debian_packages
 
+# A clean run builds 3.7 GB under target/, and a full disk shows up later as a linker crash:
+# say it first.
+free_gb=$(df -Pk . | awk 'NR == 2 { print int($4 / 1048576) }')
+if [ "$free_gb" -lt 6 ]; then
+  printf 'warning: %s GB free; a clean run needs about 5 GB (target/ and test data)\n' "$free_gb" >&2
+fi
+
 # A real kube-apiserver, kube-controller-manager and etcd for the cluster tests, built once from
 # Debian's packages and cached (about 5 minutes cold).
 log "Kubernetes control plane (cached)"
