@@ -141,7 +141,7 @@ impl HttpBackend {
         })
     }
 
-    /// Closes every connection accepted so far, as a server does with idle ones after its
+    /// Closes every connection still open, as a server does with idle ones after its
     /// keep-alive timeout.
     pub fn close_connections(&self) {
         for (_, stream) in lock(&self.open).iter() {
